@@ -1,0 +1,8 @@
+//! Who is calling: passwords, opaque tokens, web sessions, and the `Actor`
+//! every handler receives once its credentials were checked.
+
+mod actor;
+pub mod password;
+pub mod token;
+
+pub use actor::{Actor, ActorKind, MaybeActor, SESSION_COOKIE};

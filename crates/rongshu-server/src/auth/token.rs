@@ -1,0 +1,20 @@
+//! Opaque random tokens: shown once, stored as SHA-256 hashes, so a copy of
+//! the database does not hand out working credentials.
+
+use sha2::{Digest, Sha256};
+
+/// Prefix that makes a leaked token easy to recognise (and to scan for).
+const PREFIX: &str = "rst_";
+
+pub fn generate() -> String {
+    format!("{PREFIX}{}", hex::encode(rand::random::<[u8; 32]>()))
+}
+
+pub fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A random value for CSRF fields and session ids.
+pub fn random_secret() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}

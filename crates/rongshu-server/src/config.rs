@@ -1,0 +1,57 @@
+//! The server's configuration, one typed struct filled by the binary from flags
+//! and `RONGSHU_*` variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Argon2id cost. Production uses the OWASP-recommended figures; tests use a
+/// cheap setting so the suite stays fast on two cores.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+}
+
+impl PasswordCost {
+    pub const PRODUCTION: PasswordCost = PasswordCost {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+    };
+    pub const TEST: PasswordCost = PasswordCost {
+        memory_kib: 64,
+        iterations: 1,
+    };
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub password_cost: PasswordCost,
+    /// Largest JSON body accepted.
+    pub json_body_limit: usize,
+    /// Largest uploaded batch file.
+    pub upload_limit: u64,
+    pub session_hours: i64,
+    /// Failed sign-ins per user name within the window before sign-in is refused.
+    pub login_max_failures: i64,
+    pub login_window_minutes: i64,
+    /// Set the Secure flag on cookies (behind HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl ServerConfig {
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            listen,
+            data_dir,
+            password_cost: PasswordCost::PRODUCTION,
+            json_body_limit: 1024 * 1024,
+            upload_limit: 64 * 1024 * 1024 * 1024,
+            session_hours: 12,
+            login_max_failures: 5,
+            login_window_minutes: 15,
+            secure_cookies: false,
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Rongshu's HTTP server: the JSON API under `/api/v1`, health and metrics,
+//! and the server-rendered portal and console. `App::build` binds and wires
+//! everything; `main` (in the `rongshu` binary) only parses arguments.
+
+mod auth;
+pub mod clock;
+pub mod config;
+mod disclosure;
+mod error;
+mod extract;
+mod metrics;
+mod routes;
+pub mod service;
+mod state;
+mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{PasswordCost, ServerConfig};
+pub use error::ApiError;
+pub use routes::ApiDoc;
+pub use state::AppState;
+
+use rongshu_store::Store;
+
+/// A bound, ready-to-run server.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    local_addr: SocketAddr,
+    state: AppState,
+}
+
+impl App {
+    /// Bind the listener (port 0 picks a free port) and build the router.
+    pub async fn build(
+        config: ServerConfig,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<App> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let listener = TcpListener::bind(config.listen).await?;
+        let local_addr = listener.local_addr()?;
+        let state = AppState::new(store, config, clock);
+        let router = router(state.clone());
+        Ok(App {
+            listener,
+            router,
+            local_addr,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until `shutdown` completes, then finish the requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    routes::api_routes(&state)
+        .merge(web::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::NotFound(format!("there is nothing at {}", req.uri().path()))
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()))
+}
+
+/// Every request gets an id (echoed in `X-Request-Id` and on every log line of
+/// its span), a latency sample, and a log line with its outcome.
+async fn request_context(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let id = request_id(&req);
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
+    let started = Instant::now();
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = response.status();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, v);
+    }
+    state
+        .metrics
+        .record(&method, &route, status.as_u16(), elapsed);
+    span.in_scope(|| {
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(status = status.as_u16(), elapsed_ms = ms, "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), elapsed_ms = ms, "request");
+        }
+    });
+    response
+}
+
+/// A problem+json answer for errors raised outside handlers.
+pub fn problem(status: StatusCode, detail: &str) -> Response {
+    error::problem_response(
+        status,
+        "error",
+        status.canonical_reason().unwrap_or("Error"),
+        detail.to_owned(),
+    )
+    .into_response()
+}

@@ -1,0 +1,55 @@
+//! The HTTP surface: `/api/v1`, health and metrics, and the web pages.
+
+mod admin;
+mod audit;
+mod auth;
+mod records;
+mod resources;
+mod system;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+
+use crate::state::AppState;
+
+pub use auth::login;
+pub use system::ApiDoc;
+
+pub fn api_routes(state: &AppState) -> Router<AppState> {
+    let json_limit = DefaultBodyLimit::max(state.config.json_body_limit);
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics))
+        .route("/api/v1/openapi.json", get(system::openapi))
+        .route("/api/v1/auth/login", post(auth::login_handler))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/tokens", post(auth::create_own_token))
+        .route("/api/v1/tokens/{id}", delete(auth::revoke_token))
+        .route(
+            "/api/v1/departments",
+            get(admin::list_departments).post(admin::create_department),
+        )
+        .route("/api/v1/users", post(admin::create_user))
+        .route("/api/v1/applications", post(admin::create_application))
+        .route(
+            "/api/v1/applications/{name}/tokens",
+            post(admin::create_application_token),
+        )
+        .route(
+            "/api/v1/resources",
+            get(resources::list).post(resources::create),
+        )
+        .route("/api/v1/resources/{code}", get(resources::show))
+        .route("/api/v1/resources/{code}/records", get(records::read))
+        .route("/api/v1/audit/events", get(audit::events))
+        .layer(json_limit)
+        // Batches stream to disk under their own, larger limit.
+        .route(
+            "/api/v1/resources/{code}/batches",
+            post(resources::upload_batch)
+                .get(resources::list_batches)
+                .layer(DefaultBodyLimit::disable()),
+        )
+}

@@ -1,0 +1,68 @@
+//! Health, metrics and the OpenAPI document.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::OpenApi;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Rongshu API", description = "蓉数 — the city's data resource platform."),
+    paths(
+        healthz,
+        super::auth::login_handler,
+        super::auth::logout,
+        super::auth::me,
+        super::auth::create_own_token,
+        super::auth::revoke_token,
+        super::admin::list_departments,
+        super::admin::create_department,
+        super::admin::create_user,
+        super::admin::create_application,
+        super::admin::create_application_token,
+        super::resources::list,
+        super::resources::create,
+        super::resources::show,
+        super::resources::upload_batch,
+        super::resources::list_batches,
+        super::records::read,
+        super::audit::events,
+    ),
+    tags(
+        (name = "system", description = "Health and metadata"),
+        (name = "auth", description = "Sign-in, sessions and tokens"),
+        (name = "admin", description = "Departments, users and applications"),
+        (name = "catalog", description = "Resources (政务信息资源)"),
+        (name = "data", description = "Batches and records"),
+        (name = "audit", description = "The audit log"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Liveness that includes the database: 200 only when a query round-trips.
+#[utoipa::path(get, path = "/healthz", tag = "system",
+    responses((status = 200, description = "The server and its database answer"),
+              (status = 503, description = "The database does not answer")))]
+pub async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the database does not answer: {e}")))?;
+    Ok(Json(serde_json::json!({ "status": "ok" })))
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(state.store.pool_stats()),
+    )
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}

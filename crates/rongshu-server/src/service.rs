@@ -1,0 +1,328 @@
+//! Operations shared by the HTTP API and the `rongshu` command: each checks its
+//! input, does the change with its audit event, and says what happened. Who may
+//! call them is decided by the caller (a route's actor check, or the operator
+//! at the command line).
+
+use std::io::BufReader;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use rongshu_core::account::{DepartmentCode, Role, Username, check_password_strength};
+use rongshu_core::audit::AuditRecord;
+use rongshu_core::catalog::ResourceSpec;
+use rongshu_ingest::{BatchReport, CsvBatch, IngestError, RejectList, RowOutcome, detect_encoding};
+use rongshu_store::{Department, NewUser, Resource, RowCells, Store, TokenOwner, User};
+
+use crate::auth::{password, token};
+use crate::config::PasswordCost;
+use crate::error::ApiError;
+
+/// Who did something, as the audit log names them.
+#[derive(Debug, Clone)]
+pub struct Doer {
+    pub label: String,
+    pub department: Option<String>,
+}
+
+impl Doer {
+    /// The operator at the command line.
+    pub fn cli() -> Self {
+        Self {
+            label: "cli".into(),
+            department: None,
+        }
+    }
+
+    pub fn record(
+        &self,
+        now: DateTime<Utc>,
+        action: &str,
+        target: Option<String>,
+        detail: serde_json::Value,
+    ) -> AuditRecord {
+        AuditRecord {
+            at: now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            actor: self.label.clone(),
+            department: self.department.clone(),
+            action: action.into(),
+            target,
+            resource: None,
+            rows: None,
+            detail,
+        }
+    }
+}
+
+pub async fn create_department(
+    store: &Store,
+    now: DateTime<Utc>,
+    doer: &Doer,
+    code: &str,
+    name: &str,
+    parent: Option<&str>,
+) -> Result<Department, ApiError> {
+    let code = DepartmentCode::parse(code).map_err(ApiError::BadRequest)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::BadRequest(
+            "a department needs a name of 1 to 100 characters".into(),
+        ));
+    }
+    let parent = parent
+        .map(DepartmentCode::parse)
+        .transpose()
+        .map_err(ApiError::BadRequest)?;
+    let audit = doer.record(
+        now,
+        "department.create",
+        Some(code.to_string()),
+        serde_json::json!({ "name": name, "parent": parent.as_ref().map(|p| p.as_str()) }),
+    );
+    Ok(store
+        .create_department(&code, name, parent.as_ref(), audit)
+        .await?)
+}
+
+pub async fn create_user(
+    store: &Store,
+    now: DateTime<Utc>,
+    doer: &Doer,
+    username: &str,
+    department: &str,
+    roles: &[Role],
+    password_plain: Option<&str>,
+    cost: PasswordCost,
+) -> Result<User, ApiError> {
+    let username = Username::parse(username).map_err(ApiError::BadRequest)?;
+    let department = DepartmentCode::parse(department).map_err(ApiError::BadRequest)?;
+    let hash = match password_plain {
+        Some(p) => {
+            check_password_strength(p).map_err(ApiError::BadRequest)?;
+            let p = p.to_owned();
+            Some(
+                tokio::task::spawn_blocking(move || password::hash(&p, cost))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?,
+            )
+        }
+        None => None,
+    };
+    let role_names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    let audit = doer.record(
+        now,
+        "user.create",
+        Some(username.to_string()),
+        serde_json::json!({ "department": department.as_str(), "roles": role_names }),
+    );
+    Ok(store
+        .create_user(
+            NewUser {
+                username: &username,
+                department: &department,
+                roles,
+                password_hash: hash.as_deref(),
+            },
+            audit,
+        )
+        .await?)
+}
+
+/// A new token for a user or an application: the plain token is returned once
+/// and only its hash is kept.
+pub async fn create_token(
+    store: &Store,
+    now: DateTime<Utc>,
+    doer: &Doer,
+    owner: &TokenOwner,
+    label: &str,
+    expires_days: Option<i64>,
+) -> Result<(i64, String, Option<DateTime<Utc>>), ApiError> {
+    if let Some(days) = expires_days {
+        if !(1..=3650).contains(&days) {
+            return Err(ApiError::BadRequest(
+                "expires_days must be between 1 and 3650".into(),
+            ));
+        }
+    }
+    let expires_at = expires_days.map(|d| now + Duration::days(d));
+    let plain = token::generate();
+    let owner_label = match owner {
+        TokenOwner::User(u) => format!("user:{}", u.username),
+        TokenOwner::Application(a) => format!("app:{}/{}", a.department.code, a.name),
+    };
+    let audit = doer.record(
+        now,
+        "token.create",
+        Some(owner_label),
+        serde_json::json!({ "label": label, "expires_at": expires_at.map(|t| t.to_rfc3339()) }),
+    );
+    let id = store
+        .create_token(&token::hash(&plain), owner, label, expires_at, audit)
+        .await?;
+    Ok((id, plain, expires_at))
+}
+
+pub async fn create_resource(
+    store: &Store,
+    now: DateTime<Utc>,
+    doer: &Doer,
+    department: &str,
+    spec: &ResourceSpec,
+) -> Result<Resource, ApiError> {
+    let audit = doer.record(
+        now,
+        "resource.create",
+        None,
+        serde_json::json!({ "name": spec.name, "items": spec.items.len() }),
+    );
+    Ok(store.create_resource(department, spec, now, audit).await?)
+}
+
+/// Rejects listed inline in a report; the count covers all of them.
+pub const REPORT_REJECT_CAP: usize = 1_000;
+/// Rows handed from the reading thread to the loader at a time.
+const CHUNK_ROWS: usize = 2_000;
+
+enum Chunk {
+    Rows(Vec<RowCells>),
+    Done {
+        rows_read: u64,
+        rejects: RejectList,
+        encoding: &'static str,
+        ignored: Vec<String>,
+    },
+    Fatal(IngestError),
+}
+
+/// Load a delivered CSV file into a resource as one batch. The file is parsed
+/// and checked on a blocking thread while rows stream to the loader, so memory
+/// stays flat whatever the file's size; nothing is visible until the end.
+pub async fn ingest_csv_file(
+    store: &Store,
+    now: DateTime<Utc>,
+    doer: &Doer,
+    resource: &Resource,
+    path: &Path,
+) -> Result<BatchReport, ApiError> {
+    let file = std::fs::File::open(path).map_err(ApiError::internal)?;
+    let spec = resource.spec.clone();
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(4);
+    let reader = tokio::task::spawn_blocking(move || {
+        let send = |c: Chunk| sender.blocking_send(c).is_ok();
+        let (encoding, text) = match detect_encoding(BufReader::with_capacity(1 << 20, file)) {
+            Ok(v) => v,
+            Err(e) => return send(Chunk::Fatal(IngestError::Io(e))),
+        };
+        let mut batch = match CsvBatch::open(text, &spec) {
+            Ok(b) => b,
+            Err(e) => return send(Chunk::Fatal(e)),
+        };
+        let mut rejects = RejectList::new(REPORT_REJECT_CAP);
+        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+        while let Some(outcome) = batch.next_row() {
+            match outcome {
+                Ok(RowOutcome::Accepted(cells)) => {
+                    chunk.push(cells);
+                    if chunk.len() == CHUNK_ROWS
+                        && !send(Chunk::Rows(std::mem::replace(
+                            &mut chunk,
+                            Vec::with_capacity(CHUNK_ROWS),
+                        )))
+                    {
+                        return false;
+                    }
+                }
+                Ok(RowOutcome::Rejected(r)) => rejects.push(r),
+                Err(e) => return send(Chunk::Fatal(e)),
+            }
+        }
+        if !chunk.is_empty() && !send(Chunk::Rows(chunk)) {
+            return false;
+        }
+        send(Chunk::Done {
+            rows_read: batch.rows_read(),
+            rejects,
+            encoding: encoding.name(),
+            ignored: batch.ignored_columns().to_vec(),
+        })
+    });
+
+    let mut writer = store.begin_batch(resource, &doer.label, now).await?;
+    let outcome = loop {
+        match receiver.recv().await {
+            Some(Chunk::Rows(rows)) => {
+                for row in rows {
+                    if let Err(e) = writer.push(row).await {
+                        break_with_failure(writer, &e.to_string(), now).await;
+                        return Err(e.into());
+                    }
+                }
+            }
+            Some(Chunk::Done {
+                rows_read,
+                rejects,
+                encoding,
+                ignored,
+            }) => break Ok((rows_read, rejects, encoding, ignored)),
+            Some(Chunk::Fatal(e)) => break Err(e),
+            None => {
+                break Err(IngestError::Io(std::io::Error::other(
+                    "the file reader stopped unexpectedly",
+                )));
+            }
+        }
+    };
+    drop(receiver);
+    let _ = reader.await;
+    let (rows_read, rejects, encoding, ignored) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            break_with_failure(writer, &e.to_string(), now).await;
+            return Err(match e {
+                IngestError::Io(io) => ApiError::internal(io),
+                other => ApiError::Unprocessable(other.to_string()),
+            });
+        }
+    };
+    let rows_rejected = rejects.total();
+    let truncated = rows_rejected as usize > REPORT_REJECT_CAP;
+    let mut report = BatchReport {
+        batch_id: writer.batch_id().to_owned(),
+        resource: resource.code.clone(),
+        encoding: encoding.to_owned(),
+        rows_read,
+        rows_loaded: 0,
+        rows_rejected,
+        rejects: rejects.into_kept(),
+        rejects_truncated: truncated,
+        ignored_columns: ignored,
+    };
+    report.rows_loaded = rows_read - rows_rejected;
+    let report_json = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    let mut audit = doer.record(
+        now,
+        "batch.load",
+        Some(report.batch_id.clone()),
+        serde_json::json!({ "rows_read": rows_read, "rows_rejected": rows_rejected }),
+    );
+    audit.resource = Some(resource.code.clone());
+    audit.rows = Some(report.rows_loaded as i64);
+    let loaded = writer
+        .finish(
+            rows_read as i64,
+            rows_rejected as i64,
+            &report_json,
+            now,
+            audit,
+        )
+        .await?;
+    report.rows_loaded = loaded as u64;
+    Ok(report)
+}
+
+async fn break_with_failure(writer: rongshu_store::BatchWriter, reason: &str, now: DateTime<Utc>) {
+    if let Err(e) = writer.fail(reason, now).await {
+        tracing::error!(error = %e, "could not mark a failed batch");
+    }
+}

@@ -1,0 +1,43 @@
+//! What every handler shares: the store, the configuration, the clock, metrics.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use rongshu_store::Store;
+
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    pub config: ServerConfig,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    /// Verified against when a user name is unknown, to keep timing uniform.
+    pub decoy_hash: String,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ServerConfig, clock: Arc<dyn Clock>) -> Self {
+        let decoy_hash = crate::auth::password::decoy_hash(config.password_cost);
+        Self(Arc::new(Inner {
+            store,
+            config,
+            clock,
+            metrics: Metrics::default(),
+            decoy_hash,
+        }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

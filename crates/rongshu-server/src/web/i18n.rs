@@ -1,0 +1,137 @@
+//! The interface's words in Chinese (the default) and English.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::Zh => &ZH,
+            Lang::En => &EN,
+        }
+    }
+}
+
+pub struct Texts {
+    pub html_lang: &'static str,
+    pub other_lang: &'static str,
+    pub other_lang_name: &'static str,
+    pub platform: &'static str,
+    pub tagline: &'static str,
+    pub nav_portal: &'static str,
+    pub nav_console: &'static str,
+    pub footer: &'static str,
+    pub portal_heading: &'static str,
+    pub portal_intro: &'static str,
+    pub figures: &'static str,
+    pub departments: &'static str,
+    pub resources: &'static str,
+    pub rows: &'static str,
+    pub latest_resources: &'static str,
+    pub col_code: &'static str,
+    pub col_name: &'static str,
+    pub col_provider: &'static str,
+    pub col_share: &'static str,
+    pub col_cycle: &'static str,
+    pub col_rows: &'static str,
+    pub console_heading: &'static str,
+    pub username: &'static str,
+    pub password: &'static str,
+    pub sign_in: &'static str,
+    pub sign_out: &'static str,
+    pub signed_in_as: &'static str,
+    pub my_resources: &'static str,
+    pub no_resources: &'static str,
+    pub login_failed: &'static str,
+    pub login_throttled: &'static str,
+    pub form_expired: &'static str,
+    pub share_unconditional: &'static str,
+    pub share_conditional: &'static str,
+    pub share_none: &'static str,
+}
+
+pub static ZH: Texts = Texts {
+    html_lang: "zh-CN",
+    other_lang: "en",
+    other_lang_name: "English",
+    platform: "蓉数",
+    tagline: "城市政务数据资源平台",
+    nav_portal: "开放门户",
+    nav_console: "管理控制台",
+    footer: "蓉数 · 政务信息资源共享开放平台",
+    portal_heading: "政务数据资源",
+    portal_intro: "各部门在此登记所持有的政务信息资源，按规则共享，并向社会开放可开放的数据。",
+    figures: "平台概况",
+    departments: "部门",
+    resources: "信息资源",
+    rows: "数据记录",
+    latest_resources: "最新资源",
+    col_code: "资源代码",
+    col_name: "资源名称",
+    col_provider: "提供方",
+    col_share: "共享类型",
+    col_cycle: "更新周期",
+    col_rows: "记录数",
+    console_heading: "管理控制台",
+    username: "用户名",
+    password: "密码",
+    sign_in: "登录",
+    sign_out: "退出登录",
+    signed_in_as: "当前用户",
+    my_resources: "本部门资源",
+    no_resources: "本部门尚未登记资源。",
+    login_failed: "用户名或密码错误。",
+    login_throttled: "登录失败次数过多，请稍后再试。",
+    form_expired: "表单已过期，请重试。",
+    share_unconditional: "无条件共享",
+    share_conditional: "有条件共享",
+    share_none: "不予共享",
+};
+
+pub static EN: Texts = Texts {
+    html_lang: "en",
+    other_lang: "zh",
+    other_lang_name: "中文",
+    platform: "Rongshu",
+    tagline: "the city's government data platform",
+    nav_portal: "Open data",
+    nav_console: "Console",
+    footer: "Rongshu · government data sharing and open data",
+    portal_heading: "Government data resources",
+    portal_intro: "Departments register the data they hold here, share it under rules, and open what may be opened to the public.",
+    figures: "At a glance",
+    departments: "departments",
+    resources: "resources",
+    rows: "records",
+    latest_resources: "Latest resources",
+    col_code: "Code",
+    col_name: "Name",
+    col_provider: "Provider",
+    col_share: "Sharing",
+    col_cycle: "Update cycle",
+    col_rows: "Records",
+    console_heading: "Console",
+    username: "User name",
+    password: "Password",
+    sign_in: "Sign in",
+    sign_out: "Sign out",
+    signed_in_as: "Signed in as",
+    my_resources: "My department's resources",
+    no_resources: "Your department has not registered any resources yet.",
+    login_failed: "The user name or password is wrong.",
+    login_throttled: "Too many failed sign-ins; try again later.",
+    form_expired: "The form expired; please try again.",
+    share_unconditional: "unconditional",
+    share_conditional: "conditional",
+    share_none: "not shared",
+};

@@ -1,0 +1,519 @@
+//! Departments, users, applications, API tokens, web sessions and the record of
+//! failed sign-ins. Secrets arrive here already hashed: the store never sees a
+//! password or a token in plain.
+
+use chrono::{DateTime, Utc};
+use rongshu_core::account::{DepartmentCode, Role, Username};
+use rongshu_core::audit::AuditRecord;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::audit::append_in;
+use crate::db::{parse_ts, ts};
+use crate::{Store, StoreError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Department {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub parent_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub department: Department,
+    pub roles: Vec<Role>,
+}
+
+/// A user as sign-in sees him: with the stored password hash to check against.
+#[derive(Debug, Clone)]
+pub struct LoginCandidate {
+    pub user: User,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Application {
+    pub id: i64,
+    pub name: String,
+    pub department: Department,
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a Username,
+    pub department: &'a DepartmentCode,
+    pub roles: &'a [Role],
+    pub password_hash: Option<&'a str>,
+}
+
+/// Whom a token speaks for.
+#[derive(Debug, Clone)]
+pub enum TokenOwner {
+    User(User),
+    Application(Application),
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub owner: TokenOwner,
+    pub label: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+const DEPARTMENT_COLUMNS: &str = "d.id AS d_id, d.code AS d_code, d.name AS d_name, \
+     (SELECT p.code FROM departments p WHERE p.id = d.parent_id) AS d_parent";
+
+fn department_from(row: &AnyRow) -> Result<Department, StoreError> {
+    Ok(Department {
+        id: row.try_get("d_id")?,
+        code: row.try_get("d_code")?,
+        name: row.try_get("d_name")?,
+        parent_code: row.try_get("d_parent")?,
+    })
+}
+
+impl Store {
+    pub async fn create_department(
+        &self,
+        code: &DepartmentCode,
+        name: &str,
+        parent: Option<&DepartmentCode>,
+        audit: AuditRecord,
+    ) -> Result<Department, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let parent_id: Option<i64> = match parent {
+            Some(p) => Some(
+                sqlx::query("SELECT id FROM departments WHERE code = $1")
+                    .bind(p.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("parent department {p}")))?
+                    .try_get("id")?,
+            ),
+            None => None,
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO departments (code, name, parent_id, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(code.as_str())
+        .bind(name)
+        .bind(parent_id)
+        .bind(ts(Utc::now()))
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = inserted {
+            return Err(if StoreError::is_unique_violation(&e) {
+                StoreError::Conflict(format!("department {code} already exists"))
+            } else {
+                e.into()
+            });
+        }
+        append_in(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.department(code.as_str()).await
+    }
+
+    pub async fn department(&self, code: &str) -> Result<Department, StoreError> {
+        let sql = format!("SELECT {DEPARTMENT_COLUMNS} FROM departments d WHERE d.code = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("department {code}")))?;
+        department_from(&row)
+    }
+
+    pub async fn departments(&self) -> Result<Vec<Department>, StoreError> {
+        let sql = format!("SELECT {DEPARTMENT_COLUMNS} FROM departments d ORDER BY d.code");
+        sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(department_from)
+            .collect()
+    }
+
+    pub async fn create_user(
+        &self,
+        new: NewUser<'_>,
+        audit: AuditRecord,
+    ) -> Result<User, StoreError> {
+        let department = self.department(new.department.as_str()).await?;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (username, department_id, password_hash, created_at)
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(new.username.as_str())
+        .bind(department.id)
+        .bind(new.password_hash)
+        .bind(ts(Utc::now()))
+        .fetch_one(&mut *tx)
+        .await;
+        let id: i64 = match inserted {
+            Ok(row) => row.try_get("id")?,
+            Err(e) if StoreError::is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "user {} already exists",
+                    new.username
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for role in new.roles {
+            sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                .bind(id)
+                .bind(role.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        append_in(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.user_by_id(id).await
+    }
+
+    pub async fn set_password_hash(&self, username: &str, hash: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE username = $2")
+            .bind(hash)
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("user {username}")));
+        }
+        Ok(())
+    }
+
+    async fn roles_of(&self, user_id: i64) -> Result<Vec<Role>, StoreError> {
+        let rows = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let raw: String = r.try_get("role")?;
+                Role::parse(&raw).map_err(StoreError::Corrupt)
+            })
+            .collect()
+    }
+
+    async fn user_from(&self, row: &AnyRow) -> Result<User, StoreError> {
+        let id: i64 = row.try_get("u_id")?;
+        Ok(User {
+            id,
+            username: row.try_get("u_username")?,
+            department: department_from(row)?,
+            roles: self.roles_of(id).await?,
+        })
+    }
+
+    fn user_select(where_clause: &str) -> String {
+        format!(
+            "SELECT u.id AS u_id, u.username AS u_username, u.password_hash AS u_hash, \
+             u.disabled AS u_disabled, {DEPARTMENT_COLUMNS} \
+             FROM users u JOIN departments d ON d.id = u.department_id WHERE {where_clause}"
+        )
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<User, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(Self::user_select("u.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user #{id}")))?;
+        self.user_from(&row).await
+    }
+
+    pub async fn user_by_name(&self, username: &str) -> Result<User, StoreError> {
+        Ok(self.login_candidate(username).await?.user)
+    }
+
+    pub async fn login_candidate(&self, username: &str) -> Result<LoginCandidate, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(Self::user_select("u.username = $1")))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {username}")))?;
+        Ok(LoginCandidate {
+            user: self.user_from(&row).await?,
+            password_hash: row.try_get("u_hash")?,
+            disabled: row.try_get::<i64, _>("u_disabled")? != 0,
+        })
+    }
+
+    pub async fn create_application(
+        &self,
+        department: &DepartmentCode,
+        name: &str,
+        audit: AuditRecord,
+    ) -> Result<Application, StoreError> {
+        let dept = self.department(department.as_str()).await?;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO applications (department_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(dept.id)
+        .bind(name)
+        .bind(ts(Utc::now()))
+        .fetch_one(&mut *tx)
+        .await;
+        let id: i64 = match inserted {
+            Ok(row) => row.try_get("id")?,
+            Err(e) if StoreError::is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "application {name} already exists in {department}"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        append_in(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(Application {
+            id,
+            name: name.to_owned(),
+            department: dept,
+        })
+    }
+
+    pub async fn application(
+        &self,
+        department: &str,
+        name: &str,
+    ) -> Result<Application, StoreError> {
+        let sql = format!(
+            "SELECT a.id AS a_id, a.name AS a_name, {DEPARTMENT_COLUMNS} FROM applications a \
+             JOIN departments d ON d.id = a.department_id WHERE d.code = $1 AND a.name = $2"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(department)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("application {department}/{name}")))?;
+        Ok(Application {
+            id: row.try_get("a_id")?,
+            name: row.try_get("a_name")?,
+            department: department_from(&row)?,
+        })
+    }
+
+    async fn application_by_id(&self, id: i64) -> Result<Application, StoreError> {
+        let sql = format!(
+            "SELECT a.id AS a_id, a.name AS a_name, {DEPARTMENT_COLUMNS} FROM applications a \
+             JOIN departments d ON d.id = a.department_id WHERE a.id = $1"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("application #{id}")))?;
+        Ok(Application {
+            id: row.try_get("a_id")?,
+            name: row.try_get("a_name")?,
+            department: department_from(&row)?,
+        })
+    }
+
+    /// Store a new token's hash for a user or an application; returns its id.
+    pub async fn create_token(
+        &self,
+        token_hash: &str,
+        owner: &TokenOwner,
+        label: &str,
+        expires_at: Option<DateTime<Utc>>,
+        audit: AuditRecord,
+    ) -> Result<i64, StoreError> {
+        let (user_id, app_id) = match owner {
+            TokenOwner::User(u) => (Some(u.id), None),
+            TokenOwner::Application(a) => (None, Some(a.id)),
+        };
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO api_tokens (token_hash, user_id, application_id, label, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(app_id)
+        .bind(label)
+        .bind(ts(Utc::now()))
+        .bind(expires_at.map(ts))
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        append_in(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The token with this hash, whatever its state; the caller judges expiry
+    /// and revocation against its clock.
+    pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT id, user_id, application_id, label, expires_at, revoked_at
+             FROM api_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let user_id: Option<i64> = row.try_get("user_id")?;
+        let app_id: Option<i64> = row.try_get("application_id")?;
+        let owner = match (user_id, app_id) {
+            (Some(u), _) => TokenOwner::User(self.user_by_id(u).await?),
+            (None, Some(a)) => TokenOwner::Application(self.application_by_id(a).await?),
+            (None, None) => return Err(StoreError::Corrupt("token without an owner".into())),
+        };
+        let expires_at: Option<String> = row.try_get("expires_at")?;
+        let revoked_at: Option<String> = row.try_get("revoked_at")?;
+        Ok(Some(TokenInfo {
+            id: row.try_get("id")?,
+            owner,
+            label: row.try_get("label")?,
+            expires_at: expires_at.as_deref().map(parse_ts).transpose()?,
+            revoked: revoked_at.is_some(),
+        }))
+    }
+
+    /// Revoke a token. Only its owner (user) or an admin of the owning
+    /// department may; the caller checks that and passes the token's id.
+    pub async fn revoke_token(&self, id: i64, audit: AuditRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(ts(Utc::now()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("active token #{id}")));
+        }
+        append_in(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Who owns token `id` (user id or application's department), for the
+    /// permission check before revocation.
+    pub async fn token_by_id(&self, id: i64) -> Result<TokenInfo, StoreError> {
+        let row = sqlx::query("SELECT token_hash FROM api_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("token #{id}")))?;
+        let hash: String = row.try_get("token_hash")?;
+        self.token_by_hash(&hash)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("token #{id}")))
+    }
+
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(csrf_token)
+        .bind(ts(now))
+        .bind(ts(expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn session_by_hash(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT user_id, csrf_token, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(ts(now))
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let expires_at: String = row.try_get("expires_at")?;
+        Ok(Some(Session {
+            user: self.user_by_id(row.try_get("user_id")?).await?,
+            csrf_token: row.try_get("csrf_token")?,
+            expires_at: parse_ts(&expires_at)?,
+        }))
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn record_login_failure(
+        &self,
+        username: &str,
+        now: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO login_failures (username, at) VALUES ($1, $2)")
+            .bind(username)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        append_in(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn login_failures_since(
+        &self,
+        username: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM login_failures WHERE username = $1 AND at > $2")
+                .bind(username)
+                .bind(ts(since))
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?,
+        )
+    }
+
+    pub async fn clear_login_failures(&self, username: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_failures WHERE username = $1")
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,176 @@
+//! The audit log: append inside the caller's transaction (so a change and its
+//! event commit together), and walk the whole chain to verify it.
+
+use rongshu_core::audit::{
+    AuditRecord, ChainBreak, ChainVerifier, StoredEvent, canonical_text, hash_text,
+};
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+use crate::{Store, StoreError};
+
+/// Append one event. The first statement takes the chain's head row for
+/// update, which serialises appenders across connections and processes on both
+/// backends (SQLite's write lock, PostgreSQL's row lock).
+pub(crate) async fn append_in(
+    conn: &mut AnyConnection,
+    record: &AuditRecord,
+) -> Result<i64, StoreError> {
+    sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+        .execute(&mut *conn)
+        .await?;
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await?;
+    let prev_seq: i64 = head.try_get("seq")?;
+    let prev_hash: String = head.try_get("hash")?;
+    let seq = prev_seq + 1;
+    let canonical = canonical_text(seq, &prev_hash, record);
+    let hash = hash_text(&canonical);
+    sqlx::query(
+        "INSERT INTO audit_events
+            (seq, at, actor, department, action, target, resource, row_count, prev_hash, hash, canonical)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(seq)
+    .bind(&record.at)
+    .bind(&record.actor)
+    .bind(record.department.as_deref())
+    .bind(&record.action)
+    .bind(record.target.as_deref())
+    .bind(record.resource.as_deref())
+    .bind(record.rows)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .bind(&canonical)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(&hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(seq)
+}
+
+/// One event as listed to people (the console, tests).
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEventRow {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub department: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub resource: Option<String>,
+    pub rows: Option<i64>,
+    pub detail: serde_json::Value,
+}
+
+/// The verifier's answer.
+#[derive(Debug, Clone)]
+pub enum VerifyOutcome {
+    Intact { events: u64, head: String },
+    Broken { checked: u64, brk: ChainBreak },
+}
+
+/// Events are read back this many at a time, so verification runs in constant memory.
+const VERIFY_PAGE: i64 = 5_000;
+
+impl Store {
+    /// Record an event on its own (a sign-in, a read): committed before this returns.
+    pub async fn append_audit(&self, record: &AuditRecord) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let seq = append_in(&mut tx, record).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    /// Recompute every event's hash and link, in order.
+    pub async fn verify_audit(&self) -> Result<VerifyOutcome, StoreError> {
+        let mut verifier = ChainVerifier::default();
+        let mut after = 0i64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT seq, prev_hash, hash, canonical FROM audit_events
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after)
+            .bind(VERIFY_PAGE)
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let event = StoredEvent {
+                    seq: row.try_get("seq")?,
+                    prev_hash: row.try_get("prev_hash")?,
+                    hash: row.try_get("hash")?,
+                    canonical: row.try_get("canonical")?,
+                };
+                after = event.seq;
+                if let Err(brk) = verifier.check(&event) {
+                    return Ok(VerifyOutcome::Broken {
+                        checked: verifier.checked(),
+                        brk,
+                    });
+                }
+            }
+        }
+        // The head row must agree with the last event: a truncated tail shows here.
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let head_seq: i64 = head.try_get("seq")?;
+        let head_hash: String = head.try_get("hash")?;
+        if head_seq != verifier.checked() as i64 || head_hash != verifier.head() {
+            return Ok(VerifyOutcome::Broken {
+                checked: verifier.checked(),
+                brk: ChainBreak::Gap {
+                    seq: head_seq,
+                    expected: verifier.checked() as i64 + 1,
+                },
+            });
+        }
+        Ok(VerifyOutcome::Intact {
+            events: verifier.checked(),
+            head: verifier.head().to_owned(),
+        })
+    }
+
+    /// The newest events first, optionally only those of one action.
+    pub async fn audit_events(
+        &self,
+        action: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditEventRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, canonical FROM audit_events
+             WHERE ($1 IS NULL OR action = $1) ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(action)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let canonical: String = row.try_get("canonical")?;
+                let v: serde_json::Value = serde_json::from_str(&canonical)
+                    .map_err(|e| StoreError::Corrupt(format!("audit event text: {e}")))?;
+                let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+                Ok(AuditEventRow {
+                    seq: row.try_get("seq")?,
+                    at: text("at").unwrap_or_default(),
+                    actor: text("actor").unwrap_or_default(),
+                    department: text("department"),
+                    action: text("action").unwrap_or_default(),
+                    target: text("target"),
+                    resource: text("resource"),
+                    rows: v.get("rows").and_then(|x| x.as_i64()),
+                    detail: v.get("detail").cloned().unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
+    }
+}

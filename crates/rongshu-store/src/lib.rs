@@ -1,0 +1,115 @@
+//! One storage API over SQLite (the embedded default) and PostgreSQL. This is the
+//! only crate that writes SQL. Both backends are reached through sqlx's `Any`
+//! driver with portable SQL (`$1` placeholders work on both); where the dialects
+//! differ (identity columns, column types, casts) `Backend` says how.
+
+mod accounts;
+mod audit;
+mod batches;
+mod catalog;
+mod db;
+mod error;
+mod migrations;
+mod records;
+
+pub use accounts::{
+    Application, Department, LoginCandidate, NewUser, Session, TokenInfo, TokenOwner, User,
+};
+pub use audit::{AuditEventRow, VerifyOutcome};
+pub use batches::{BatchRow, BatchWriter, RowCells};
+pub use catalog::{PortalCounts, Resource};
+pub use db::Backend;
+pub use error::StoreError;
+pub use records::{Filter, RecordPage, RecordQuery};
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+use std::path::Path;
+use std::time::Duration;
+
+/// A handle to the platform's database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+/// The SQLite URL for a data directory's database file.
+pub fn sqlite_url_for_dir(dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", dir.join("rongshu.db").display())
+}
+
+impl Store {
+    /// Connect and bring the schema up to date. A database whose schema is newer
+    /// than this binary is refused.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let store = Self::connect(url).await?;
+        migrations::migrate(&store).await?;
+        Ok(store)
+    }
+
+    /// Connect without migrating (for tools that must not change the schema).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let options = AnyPoolOptions::new()
+            .max_connections(match backend {
+                // One writer at a time anyway; readers share the rest.
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(30));
+        let options = match backend {
+            Backend::Sqlite => options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 60000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options,
+        };
+        let pool = options.connect(url).await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A round trip to the database, for health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Connections open and idle, for metrics.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Run raw SQL; for tests that must reach under the API (e.g. to tamper
+    /// with the audit log and see the verifier catch it).
+    #[doc(hidden)]
+    pub async fn execute_unchecked_for_tests(&self, sql: &str) -> Result<u64, StoreError> {
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+}

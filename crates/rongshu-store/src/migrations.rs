@@ -1,0 +1,217 @@
+//! Versioned, forward-only schema migrations. Each is applied once, in its own
+//! transaction; a database that is ahead of this binary is refused rather than
+//! guessed at.
+
+use chrono::Utc;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::db::{Backend, ts};
+use crate::{Store, StoreError};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    /// Portable statements; `{id}` becomes the backend's identity column.
+    statements: &'static [&'static str],
+    sqlite_only: &'static [&'static str],
+    postgres_only: &'static [&'static str],
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    statements: &[
+        "CREATE TABLE departments (
+            id {id},
+            code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            parent_id BIGINT REFERENCES departments(id),
+            created_at TEXT NOT NULL)",
+        "CREATE TABLE users (
+            id {id},
+            username TEXT NOT NULL UNIQUE,
+            department_id BIGINT NOT NULL REFERENCES departments(id),
+            password_hash TEXT,
+            disabled BIGINT NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL)",
+        "CREATE TABLE user_roles (
+            user_id BIGINT NOT NULL REFERENCES users(id),
+            role TEXT NOT NULL,
+            PRIMARY KEY (user_id, role))",
+        "CREATE TABLE applications (
+            id {id},
+            department_id BIGINT NOT NULL REFERENCES departments(id),
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (department_id, name))",
+        "CREATE TABLE api_tokens (
+            id {id},
+            token_hash TEXT NOT NULL UNIQUE,
+            user_id BIGINT REFERENCES users(id),
+            application_id BIGINT REFERENCES applications(id),
+            label TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT,
+            revoked_at TEXT)",
+        "CREATE TABLE sessions (
+            id {id},
+            token_hash TEXT NOT NULL UNIQUE,
+            user_id BIGINT NOT NULL REFERENCES users(id),
+            csrf_token TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL)",
+        "CREATE TABLE login_failures (
+            id {id},
+            username TEXT NOT NULL,
+            at TEXT NOT NULL)",
+        "CREATE INDEX login_failures_by_user ON login_failures (username, at)",
+        "CREATE TABLE resources (
+            id {id},
+            code TEXT NOT NULL UNIQUE,
+            department_id BIGINT NOT NULL REFERENCES departments(id),
+            name TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            share_type TEXT NOT NULL,
+            update_cycle TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            table_name TEXT NOT NULL,
+            row_count BIGINT NOT NULL DEFAULT 0,
+            status TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)",
+        "CREATE TABLE batches (
+            id {id},
+            public_id TEXT NOT NULL UNIQUE,
+            resource_id BIGINT NOT NULL REFERENCES resources(id),
+            state TEXT NOT NULL,
+            submitted_by TEXT NOT NULL,
+            rows_read BIGINT NOT NULL DEFAULT 0,
+            rows_loaded BIGINT NOT NULL DEFAULT 0,
+            rows_rejected BIGINT NOT NULL DEFAULT 0,
+            report TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT)",
+        "CREATE TABLE audit_events (
+            seq BIGINT PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            department TEXT,
+            action TEXT NOT NULL,
+            target TEXT,
+            resource TEXT,
+            row_count BIGINT,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            canonical TEXT NOT NULL)",
+        "CREATE INDEX audit_events_by_resource ON audit_events (resource, seq)",
+        "CREATE TABLE audit_head (
+            id BIGINT PRIMARY KEY,
+            seq BIGINT NOT NULL,
+            hash TEXT NOT NULL)",
+        "INSERT INTO audit_head (id, seq, hash)
+            VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000')",
+    ],
+    // Audit events are append-only: the database itself refuses to change them.
+    sqlite_only: &[
+        "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+            BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+        "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+            BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+    ],
+    postgres_only: &[
+        "CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN RAISE EXCEPTION 'audit events are append-only'; END $$",
+        "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
+            FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
+    ],
+}];
+
+/// The newest schema version this binary knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
+    let backend = store.backend;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_at TEXT NOT NULL)",
+    )
+    .execute(&store.pool)
+    .await?;
+    for migration in MIGRATIONS {
+        let mut tx = store.pool.begin().await?;
+        // Take the write lock first, so two processes starting together apply
+        // each migration once.
+        match backend {
+            Backend::Postgres => {
+                sqlx::query("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Backend::Sqlite => {
+                sqlx::query("DELETE FROM schema_migrations WHERE version < 0")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let current: i64 =
+            sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("v")?;
+        if current > latest_version() {
+            return Err(StoreError::SchemaTooNew {
+                database: current,
+                binary: latest_version(),
+            });
+        }
+        if migration.version <= current {
+            continue;
+        }
+        let specific = match backend {
+            Backend::Sqlite => migration.sqlite_only,
+            Backend::Postgres => migration.postgres_only,
+        };
+        for statement in migration.statements.iter().chain(specific) {
+            let sql = statement.replace("{id}", backend.id_column());
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(migration.version)
+        .bind(migration.name)
+        .bind(ts(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied migration"
+        );
+    }
+    // A database that is ahead must be refused even when it has nothing to apply.
+    let current = store.schema_version().await?;
+    if current > latest_version() {
+        return Err(StoreError::SchemaTooNew {
+            database: current,
+            binary: latest_version(),
+        });
+    }
+    Ok(())
+}
+
+impl Store {
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("v")?,
+        )
+    }
+}

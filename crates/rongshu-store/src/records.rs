@@ -1,0 +1,123 @@
+//! Reading a resource's records: equality filters on items, chosen fields, and
+//! keyset paging on the row id so that deep pages cost the same as the first.
+
+use rongshu_core::catalog::{ItemType, ResourceSpec};
+use rongshu_core::value::CellValue;
+use serde_json::{Map, Value};
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::batches::bind_cell;
+use crate::db::quote_ident;
+use crate::{Resource, Store, StoreError};
+
+/// `item = value`, with the value already checked against the item's type.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub item: String,
+    pub value: CellValue,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordQuery {
+    pub filters: Vec<Filter>,
+    /// Item keys to return, already checked against the resource.
+    pub fields: Vec<String>,
+    pub limit: i64,
+    /// Row id after which to continue (from the previous page's cursor).
+    pub after: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordPage {
+    pub records: Vec<Map<String, Value>>,
+    /// The row id to continue after, when there is more.
+    pub next_after: Option<i64>,
+}
+
+/// Turn the text a column reads back as into the item's JSON value. Decimals stay
+/// strings so no client parses them through a float.
+fn json_value(item_type: ItemType, text: Option<String>) -> Value {
+    let Some(text) = text else {
+        return Value::Null;
+    };
+    match item_type {
+        ItemType::Integer => text
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or(Value::String(text)),
+        ItemType::Boolean => Value::Bool(matches!(text.as_str(), "true" | "1" | "t")),
+        _ => Value::String(text),
+    }
+}
+
+impl Store {
+    pub async fn query_records(
+        &self,
+        resource: &Resource,
+        query: &RecordQuery,
+    ) -> Result<RecordPage, StoreError> {
+        let spec: &ResourceSpec = &resource.spec;
+        let fields: Vec<(&str, ItemType)> = query
+            .fields
+            .iter()
+            .filter_map(|f| spec.item(f).map(|i| (i.key.as_str(), i.item_type)))
+            .collect();
+        let mut select = String::from("SELECT _row_id");
+        for (key, _) in &fields {
+            let col = quote_ident(key);
+            select.push_str(&format!(", CAST({col} AS TEXT) AS {col}"));
+        }
+        select.push_str(&format!(" FROM {}", quote_ident(&resource.table_name)));
+        let mut conditions = Vec::new();
+        let mut n = 0;
+        let mut filter_types = Vec::new();
+        for filter in &query.filters {
+            let item = spec
+                .item(&filter.item)
+                .ok_or_else(|| StoreError::NotFound(format!("item {}", filter.item)))?;
+            n += 1;
+            conditions.push(format!(
+                "{} = {}",
+                quote_ident(item.key.as_str()),
+                self.backend.placeholder(item.item_type, n)
+            ));
+            filter_types.push(item.item_type);
+        }
+        if query.after.is_some() {
+            n += 1;
+            conditions.push(format!("_row_id > ${n}"));
+        }
+        if !conditions.is_empty() {
+            select.push_str(" WHERE ");
+            select.push_str(&conditions.join(" AND "));
+        }
+        n += 1;
+        select.push_str(&format!(" ORDER BY _row_id LIMIT ${n}"));
+
+        let mut q = sqlx::query(AssertSqlSafe(select));
+        for (filter, item_type) in query.filters.iter().zip(filter_types) {
+            q = bind_cell(q, item_type, Some(&filter.value));
+        }
+        if let Some(after) = query.after {
+            q = q.bind(after);
+        }
+        q = q.bind(query.limit + 1);
+        let rows = q.fetch_all(&self.pool).await?;
+        let has_more = rows.len() as i64 > query.limit;
+        let mut records = Vec::with_capacity(rows.len());
+        let mut last_id = None;
+        for row in rows.iter().take(query.limit as usize) {
+            let mut record = Map::new();
+            for (key, item_type) in &fields {
+                let text: Option<String> = row.try_get(*key)?;
+                record.insert((*key).to_owned(), json_value(*item_type, text));
+            }
+            last_id = Some(row.try_get::<i64, _>("_row_id")?);
+            records.push(record);
+        }
+        Ok(RecordPage {
+            records,
+            next_after: if has_more { last_id } else { None },
+        })
+    }
+}

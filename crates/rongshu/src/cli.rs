@@ -1,0 +1,356 @@
+//! Command-line arguments and what each command does.
+
+use std::io::{BufRead, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use rongshu_core::account::Role;
+use rongshu_server::service::{self, Doer};
+use rongshu_server::{App, PasswordCost, ServerConfig, SystemClock};
+use rongshu_store::{Store, TokenOwner, VerifyOutcome};
+
+#[derive(Parser)]
+#[command(
+    name = "rongshu",
+    version,
+    about = "蓉数 Rongshu — the city's government data resource platform"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data lives; every command takes these.
+#[derive(Args, Clone)]
+pub struct DbArgs {
+    /// Directory for the SQLite database, uploads and exports.
+    #[arg(
+        long,
+        global = true,
+        env = "RONGSHU_DATA_DIR",
+        default_value = "./rongshu-data"
+    )]
+    pub data_dir: PathBuf,
+    /// A postgres:// URL to use PostgreSQL instead of SQLite in the data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "RONGSHU_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    pub fn url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(url) => Ok(url.clone()),
+            None => {
+                std::fs::create_dir_all(&self.data_dir).with_context(|| {
+                    format!(
+                        "cannot create the data directory {}",
+                        self.data_dir.display()
+                    )
+                })?;
+                Ok(rongshu_store::sqlite_url_for_dir(&self.data_dir))
+            }
+        }
+    }
+
+    pub async fn open(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.url()?).await?)
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the web server.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "RONGSHU_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Load a demo city on first start (an empty database).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Write the synthetic city to a directory.
+    Synth {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 20_000)]
+        people: u64,
+        #[arg(long, default_value_t = 3_000)]
+        entities: u64,
+        #[arg(long, default_value_t = 2016)]
+        seed: u64,
+    },
+    /// Deliver a CSV file as a batch of a resource (the same path as the API).
+    Import {
+        #[arg(long)]
+        resource: String,
+        file: PathBuf,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Departments, users and tokens.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Benchmarks that print their figures beside a baseline.
+    Bench {
+        #[command(subcommand)]
+        command: crate::bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the whole chain; exit non-zero naming the first broken event.
+    Verify,
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create a department (a bureau, or a district government holding bureaus).
+    CreateDepartment {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// Create a user; the password is read from standard input with --password-stdin.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        department: String,
+        /// platform_admin, dept_admin, data_officer, reviewer or analyst; repeat for several.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Register a department's system as an application.
+    CreateApplication {
+        #[arg(long)]
+        department: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Issue an API token for a user (or, with --application DEPT/NAME, an application key); prints the token alone.
+    CreateToken {
+        #[arg(
+            long,
+            required_unless_present = "application",
+            conflicts_with = "application"
+        )]
+        username: Option<String>,
+        #[arg(long)]
+        application: Option<String>,
+        #[arg(long)]
+        expires_days: Option<i64>,
+    },
+}
+
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let json = std::env::var("RONGSHU_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let clock = SystemClock;
+    let now = || chrono::Utc::now();
+    match cli.command {
+        Command::Serve { listen, demo } => {
+            let store = cli.db.open().await?;
+            let failed = store.fail_interrupted_batches(now()).await?;
+            if failed > 0 {
+                tracing::warn!(
+                    batches = failed,
+                    "marked batches interrupted by a stop as failed"
+                );
+            }
+            if demo {
+                crate::demo::load_if_empty(&store, &cli.db.data_dir).await?;
+            }
+            let config = ServerConfig::new(listen, cli.db.data_dir.clone());
+            let app = App::build(config, store.clone(), Arc::new(clock)).await?;
+            println!("Rongshu is listening on http://{}/", app.local_addr());
+            tracing::info!(address = %app.local_addr(), backend = store.backend().name(), "listening");
+            app.run_until(shutdown_signal()).await?;
+            store.close().await;
+            tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Synth {
+            out,
+            people,
+            entities,
+            seed,
+        } => crate::demo::synth(&out, people, entities, seed),
+        Command::Import { resource, file } => {
+            let store = cli.db.open().await?;
+            let resource = store.resource(&resource).await?;
+            let report = service::ingest_csv_file(&store, now(), &Doer::cli(), &resource, &file)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let store = Store::connect(&cli.db.url()?).await?;
+            match store.verify_audit().await? {
+                VerifyOutcome::Intact { events, head } => {
+                    println!("audit log intact: {events} events, head {head}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                VerifyOutcome::Broken { checked, brk } => {
+                    println!("audit log BROKEN after {checked} intact events: {brk}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Admin { command } => {
+            let store = cli.db.open().await?;
+            admin(&store, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command } => crate::bench::run(command, &cli.db).await,
+    }
+}
+
+async fn admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let doer = Doer::cli();
+    match command {
+        AdminCommand::CreateDepartment { code, name, parent } => {
+            let d = service::create_department(store, now, &doer, &code, &name, parent.as_deref())
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            println!("created department {} {}", d.code, d.name);
+        }
+        AdminCommand::CreateUser {
+            username,
+            department,
+            roles,
+            password_stdin,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| Role::parse(r))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow!(e))?;
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                let p = line.trim_end_matches(['\r', '\n']).to_owned();
+                if p.is_empty() {
+                    bail!("--password-stdin: no password on standard input");
+                }
+                Some(p)
+            } else {
+                None
+            };
+            let u = service::create_user(
+                store,
+                now,
+                &doer,
+                &username,
+                &department,
+                &roles,
+                password.as_deref(),
+                PasswordCost::PRODUCTION,
+            )
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+            println!("created user {} in {}", u.username, u.department.code);
+        }
+        AdminCommand::CreateApplication { department, name } => {
+            let code = rongshu_core::account::DepartmentCode::parse(&department)
+                .map_err(|e| anyhow!(e))?;
+            let audit = doer.record(
+                now,
+                "application.create",
+                Some(name.clone()),
+                serde_json::json!({}),
+            );
+            let app = store.create_application(&code, &name, audit).await?;
+            println!("created application {}/{}", app.department.code, app.name);
+        }
+        AdminCommand::CreateToken {
+            username,
+            application,
+            expires_days,
+        } => {
+            let owner = match (username, application) {
+                (Some(u), _) => TokenOwner::User(store.user_by_name(&u).await?),
+                (None, Some(a)) => {
+                    let (dept, name) = a
+                        .split_once('/')
+                        .ok_or_else(|| anyhow!("--application takes DEPT/NAME"))?;
+                    TokenOwner::Application(store.application(dept, name).await?)
+                }
+                (None, None) => bail!("give --username or --application"),
+            };
+            let (_, token, _) =
+                service::create_token(store, now, &doer, &owner, "cli", expires_days)
+                    .await
+                    .map_err(|e| anyhow!("{e}"))?;
+            println!("{token}");
+        }
+    }
+    Ok(())
+}
+
+/// Read everything on standard input (for commands that take values there).
+#[allow(dead_code)]
+pub fn read_stdin() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s)?;
+    Ok(s)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
