@@ -294,7 +294,7 @@ pub struct ItemRequest {
     #[serde(default)]
     pub required: bool,
     pub grade: Option<i64>,
-    pub kind: Option<ItemKind>,
+    pub kind: Option<String>,
 }
 
 /// A checked resource declaration.
@@ -451,8 +451,16 @@ fn parse_item(index: usize, raw: ItemRequest) -> Result<Item, CatalogError> {
     let grade =
         Grade::new(raw.grade.unwrap_or(1)).map_err(|m| CatalogError::new(field("grade"), m))?;
     let (kind, kind_inferred) = match raw.kind {
-        Some(k) => (Some(k), false),
-        None => (None, false),
+        Some(k) => {
+            let kind: ItemKind = k.parse().map_err(|_| {
+                CatalogError::new(field("kind"), format!("\"{k}\" is not a known item kind"))
+            })?;
+            (Some(kind), false)
+        }
+        None => {
+            let inferred = ItemKind::infer(key.as_str(), &name);
+            (inferred, inferred.is_some())
+        }
     };
     Ok(Item {
         key,

@@ -190,6 +190,7 @@ async fn spool_upload(state: &AppState, body: Body) -> Result<Spooled, ApiError>
             chunk.map_err(|e| ApiError::BadRequest(format!("the upload was cut off: {e}")))?;
         size += chunk.len() as u64;
         if size > state.config.upload_limit {
+            drain_briefly(&mut stream).await;
             return Err(ApiError::PayloadTooLarge(format!(
                 "a batch file may be at most {} bytes",
                 state.config.upload_limit
@@ -199,6 +200,24 @@ async fn spool_upload(state: &AppState, body: Body) -> Result<Spooled, ApiError>
     }
     file.flush().await.map_err(ApiError::internal)?;
     Ok(spooled)
+}
+
+/// Read and drop a little more of a refused body, so that a client still
+/// sending it gets the 413 instead of a reset connection.
+async fn drain_briefly(stream: &mut axum::body::BodyDataStream) {
+    const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+    let mut drained = 0;
+    let deadline = tokio::time::sleep(std::time::Duration::from_secs(5));
+    tokio::pin!(deadline);
+    while drained < DRAIN_LIMIT {
+        tokio::select! {
+            chunk = stream.next() => match chunk {
+                Some(Ok(c)) => drained += c.len(),
+                _ => break,
+            },
+            () = &mut deadline => break,
+        }
+    }
 }
 
 /// The resource's batches, newest first (its provider and the platform office).

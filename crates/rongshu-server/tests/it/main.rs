@@ -1,0 +1,10 @@
+//! End-to-end tests: the real server on a free port, spoken to over HTTP, on
+//! SQLite and (when `RONGSHU_TEST_DATABASE_URL` is set) on PostgreSQL.
+
+mod support;
+
+mod audit;
+mod auth;
+mod basics;
+mod records;
+mod web;

@@ -1,0 +1,336 @@
+//! The thin path: register, deliver, read back, with the refusals around it.
+
+use reqwest::StatusCode;
+use rongshu_core::account::Role;
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{TestApp, citizen_id, json_of, population_csv};
+
+on_both_backends!(
+    a_batch_is_loaded_and_read_back_with_filters_and_paging,
+    a_bad_row_is_reported_by_line_and_item_and_the_rest_loads,
+    sharing_rules_decide_who_reads,
+    a_data_officer_registers_only_for_the_own_department,
+    decimals_and_upserts_survive_exactly,
+    gb18030_files_are_converted,
+);
+
+async fn a_batch_is_loaded_and_read_back_with_filters_and_paging(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app
+        .population_resource(&cast.provider, "unconditional")
+        .await;
+    assert!(code.starts_with("gaj-"), "{code}");
+    let (status, report, _) = json_of(
+        app.post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            population_csv(25),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (report["rows_read"].as_u64(), report["rows_loaded"].as_u64()),
+        (Some(25), Some(25))
+    );
+    assert_eq!(report["rows_rejected"], 0);
+    assert!(report["batch_id"].as_str().is_some());
+
+    // The provider reads everything, plain, page by page.
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let path = match &next {
+            Some(after) => format!("/api/v1/resources/{code}/records?limit=10&after={after}"),
+            None => format!("/api/v1/resources/{code}/records?limit=10"),
+        };
+        let (status, page, _) = json_of(app.get(&path, Some(&cast.provider)).await).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for r in page["records"].as_array().unwrap() {
+            seen.push(r["id_number"].as_str().unwrap().to_owned());
+        }
+        match page["next"].as_str() {
+            Some(n) => next = Some(n.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    assert_eq!(seen[0], citizen_id("510104", "19800101", 0));
+
+    // Filters on items, typed; field selection.
+    let (_, page, _) = json_of(
+        app.get(
+            &format!(
+                "/api/v1/resources/{code}/records?district=武侯区&children=1&fields=name,children"
+            ),
+            Some(&cast.provider),
+        )
+        .await,
+    )
+    .await;
+    let records = page["records"].as_array().unwrap();
+    assert_eq!(records.len(), 4, "{page}"); // i odd and i % 3 == 1: 1, 7, 13, 19
+    assert_eq!(records[0], json!({"name": "张1", "children": 1}));
+
+    // The consumer reads too, with grade 3 masked and grade 4 withheld.
+    let (status, page, _) = json_of(
+        app.get(
+            &format!("/api/v1/resources/{code}/records?name=张3"),
+            Some(&cast.consumer),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let record = &page["records"][0];
+    let id = citizen_id("510104", "19800101", 3);
+    assert_eq!(record["id_number"], format!("510104********{}", &id[14..]));
+    assert_eq!(record["name"], "张*");
+    assert_eq!(record["district"], "武侯区");
+    assert!(record.get("income").is_none(), "{record}");
+
+    // Filtering on a core item, an unknown item or with a wrong type is refused.
+    for (query, status) in [
+        ("income=10003.50", StatusCode::FORBIDDEN),
+        ("nosuch=1", StatusCode::BAD_REQUEST),
+        ("children=many", StatusCode::BAD_REQUEST),
+        ("limit=0", StatusCode::BAD_REQUEST),
+        ("after=garbage", StatusCode::BAD_REQUEST),
+        ("fields=nosuch", StatusCode::BAD_REQUEST),
+    ] {
+        let res = app
+            .get(
+                &format!("/api/v1/resources/{code}/records?{query}"),
+                Some(&cast.consumer),
+            )
+            .await;
+        assert_eq!(res.status(), status, "{query}");
+    }
+
+    // Every read is an audit event with who, what and how many rows.
+    let reads = app
+        .store
+        .audit_events(Some("data.read"), 100)
+        .await
+        .unwrap();
+    let consumer_read = reads
+        .iter()
+        .find(|e| e.actor == "user:rsj_officer")
+        .unwrap();
+    assert_eq!(consumer_read.resource.as_deref(), Some(code.as_str()));
+    assert_eq!(consumer_read.rows, Some(1));
+    assert_eq!(consumer_read.department.as_deref(), Some("rsj"));
+    assert_eq!(consumer_read.detail["filters"], json!(["name"]));
+}
+
+async fn a_bad_row_is_reported_by_line_and_item_and_the_rest_loads(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app
+        .population_resource(&cast.provider, "unconditional")
+        .await;
+    let mut csv = population_csv(10);
+    // Line 7 is the sixth data row: give it a birth date that does not exist.
+    let lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+    let mut broken = lines.clone();
+    broken[6] = broken[6].replace("1980-01-01", "1980-02-30");
+    csv = broken.join("\n") + "\n";
+    let (status, report, _) = json_of(
+        app.post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            csv,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report["rows_loaded"], 9);
+    assert_eq!(report["rows_rejected"], 1);
+    let reject = &report["rejects"][0];
+    assert_eq!(reject["row"], 7);
+    assert_eq!(reject["item"], "birth_date");
+    assert_eq!(reject["key"], citizen_id("510104", "19800101", 5));
+    assert!(
+        reject["reason"].as_str().unwrap().contains("19800230")
+            || reject["reason"].as_str().unwrap().contains("1980-02-30"),
+        "{reject}"
+    );
+    let (_, resource, _) = json_of(
+        app.get(&format!("/api/v1/resources/{code}"), Some(&cast.provider))
+            .await,
+    )
+    .await;
+    assert_eq!(resource["row_count"], 9);
+    let (_, batches, _) = json_of(
+        app.get(
+            &format!("/api/v1/resources/{code}/batches"),
+            Some(&cast.provider),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(batches["items"][0]["state"], "loaded");
+}
+
+async fn sharing_rules_decide_who_reads(app: &TestApp) {
+    let cast = app.cast().await;
+    for (share, consumer_status) in [
+        ("unconditional", StatusCode::OK),
+        ("conditional", StatusCode::FORBIDDEN),
+        ("none", StatusCode::FORBIDDEN),
+    ] {
+        let code = app.population_resource(&cast.provider, share).await;
+        let path = format!("/api/v1/resources/{code}/records");
+        assert_eq!(
+            app.get(&path, Some(&cast.provider)).await.status(),
+            StatusCode::OK,
+            "{share}"
+        );
+        let (status, body, ct) = json_of(app.get(&path, Some(&cast.consumer)).await).await;
+        assert_eq!(status, consumer_status, "{share}: {body}");
+        if status == StatusCode::FORBIDDEN {
+            assert_eq!(ct, "application/problem+json");
+        }
+        assert_eq!(
+            app.get(&path, None).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        // Only the provider's data officer delivers batches.
+        let res = app
+            .post_csv(
+                &format!("/api/v1/resources/{code}/batches"),
+                &cast.consumer,
+                population_csv(1),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+}
+
+async fn a_data_officer_registers_only_for_the_own_department(app: &TestApp) {
+    let cast = app.cast().await;
+    let mut spec = crate::support::population_spec("unconditional");
+    spec["provider"] = json!("rsj");
+    let (status, body, _) = json_of(
+        app.post_json("/api/v1/resources", Some(&cast.provider), &spec)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body["detail"].as_str().unwrap().contains("rsj"));
+    // Without the data_officer role, not even for the own department.
+    app.seed_user("gaj", "gaj_analyst", &[Role::Analyst]).await;
+    let analyst = app.login("gaj_analyst").await;
+    let spec = crate::support::population_spec("unconditional");
+    assert_eq!(
+        app.post_json("/api/v1/resources", Some(&analyst), &spec)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    // The platform office may register on a department's behalf.
+    let mut spec = crate::support::population_spec("unconditional");
+    spec["provider"] = json!("rsj");
+    let (status, body, _) = json_of(
+        app.post_json("/api/v1/resources", Some(&cast.admin), &spec)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["provider"]["code"], "rsj");
+}
+
+async fn decimals_and_upserts_survive_exactly(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app
+        .population_resource(&cast.provider, "unconditional")
+        .await;
+    let id = citizen_id("510104", "19800101", 1);
+    let csv = format!("id_number,name,income,children\n{id},李四,12345678901234567890.50,2\n");
+    json_of(
+        app.post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            csv,
+        )
+        .await,
+    )
+    .await;
+    let csv = format!("公民身份号码,姓名,年收入\n{id},李四,0.10\n");
+    let (_, report, _) = json_of(
+        app.post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            csv,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(report["rows_loaded"], 1, "{report}");
+    let (_, page, _) = json_of(
+        app.get(
+            &format!("/api/v1/resources/{code}/records"),
+            Some(&cast.provider),
+        )
+        .await,
+    )
+    .await;
+    let records = page["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "an upsert by key replaces the row");
+    assert_eq!(records[0]["income"], "0.10");
+    assert_eq!(records[0]["children"], Value::Null);
+    let csv = format!("id_number,name,income\n{id},李四,12345678901234567890.50\n");
+    json_of(
+        app.post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            csv,
+        )
+        .await,
+    )
+    .await;
+    let (_, page, _) = json_of(
+        app.get(
+            &format!("/api/v1/resources/{code}/records"),
+            Some(&cast.provider),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page["records"][0]["income"], "12345678901234567890.50");
+}
+
+async fn gb18030_files_are_converted(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app
+        .population_resource(&cast.provider, "unconditional")
+        .await;
+    let text = format!(
+        "公民身份号码,姓名,区县\n{},欧阳娜娜,锦江区\n",
+        citizen_id("510104", "19900505", 2)
+    );
+    let (bytes, _, _) = encoding_rs::GB18030.encode(&text);
+    let (status, report, _) = json_of(
+        app.post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            bytes.into_owned(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report["encoding"], "GB18030");
+    let (_, page, _) = json_of(
+        app.get(
+            &format!("/api/v1/resources/{code}/records"),
+            Some(&cast.provider),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page["records"][0]["name"], "欧阳娜娜");
+}

@@ -1,0 +1,325 @@
+//! Starting a fresh server per test, and the calls every test makes.
+
+use std::sync::Arc;
+
+use chrono::TimeZone;
+use reqwest::{Client, Response, StatusCode};
+use rongshu_core::account::Role;
+use rongshu_server::service::{self, Doer};
+use rongshu_server::{App, ManualClock, PasswordCost, ServerConfig};
+use rongshu_store::Store;
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Run a scenario once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::support::TestApp::sqlite().await;
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::support::TestApp::postgres().await {
+                        super::$name(&app).await;
+                        app.stop().await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub store: Store,
+    pub clock: Arc<ManualClock>,
+    pub _dir: tempfile::TempDir,
+    db_url: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Where PostgreSQL test databases are created, if anywhere. Under `CI=true`
+/// its absence is a failure, not a skip.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("RONGSHU_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "CI=true but RONGSHU_TEST_DATABASE_URL is not set: the PostgreSQL tests cannot run"
+                );
+            }
+            eprintln!("skipped: RONGSHU_TEST_DATABASE_URL is not set, PostgreSQL variant not run");
+            None
+        }
+    }
+}
+
+/// A fresh, empty database under the admin URL, named by a random id.
+pub async fn fresh_postgres_url() -> Option<String> {
+    let admin = postgres_admin_url()?;
+    let name = format!("rongshu_test_{}", hex_id());
+    let admin_store = Store::connect(&admin)
+        .await
+        .expect("connect to the PostgreSQL test server");
+    admin_store
+        .execute_unchecked_for_tests(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create a test database");
+    admin_store.close().await;
+    let (base, query) = match admin.split_once('?') {
+        Some((b, q)) => (b.to_owned(), format!("?{q}")),
+        None => (admin.clone(), String::new()),
+    };
+    let cut = base.rfind('/').expect("a database URL has a path");
+    Some(format!("{}/{name}{query}", &base[..cut]))
+}
+
+fn hex_id() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}{:04x}", nanos, std::process::id() & 0xffff)
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = rongshu_store::sqlite_url_for_dir(dir.path());
+        Self::start(dir, &url).await
+    }
+
+    pub async fn postgres() -> Option<TestApp> {
+        let url = fresh_postgres_url().await?;
+        Some(Self::start(tempfile::tempdir().expect("temp dir"), &url).await)
+    }
+
+    pub fn config(dir: &std::path::Path) -> ServerConfig {
+        let mut config =
+            ServerConfig::new("127.0.0.1:0".parse().expect("address"), dir.to_path_buf());
+        config.password_cost = PasswordCost::TEST;
+        config.upload_limit = 2 * 1024 * 1024;
+        config.json_body_limit = 256 * 1024;
+        config
+    }
+
+    async fn start(dir: tempfile::TempDir, url: &str) -> TestApp {
+        let store = Store::open(url).await.expect("open the store");
+        let clock = Arc::new(ManualClock::new(
+            chrono::Utc
+                .with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+                .single()
+                .expect("time"),
+        ));
+        let app = App::build(Self::config(dir.path()), store.clone(), clock.clone())
+            .await
+            .expect("build the app");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = app
+                .run_until(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        TestApp {
+            base,
+            client: Client::builder().build().expect("client"),
+            store,
+            clock,
+            _dir: dir,
+            db_url: url.to_owned(),
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.store.close().await;
+    }
+
+    pub async fn store_url(&self) -> String {
+        self.db_url.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn post_csv(
+        &self,
+        path: &str,
+        token: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A department and a user with roles in it, made directly (not over HTTP).
+    pub async fn seed_user(&self, dept: &str, username: &str, roles: &[Role]) {
+        let now = chrono::Utc::now();
+        if self.store.department(dept).await.is_err() {
+            service::create_department(
+                &self.store,
+                now,
+                &Doer::cli(),
+                dept,
+                &format!("{dept}局"),
+                None,
+            )
+            .await
+            .expect("department");
+        }
+        service::create_user(
+            &self.store,
+            now,
+            &Doer::cli(),
+            username,
+            dept,
+            roles,
+            Some(PASSWORD),
+            PasswordCost::TEST,
+        )
+        .await
+        .expect("user");
+    }
+
+    /// Sign in over HTTP and return the bearer token.
+    pub async fn login(&self, username: &str) -> String {
+        let res = self
+            .post_json(
+                "/api/v1/auth/login",
+                None,
+                &json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "login of {username}");
+        let body: Value = res.json().await.expect("json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// The usual cast: a platform admin, a provider (gaj) and a consumer (rsj).
+    pub async fn cast(&self) -> Cast {
+        self.seed_user("sjj", "admin", &[Role::PlatformAdmin]).await;
+        self.seed_user("gaj", "gaj_officer", &[Role::DataOfficer])
+            .await;
+        self.seed_user("rsj", "rsj_officer", &[Role::DataOfficer, Role::DeptAdmin])
+            .await;
+        Cast {
+            admin: self.login("admin").await,
+            provider: self.login("gaj_officer").await,
+            consumer: self.login("rsj_officer").await,
+        }
+    }
+
+    /// Register the population resource as the provider; returns its code.
+    pub async fn population_resource(&self, token: &str, share_type: &str) -> String {
+        let res = self
+            .post_json(
+                "/api/v1/resources",
+                Some(token),
+                &population_spec(share_type),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value = res.json().await.expect("json");
+        body["code"].as_str().expect("code").to_owned()
+    }
+}
+
+pub struct Cast {
+    pub admin: String,
+    pub provider: String,
+    pub consumer: String,
+}
+
+pub fn population_spec(share_type: &str) -> Value {
+    json!({
+        "name": "人口基础信息", "summary": "户籍人口", "share_type": share_type, "update_cycle": "daily",
+        "key_items": ["id_number"],
+        "items": [
+            {"key": "id_number", "name": "公民身份号码", "type": "string", "required": true, "grade": 3},
+            {"key": "name", "name": "姓名", "type": "string", "required": true, "grade": 3},
+            {"key": "birth_date", "name": "出生日期", "type": "date", "grade": 2},
+            {"key": "district", "name": "区县", "type": "string", "grade": 1},
+            {"key": "children", "name": "子女数", "type": "integer", "grade": 1},
+            {"key": "income", "name": "年收入", "type": "decimal", "grade": 4}
+        ]
+    })
+}
+
+/// A valid citizen ID for a district, birth date and sequence.
+pub fn citizen_id(district: &str, birth: &str, seq: u32) -> String {
+    let first17 = format!("{district}{birth}{seq:03}");
+    let check = rongshu_core::ident::citizen_id::check_char(&first17).expect("17 digits");
+    format!("{first17}{check}")
+}
+
+/// The population CSV used by most tests: `n` people in two districts.
+pub fn population_csv(n: u32) -> String {
+    let mut csv = String::from("id_number,name,birth_date,district,children,income\n");
+    for i in 0..n {
+        let district = if i % 2 == 0 { "锦江区" } else { "武侯区" };
+        let id = citizen_id("510104", "19800101", i);
+        csv.push_str(&format!(
+            "{id},张{i},1980-01-01,{district},{},{}.50\n",
+            i % 3,
+            10000 + i
+        ));
+    }
+    csv
+}
+
+pub async fn json_of(res: Response) -> (StatusCode, Value, String) {
+    let status = res.status();
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    (status, body, content_type)
+}
