@@ -105,6 +105,13 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Check citizen IDs, USCCs or organisation codes; one JSON object per value.
+    /// Values come from the arguments, or one per line on standard input.
+    Validate {
+        /// citizen-id, uscc or org-code
+        kind: String,
+        values: Vec<String>,
+    },
     /// Benchmarks that print their figures beside a baseline.
     Bench {
         #[command(subcommand)]
@@ -238,6 +245,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             admin(&store, command).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Validate { kind, values } => validate(&kind, values),
         Command::Bench { command } => crate::bench::run(command, &cli.db).await,
     }
 }
@@ -325,12 +333,34 @@ async fn admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Read everything on standard input (for commands that take values there).
-#[allow(dead_code)]
-pub fn read_stdin() -> anyhow::Result<String> {
-    let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s)?;
-    Ok(s)
+fn validate(kind: &str, values: Vec<String>) -> anyhow::Result<ExitCode> {
+    use rongshu_core::ident::validate::{IdentKind, validate};
+    let kind: IdentKind = kind
+        .parse()
+        .map_err(|_| anyhow!("unknown kind \"{kind}\": use citizen-id, uscc or org-code"))?;
+    let values = if values.is_empty() {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    } else {
+        values
+    };
+    let today = chrono::Local::now().date_naive();
+    let mut all_valid = true;
+    for value in &values {
+        let report = validate(kind, value, today);
+        all_valid &= report.valid;
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn shutdown_signal() {

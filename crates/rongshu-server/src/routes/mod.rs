@@ -6,6 +6,7 @@ mod auth;
 mod records;
 mod resources;
 mod system;
+mod validate;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -44,6 +45,7 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/resources/{code}", get(resources::show))
         .route("/api/v1/resources/{code}/records", get(records::read))
         .route("/api/v1/audit/events", get(audit::events))
+        .route("/api/v1/validate/{kind}/{value}", get(validate::check))
         .layer(json_limit)
         // Batches stream to disk under their own, larger limit.
         .route(

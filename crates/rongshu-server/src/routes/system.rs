@@ -31,6 +31,7 @@ use crate::state::AppState;
         super::resources::list_batches,
         super::records::read,
         super::audit::events,
+        super::validate::check,
     ),
     tags(
         (name = "system", description = "Health and metadata"),

@@ -1,0 +1,365 @@
+//! The `rongshu` command as an operator uses it: admin steps, import, audit
+//! verification, validation, and `serve` started, stopped and started again.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rongshu");
+
+/// Where a test's data lives: a temp dir, and a PostgreSQL URL when testing that backend.
+struct Place {
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+}
+
+impl Place {
+    fn sqlite() -> Place {
+        Place {
+            dir: tempfile::tempdir().unwrap(),
+            database_url: None,
+        }
+    }
+
+    async fn postgres() -> Option<Place> {
+        let admin = match std::env::var("RONGSHU_TEST_DATABASE_URL") {
+            Ok(u) if !u.is_empty() => u,
+            _ => {
+                assert!(
+                    std::env::var("CI").map_or(true, |v| v != "true"),
+                    "CI=true but RONGSHU_TEST_DATABASE_URL is not set"
+                );
+                eprintln!(
+                    "skipped: RONGSHU_TEST_DATABASE_URL is not set, PostgreSQL variant not run"
+                );
+                return None;
+            }
+        };
+        let name = format!(
+            "rongshu_cli_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let store = rongshu_store::Store::connect(&admin).await.unwrap();
+        store
+            .execute_unchecked_for_tests(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        store.close().await;
+        let cut = admin.rfind('/').unwrap();
+        Some(Place {
+            dir: tempfile::tempdir().unwrap(),
+            database_url: Some(format!("{}/{name}", &admin[..cut])),
+        })
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--data-dir").arg(self.dir.path());
+        c.env_remove("RONGSHU_DATABASE_URL");
+        if let Some(url) = &self.database_url {
+            c.arg("--database-url").arg(url);
+        }
+        c.env("RUST_LOG", "warn");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    fn run_ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    async fn url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => rongshu_store::sqlite_url_for_dir(self.dir.path()),
+        }
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(super::Place::sqlite()).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    if let Some(place) = super::Place::postgres().await {
+                        super::$name(place).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    admin_steps_import_and_a_tampered_audit_log,
+    serve_starts_stops_and_starts_again_with_the_demo,
+);
+
+fn citizen_id(seq: u32) -> String {
+    let first17 = format!("51010419800101{seq:03}");
+    let c = rongshu_core::ident::citizen_id::check_char(&first17).unwrap();
+    format!("{first17}{c}")
+}
+
+async fn admin_steps_import_and_a_tampered_audit_log(place: Place) {
+    place.run_ok(&[
+        "admin",
+        "create-department",
+        "--code",
+        "gaj",
+        "--name",
+        "成都市公安局",
+    ]);
+    place.run_ok(&[
+        "admin",
+        "create-department",
+        "--code",
+        "gaj_wh",
+        "--name",
+        "武侯分局",
+        "--parent",
+        "gaj",
+    ]);
+    let out = place.run(&[
+        "admin",
+        "create-department",
+        "--code",
+        "gaj",
+        "--name",
+        "again",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+
+    let mut child = place
+        .command()
+        .args([
+            "admin",
+            "create-user",
+            "--username",
+            "li",
+            "--department",
+            "gaj",
+            "--role",
+            "data_officer",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let out = place.run(&[
+        "admin",
+        "create-user",
+        "--username",
+        "x",
+        "--department",
+        "gaj",
+        "--role",
+        "wizard",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a role"));
+
+    let token = place.run_ok(&[
+        "admin",
+        "create-token",
+        "--username",
+        "li",
+        "--expires-days",
+        "30",
+    ]);
+    let token = token.trim();
+    assert!(
+        token.starts_with("rst_") && !token.contains(' '),
+        "the token alone: {token}"
+    );
+
+    // A resource made through the service, then a file imported by the command.
+    let store = rongshu_store::Store::open(&place.url().await)
+        .await
+        .unwrap();
+    let req: rongshu_core::catalog::NewResourceRequest = serde_json::from_value(serde_json::json!({
+        "name": "人口", "key_items": ["id_number"],
+        "items": [{"key": "id_number", "type": "string", "grade": 3}, {"key": "age", "type": "integer"}]
+    }))
+    .unwrap();
+    let spec = rongshu_core::catalog::ResourceSpec::parse(req).unwrap();
+    let resource = rongshu_server::service::create_resource(
+        &store,
+        chrono::Utc::now(),
+        &rongshu_server::service::Doer::cli(),
+        "gaj",
+        &spec,
+    )
+    .await
+    .unwrap();
+    let file = place.dir.path().join("batch.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "id_number,age\n{},40\n{},forty\n",
+            citizen_id(1),
+            citizen_id(2)
+        ),
+    )
+    .unwrap();
+    let report = place.run_ok(&[
+        "import",
+        "--resource",
+        &resource.code,
+        file.to_str().unwrap(),
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(
+        (
+            report["rows_loaded"].as_u64(),
+            report["rows_rejected"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(report["rejects"][0]["row"], 3);
+
+    let ok = place.run_ok(&["audit", "verify"]);
+    assert!(ok.starts_with("audit log intact"), "{ok}");
+
+    // Change one byte of one stored event, as someone with database access could.
+    let guard = match store.backend() {
+        rongshu_store::Backend::Sqlite => "DROP TRIGGER audit_events_no_update",
+        rongshu_store::Backend::Postgres => "DROP TRIGGER audit_events_no_change ON audit_events",
+    };
+    store.execute_unchecked_for_tests(guard).await.unwrap();
+    store
+        .execute_unchecked_for_tests("UPDATE audit_events SET canonical = replace(canonical, '成都市公安局', '成都市公安厅') WHERE seq = 1")
+        .await
+        .unwrap();
+    store.close().await;
+    let out = place.run(&["audit", "verify"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("BROKEN") && said.contains("event 1:"),
+        "{said}"
+    );
+}
+
+fn wait_for_address(stdout: impl std::io::Read) -> (String, BufReader<impl std::io::Read>) {
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "serve stopped before listening"
+        );
+        if let Some(rest) = line.trim().strip_prefix("Rongshu is listening on ") {
+            return (rest.trim_end_matches('/').to_owned(), reader);
+        }
+    }
+}
+
+fn terminate(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+async fn serve_starts_stops_and_starts_again_with_the_demo(place: Place) {
+    for round in 0..2 {
+        let mut child = place
+            .command()
+            .args(["serve", "--listen", "127.0.0.1:0", "--demo"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (base, _rest) = wait_for_address(child.stdout.take().unwrap());
+        let health: serde_json::Value = reqwest::get(format!("{base}/healthz"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(health["status"], "ok");
+        let portal = reqwest::get(format!("{base}/"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            portal.contains("人口基础信息"),
+            "round {round}: the demo is there"
+        );
+        terminate(child.id());
+        let status = child.wait().unwrap();
+        assert!(status.success(), "graceful stop on SIGTERM, round {round}");
+    }
+    let credentials =
+        std::fs::read_to_string(place.dir.path().join("demo-credentials.txt")).unwrap();
+    assert!(credentials.contains("admin\tsjj\t"));
+    // The second start loaded nothing again: one set of departments.
+    let store = rongshu_store::Store::open(&place.url().await)
+        .await
+        .unwrap();
+    assert_eq!(store.departments().await.unwrap().len(), 5);
+    store.close().await;
+}
+
+#[test]
+fn validate_prints_one_object_per_value_and_fails_on_an_invalid_one() {
+    let out = Command::new(BIN)
+        .args(["validate", "citizen-id", "11010519491231002x"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["normalized"], "11010519491231002X");
+    let mut child = Command::new(BIN)
+        .args(["validate", "uscc"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"91110000600037341L\n911100006000373417\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["valid"], true);
+    assert_eq!(lines[1]["outcome"], "legacy_checksum");
+}
