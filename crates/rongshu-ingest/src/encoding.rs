@@ -23,12 +23,9 @@ const SNIFF_BYTES: usize = 64 * 1024;
 
 /// Read the start of `reader`, decide its encoding, and hand back a reader that
 /// yields UTF-8 from the very first byte (without a byte-order mark).
-pub fn detect_encoding<R: Read>(
+pub fn detect_encoding<R: Read + Send + 'static>(
     mut reader: R,
-) -> std::io::Result<(TextEncoding, Box<dyn Read + Send>)>
-where
-    R: Send + 'static,
-{
+) -> std::io::Result<(TextEncoding, Box<dyn Read + Send>)> {
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     (&mut reader)
         .take(SNIFF_BYTES as u64)

@@ -29,10 +29,10 @@ pub fn present_record(
             if let Some(Value::String(s)) = record.get(key) {
                 let masked = mask_text(item.kind, s);
                 record.insert(key.to_owned(), Value::String(masked));
-            } else if let Some(v) = record.get_mut(key) {
-                if !v.is_null() {
-                    *v = Value::String("***".into());
-                }
+            } else if let Some(v) = record.get_mut(key)
+                && !v.is_null()
+            {
+                *v = Value::String("***".into());
             }
         }
     }

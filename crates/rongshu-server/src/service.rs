@@ -83,16 +83,28 @@ pub async fn create_department(
         .await?)
 }
 
+/// A user account to create, as an operator or an admin describes it.
+pub struct NewAccount<'a> {
+    pub username: &'a str,
+    pub department: &'a str,
+    pub roles: &'a [Role],
+    /// None makes an account that cannot sign in with a password.
+    pub password: Option<&'a str>,
+}
+
 pub async fn create_user(
     store: &Store,
     now: DateTime<Utc>,
     doer: &Doer,
-    username: &str,
-    department: &str,
-    roles: &[Role],
-    password_plain: Option<&str>,
+    account: NewAccount<'_>,
     cost: PasswordCost,
 ) -> Result<User, ApiError> {
+    let NewAccount {
+        username,
+        department,
+        roles,
+        password: password_plain,
+    } = account;
     let username = Username::parse(username).map_err(ApiError::BadRequest)?;
     let department = DepartmentCode::parse(department).map_err(ApiError::BadRequest)?;
     let hash = match password_plain {
@@ -138,12 +150,12 @@ pub async fn create_token(
     label: &str,
     expires_days: Option<i64>,
 ) -> Result<(i64, String, Option<DateTime<Utc>>), ApiError> {
-    if let Some(days) = expires_days {
-        if !(1..=3650).contains(&days) {
-            return Err(ApiError::BadRequest(
-                "expires_days must be between 1 and 3650".into(),
-            ));
-        }
+    if let Some(days) = expires_days
+        && !(1..=3650).contains(&days)
+    {
+        return Err(ApiError::BadRequest(
+            "expires_days must be between 1 and 3650".into(),
+        ));
     }
     let expires_at = expires_days.map(|d| now + Duration::days(d));
     let plain = token::generate();

@@ -20,10 +20,8 @@ use crate::{Resource, Store, StoreError};
 /// One row's cells, in the order of the resource's items.
 pub type RowCells = Vec<Option<CellValue>>;
 
-/// Both backends accept far more bound values per statement than this; the cap
-/// keeps statements small enough to prepare quickly.
-const MAX_VALUES_PER_STATEMENT: usize = 30_000;
-const MAX_ROWS_PER_STATEMENT: usize = 1_000;
+/// Rows sent to the database in one statement.
+const ROWS_PER_STATEMENT: usize = 5_000;
 
 /// A batch as listed.
 #[derive(Debug, Clone, Serialize)]
@@ -46,9 +44,8 @@ pub struct BatchWriter {
     resource: Resource,
     batch_row_id: i64,
     public_id: String,
-    item_types: Vec<ItemType>,
-    rows_per_statement: usize,
-    full_statement: std::sync::Arc<str>,
+    keys: Vec<String>,
+    statement: std::sync::Arc<str>,
     pending: Vec<RowCells>,
     written: i64,
 }
@@ -88,12 +85,13 @@ impl Store {
         .fetch_one(&self.pool)
         .await?
         .try_get("id")?;
-        let item_types: Vec<ItemType> = resource.spec.items.iter().map(|i| i.item_type).collect();
-        let columns_per_row = item_types.len() + 1;
-        let rows_per_statement =
-            (MAX_VALUES_PER_STATEMENT / columns_per_row).clamp(1, MAX_ROWS_PER_STATEMENT);
-        let full_statement: std::sync::Arc<str> =
-            upsert_sql(self.backend, resource, rows_per_statement).into();
+        let keys = resource
+            .spec
+            .items
+            .iter()
+            .map(|i| i.key.to_string())
+            .collect();
+        let statement: std::sync::Arc<str> = upsert_sql(self.backend, resource).into();
         let tx = self.pool.begin().await?;
         Ok(BatchWriter {
             store: self.clone(),
@@ -101,9 +99,8 @@ impl Store {
             resource: resource.clone(),
             batch_row_id,
             public_id,
-            item_types,
-            rows_per_statement,
-            full_statement,
+            keys,
+            statement,
             pending: Vec::new(),
             written: 0,
         })
@@ -166,26 +163,39 @@ impl Store {
     }
 }
 
-fn upsert_sql(backend: Backend, resource: &Resource, rows: usize) -> String {
+/// The statement that upserts one chunk of rows. The rows travel as a single
+/// JSON array bound to `$1` (the batch id is `$2`), which both databases unpack
+/// natively: a handful of parameters instead of tens of thousands, so the
+/// statement is prepared once and each chunk costs one round trip.
+fn upsert_sql(backend: Backend, resource: &Resource) -> String {
     let items = &resource.spec.items;
+    let table = quote_ident(&resource.table_name);
     let columns: Vec<String> = std::iter::once("_batch_id".to_owned())
         .chain(items.iter().map(|i| quote_ident(i.key.as_str())))
         .collect();
-    let per_row = items.len() + 1;
-    let mut values = String::with_capacity(rows * per_row * 8);
-    for r in 0..rows {
-        if r > 0 {
-            values.push(',');
+    let source = match backend {
+        // Item keys are [a-z0-9_], so they are safe inside a JSON path literal.
+        Backend::Sqlite => {
+            let fields: Vec<String> = items
+                .iter()
+                .map(|i| format!("json_extract(value, '$.{}')", i.key.as_str()))
+                .collect();
+            format!(
+                "SELECT $2, {} FROM json_each($1) WHERE true",
+                fields.join(", ")
+            )
         }
-        values.push('(');
-        let base = r * per_row;
-        values.push_str(&format!("${}", base + 1));
-        for (i, item) in items.iter().enumerate() {
-            values.push(',');
-            values.push_str(&backend.placeholder(item.item_type, base + i + 2));
+        Backend::Postgres => {
+            let fields: Vec<String> = items
+                .iter()
+                .map(|i| format!("r.{}", quote_ident(i.key.as_str())))
+                .collect();
+            format!(
+                "SELECT $2, {} FROM json_populate_recordset(NULL::{table}, CAST($1 AS json)) AS r",
+                fields.join(", ")
+            )
         }
-        values.push(')');
-    }
+    };
     let keys: Vec<String> = resource
         .spec
         .key_items
@@ -202,13 +212,52 @@ fn upsert_sql(backend: Backend, resource: &Resource, rows: usize) -> String {
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     format!(
-        "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO UPDATE SET {}",
-        quote_ident(&resource.table_name),
+        "INSERT INTO {table} ({}) {source} ON CONFLICT ({}) DO UPDATE SET {}",
         columns.join(","),
-        values,
         keys.join(","),
         updates.join(",")
     )
+}
+
+/// Append one row as a JSON object keyed by item key. Decimals, dates and
+/// times go as strings in canonical form, so PostgreSQL's input functions and
+/// SQLite's text columns both receive the exact written value.
+fn write_row_json(out: &mut String, keys: &[String], row: &RowCells) {
+    out.push('{');
+    let mut first = true;
+    for (key, cell) in keys.iter().zip(row) {
+        let Some(cell) = cell else { continue };
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push('"');
+        out.push_str(key);
+        out.push_str("\":");
+        match cell {
+            CellValue::Integer(i) => out.push_str(&i.to_string()),
+            CellValue::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+            CellValue::Text(t) | CellValue::Decimal(t) => push_json_string(out, t),
+            other => push_json_string(out, &other.canonical_text()),
+        }
+    }
+    out.push('}');
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 impl BatchWriter {
@@ -219,7 +268,7 @@ impl BatchWriter {
     /// Add a checked row. The caller guarantees keys are unique within the batch.
     pub async fn push(&mut self, row: RowCells) -> Result<(), StoreError> {
         self.pending.push(row);
-        if self.pending.len() >= self.rows_per_statement {
+        if self.pending.len() >= ROWS_PER_STATEMENT {
             self.flush().await?;
         }
         Ok(())
@@ -230,20 +279,21 @@ impl BatchWriter {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.pending);
-        let sql: std::sync::Arc<str> = if rows.len() == self.rows_per_statement {
-            self.full_statement.clone()
-        } else {
-            upsert_sql(self.store.backend, &self.resource, rows.len()).into()
-        };
-        // Built from catalog-checked item keys, each quoted; values are bound.
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for row in &rows {
-            query = query.bind(self.batch_row_id);
-            for (cell, item_type) in row.iter().zip(&self.item_types) {
-                query = bind_cell(query, *item_type, cell.as_ref());
+        let mut json = String::with_capacity(rows.len() * 64 * self.keys.len().max(1));
+        json.push('[');
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
             }
+            write_row_json(&mut json, &self.keys, row);
         }
-        query.execute(&mut *self.tx).await?;
+        json.push(']');
+        // Built from catalog-checked item keys, each quoted; the rows are bound.
+        sqlx::query(AssertSqlSafe(self.statement.clone()))
+            .bind(json)
+            .bind(self.batch_row_id)
+            .execute(&mut *self.tx)
+            .await?;
         self.written += rows.len() as i64;
         Ok(())
     }

@@ -1,22 +1,220 @@
 //! `rongshu bench ...`: figures printed beside a baseline measured in the same run.
 
-use std::process::ExitCode;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::time::Instant;
 
+use anyhow::{Context, anyhow, bail};
 use clap::Subcommand;
+use rongshu_core::catalog::{NewResourceRequest, ResourceSpec};
+use rongshu_core::ident::{citizen_id, org_code, uscc};
+use rongshu_server::service::{self, Doer};
+use rongshu_store::Store;
 
 use crate::cli::DbArgs;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Ingest a generated CSV through the batch path, beside the database's own bulk import.
+    /// Ingest a generated 10-column CSV through the batch path (typed, checked,
+    /// upserted by key) beside the database's own bulk import of the same file
+    /// into a table with the same columns and key index: `sqlite3 .import`, and
+    /// `psql \copy` when --database-url names a PostgreSQL database.
     Ingest {
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
     },
 }
 
-pub async fn run(command: BenchCommand, _db: &DbArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(command: BenchCommand, db: &DbArgs) -> anyhow::Result<ExitCode> {
     match command {
-        BenchCommand::Ingest { rows: _ } => Err(anyhow::anyhow!("not built yet")),
+        BenchCommand::Ingest { rows } => ingest(rows, db).await,
     }
+}
+
+const COLUMNS: [(&str, &str, &str); 10] = [
+    ("id_number", "string", "TEXT"),
+    ("name", "string", "TEXT"),
+    ("sex", "string", "TEXT"),
+    ("birth_date", "date", "DATE"),
+    ("phone", "string", "TEXT"),
+    ("address", "string", "TEXT"),
+    ("employer_uscc", "string", "TEXT"),
+    ("monthly_base", "decimal", "NUMERIC"),
+    ("visits", "integer", "BIGINT"),
+    ("updated", "date", "DATE"),
+];
+
+/// A deterministic CSV of `rows` people with valid ID numbers and USCCs.
+fn write_csv(path: &Path, rows: u64) -> anyhow::Result<u64> {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let header: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
+    writeln!(out, "{}", header.join(","))?;
+    let mut state = 0x2016_u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    let employers: Vec<String> = (0..1000)
+        .map(|i| {
+            let body = format!("{:08}", 10_000_000 + i * 7919);
+            let org = format!("{body}{}", org_code::check_char(&body).unwrap_or('0'));
+            let first17 = format!("91510100{org}");
+            format!("{first17}{}", uscc::check_char(&first17).unwrap_or('0'))
+        })
+        .collect();
+    for i in 0..rows {
+        // Sequence numbers spread over birth dates keep every ID unique.
+        let day = i / 1000;
+        let (year, doy) = (1940 + (day / 365) % 80, day % 365);
+        let (month, dom) = (1 + doy / 31 % 12, 1 + doy % 28);
+        let first17 = format!("510104{year:04}{month:02}{dom:02}{:03}", i % 1000);
+        let id = format!(
+            "{first17}{}",
+            citizen_id::check_char(&first17).unwrap_or('0')
+        );
+        let sex = if (i % 1000) % 2 == 1 { "男" } else { "女" };
+        writeln!(
+            out,
+            "{id},张{},{sex},{year:04}-{month:02}-{dom:02},138{:08},成都市武侯区人民南路{}号,{},{}.{:02},{},2024-{:02}-{:02}",
+            i % 997,
+            next() % 100_000_000,
+            next() % 500,
+            employers[(next() % 1000) as usize],
+            3000 + next() % 30000,
+            next() % 100,
+            next() % 50,
+            1 + next() % 12,
+            1 + next() % 28,
+        )?;
+    }
+    out.flush()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+fn spec() -> anyhow::Result<ResourceSpec> {
+    let items: Vec<serde_json::Value> = COLUMNS
+        .iter()
+        .map(|(k, t, _)| serde_json::json!({"key": k, "type": t, "grade": 2, "kind": "text"}))
+        .collect();
+    let mut items = items;
+    items[0]["kind"] = serde_json::json!("citizen_id");
+    let req: NewResourceRequest = serde_json::from_value(serde_json::json!({
+        "name": "基准测试", "key_items": ["id_number"], "items": items
+    }))?;
+    ResourceSpec::parse(req).map_err(|e| anyhow!("{e}"))
+}
+
+async fn ours(url: &str, csv: &Path, rows: u64) -> anyhow::Result<f64> {
+    let store = Store::open(url).await?;
+    let dept = format!("bench{}", std::process::id());
+    let now = chrono::Utc::now();
+    let e = |e: rongshu_server::ApiError| anyhow!("{e}");
+    service::create_department(&store, now, &Doer::cli(), &dept, "基准测试部门", None)
+        .await
+        .map_err(e)?;
+    let resource = service::create_resource(&store, now, &Doer::cli(), &dept, &spec()?)
+        .await
+        .map_err(e)?;
+    let started = Instant::now();
+    let report = service::ingest_csv_file(&store, now, &Doer::cli(), &resource, csv)
+        .await
+        .map_err(e)?;
+    let secs = started.elapsed().as_secs_f64();
+    store.close().await;
+    if report.rows_loaded != rows {
+        bail!(
+            "loaded {} of {rows} rows: {:?}",
+            report.rows_loaded,
+            report.rejects.first()
+        );
+    }
+    Ok(secs)
+}
+
+fn timed(mut command: Command, what: &str) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let out = command
+        .output()
+        .with_context(|| format!("could not run {what}"))?;
+    let secs = started.elapsed().as_secs_f64();
+    if !out.status.success() {
+        bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(secs)
+}
+
+fn table_ddl(table: &str, sqlite: bool) -> String {
+    let cols: Vec<String> = COLUMNS
+        .iter()
+        .map(|(k, _, t)| format!("{k} {}", if sqlite && *t != "BIGINT" { "TEXT" } else { t }))
+        .collect();
+    format!(
+        "CREATE TABLE {table} ({}); CREATE UNIQUE INDEX {table}_key ON {table} (id_number);",
+        cols.join(", ")
+    )
+}
+
+fn print_line(backend: &str, rows: u64, ours: f64, baseline_name: &str, baseline: f64) {
+    let r = rows as f64;
+    println!(
+        "{backend:<10} rongshu ingest: {:>10.0} rows/s ({ours:.2} s)   {baseline_name}: {:>10.0} rows/s ({baseline:.2} s)   ratio {:.2}",
+        r / ours,
+        r / baseline,
+        baseline / ours
+    );
+}
+
+async fn ingest(rows: u64, db: &DbArgs) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir()?;
+    let csv = dir.path().join("bench.csv");
+    let bytes = write_csv(&csv, rows)?;
+    println!(
+        "file: {rows} rows, 10 columns, {:.1} MiB; ratio = baseline time / rongshu time (>1 means rongshu is faster)",
+        bytes as f64 / 1048576.0
+    );
+
+    let sqlite_dir = dir.path().join("sqlite");
+    std::fs::create_dir_all(&sqlite_dir)?;
+    let our_secs = ours(&rongshu_store::sqlite_url_for_dir(&sqlite_dir), &csv, rows).await?;
+    let mut sqlite3 = Command::new("sqlite3");
+    sqlite3
+        .arg(dir.path().join("baseline.db"))
+        .arg(table_ddl("t", true))
+        .arg(".mode csv")
+        .arg(format!(".import --skip 1 {} t", csv.display()));
+    let base_secs = timed(sqlite3, "sqlite3 .import (install the sqlite3 package)")?;
+    print_line("sqlite", rows, our_secs, "sqlite3 .import", base_secs);
+
+    if let Some(url) = db
+        .database_url
+        .as_deref()
+        .filter(|u| u.starts_with("postgres"))
+    {
+        let our_secs = ours(url, &csv, rows).await?;
+        let table = format!("bench_copy_{}", std::process::id());
+        let mut psql = Command::new("psql");
+        psql.arg(url)
+            .arg("-v")
+            .arg("ON_ERROR_STOP=1")
+            .arg("-q")
+            .arg("-c")
+            .arg(table_ddl(&table, false))
+            .arg("-c")
+            .arg(format!(
+                "\\copy {table} FROM '{}' WITH (FORMAT csv, HEADER true)",
+                csv.display()
+            ));
+        let base_secs = timed(psql, "psql \\copy")?;
+        let mut drop = Command::new("psql");
+        drop.arg(url)
+            .arg("-q")
+            .arg("-c")
+            .arg(format!("DROP TABLE {table}"));
+        let _ = drop.output();
+        print_line("postgres", rows, our_secs, "psql \\copy", base_secs);
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -84,8 +84,9 @@ pub enum Command {
         out: PathBuf,
         #[arg(long, default_value_t = 20_000)]
         people: u64,
-        #[arg(long, default_value_t = 3_000)]
-        entities: u64,
+        /// Legal entities; one per six people when not given.
+        #[arg(long)]
+        entities: Option<u64>,
         #[arg(long, default_value_t = 2016)]
         seed: u64,
     },
@@ -126,6 +127,7 @@ pub enum AuditCommand {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::enum_variant_names)] // the names are the fixed command names: create-department, create-user, …
 pub enum AdminCommand {
     /// Create a department (a bureau, or a district government holding bureaus).
     CreateDepartment {
@@ -173,7 +175,7 @@ pub enum AdminCommand {
 pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=error"));
     let json = std::env::var("RONGSHU_LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -286,10 +288,12 @@ async fn admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
                 store,
                 now,
                 &doer,
-                &username,
-                &department,
-                &roles,
-                password.as_deref(),
+                service::NewAccount {
+                    username: &username,
+                    department: &department,
+                    roles: &roles,
+                    password: password.as_deref(),
+                },
                 PasswordCost::PRODUCTION,
             )
             .await

@@ -119,17 +119,16 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Actor>, ApiEr
             session_csrf: None,
         }));
     }
-    if let Some(session_id) = cookie_value(parts, SESSION_COOKIE) {
-        if let Some(session) = state
+    if let Some(session_id) = cookie_value(parts, SESSION_COOKIE)
+        && let Some(session) = state
             .store
             .session_by_hash(&token::hash(session_id), now)
             .await?
-        {
-            return Ok(Some(Actor {
-                kind: ActorKind::User(session.user),
-                session_csrf: Some(session.csrf_token),
-            }));
-        }
+    {
+        return Ok(Some(Actor {
+            kind: ActorKind::User(session.user),
+            session_csrf: Some(session.csrf_token),
+        }));
     }
     Ok(None)
 }

@@ -101,10 +101,12 @@ pub async fn create_user(
         &state.store,
         state.clock.now(),
         &doer(&actor),
-        &req.username,
-        &req.department,
-        &roles,
-        Some(&req.password),
+        service::NewAccount {
+            username: &req.username,
+            department: &req.department,
+            roles: &roles,
+            password: Some(&req.password),
+        },
         state.config.password_cost,
     )
     .await?;

@@ -278,10 +278,10 @@ async fn console_logout(
     if actor.session_csrf.as_deref() != Some(form.csrf.as_str()) {
         return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
     }
-    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
-        if let Err(e) = state.store.delete_session(&token::hash(id)).await {
-            return ApiError::from(e).into_response();
-        }
+    if let Some(id) = cookie(&headers, SESSION_COOKIE)
+        && let Err(e) = state.store.delete_session(&token::hash(id)).await
+    {
+        return ApiError::from(e).into_response();
     }
     let mut response = Redirect::to("/console").into_response();
     response.headers_mut().append(

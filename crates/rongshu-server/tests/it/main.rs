@@ -1,6 +1,8 @@
 //! End-to-end tests: the real server on a free port, spoken to over HTTP, on
 //! SQLite and (when `RONGSHU_TEST_DATABASE_URL` is set) on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 mod audit;

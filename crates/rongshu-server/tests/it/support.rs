@@ -216,10 +216,12 @@ impl TestApp {
             &self.store,
             now,
             &Doer::cli(),
-            username,
-            dept,
-            roles,
-            Some(PASSWORD),
+            service::NewAccount {
+                username,
+                department: dept,
+                roles,
+                password: Some(PASSWORD),
+            },
             PasswordCost::TEST,
         )
         .await

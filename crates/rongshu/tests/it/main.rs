@@ -1,6 +1,8 @@
 //! The `rongshu` command as an operator uses it: admin steps, import, audit
 //! verification, validation, and `serve` started, stopped and started again.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
 
@@ -62,7 +64,7 @@ impl Place {
         if let Some(url) = &self.database_url {
             c.arg("--database-url").arg(url);
         }
-        c.env("RUST_LOG", "warn");
+        c.env("RUST_LOG", "warn,sqlx=error");
         c
     }
 
@@ -324,10 +326,19 @@ async fn serve_starts_stops_and_starts_again_with_the_demo(place: Place) {
         std::fs::read_to_string(place.dir.path().join("demo-credentials.txt")).unwrap();
     assert!(credentials.contains("admin\tsjj\t"));
     // The second start loaded nothing again: one set of departments.
+    // The second start loaded nothing again: one set of departments, one of each resource.
     let store = rongshu_store::Store::open(&place.url().await)
         .await
         .unwrap();
-    assert_eq!(store.departments().await.unwrap().len(), 5);
+    let departments = store.departments().await.unwrap().len();
+    let resources = store.resources(None).await.unwrap();
+    assert_eq!(
+        departments, 14,
+        "the platform office, the statistics bureau and twelve extract providers"
+    );
+    assert_eq!(resources.len(), 13);
+    let population = resources.iter().find(|r| r.provider.code == "gaj").unwrap();
+    assert!(population.row_count > 15_000, "{}", population.row_count);
     store.close().await;
 }
 
