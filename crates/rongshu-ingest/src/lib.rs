@@ -2,6 +2,7 @@
 //! for every rejected row come out, one row at a time, so a file of any size is
 //! read in constant memory. Nothing here knows where the rows go.
 
+pub mod catalog_sheet;
 mod csv_batch;
 mod encoding;
 mod report;

@@ -150,6 +150,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} does not exist")),
             StoreError::Conflict(msg) => ApiError::Conflict(msg),
+            StoreError::Invalid(msg) => ApiError::Unprocessable(msg),
             other => ApiError::internal(other),
         }
     }

@@ -9,9 +9,11 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 use rongshu_core::account::{DepartmentCode, Role, Username, check_password_strength};
 use rongshu_core::audit::AuditRecord;
-use rongshu_core::catalog::ResourceSpec;
+use rongshu_core::catalog::{ResourceSpec, Transition};
 use rongshu_ingest::{BatchReport, CsvBatch, IngestError, RejectList, RowOutcome, detect_encoding};
-use rongshu_store::{Department, NewUser, Resource, RowCells, Store, TokenOwner, User};
+use rongshu_store::{
+    CatalogActor, Department, NewUser, Resource, RowCells, Store, TokenOwner, User,
+};
 
 use crate::auth::{password, token};
 use crate::config::PasswordCost;
@@ -182,13 +184,73 @@ pub async fn create_resource(
     department: &str,
     spec: &ResourceSpec,
 ) -> Result<Resource, ApiError> {
+    create_resource_with_code(store, now, doer, department, spec, None).await
+}
+
+/// Register a resource under a given code (catalog import keeps the codes it
+/// was exported with).
+pub async fn create_resource_with_code(
+    store: &Store,
+    now: DateTime<Utc>,
+    doer: &Doer,
+    department: &str,
+    spec: &ResourceSpec,
+    code: Option<&str>,
+) -> Result<Resource, ApiError> {
+    if let Some(c) = code {
+        rongshu_core::catalog::ResourceCode::parse(c).map_err(ApiError::BadRequest)?;
+    }
     let audit = doer.record(
         now,
         "resource.create",
         None,
         serde_json::json!({ "name": spec.name, "items": spec.items.len() }),
     );
-    Ok(store.create_resource(department, spec, now, audit).await?)
+    let actor = CatalogActor {
+        label: &doer.label,
+        now,
+    };
+    Ok(store
+        .create_resource(department, spec, code, actor, audit)
+        .await?)
+}
+
+pub async fn update_resource(
+    store: &Store,
+    now: DateTime<Utc>,
+    doer: &Doer,
+    code: &str,
+    spec: &ResourceSpec,
+) -> Result<Resource, ApiError> {
+    let audit = doer.record(now, "resource.update", None, serde_json::json!({}));
+    let actor = CatalogActor {
+        label: &doer.label,
+        now,
+    };
+    Ok(store.update_resource(code, spec, actor, audit).await?)
+}
+
+pub async fn transition_resource(
+    store: &Store,
+    now: DateTime<Utc>,
+    doer: &Doer,
+    code: &str,
+    transition: Transition,
+    comment: Option<&str>,
+) -> Result<Resource, ApiError> {
+    let audit = doer.record(
+        now,
+        &format!("resource.{}", transition.as_str()),
+        None,
+        serde_json::json!({}),
+    );
+    let actor = CatalogActor {
+        label: &doer.label,
+        now,
+    };
+    Ok(store
+        .transition_resource(code, transition, comment, actor, audit)
+        .await?)
 }
 
 /// Rejects listed inline in a report; the count covers all of them.

@@ -8,6 +8,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A change that is well formed but not allowed (e.g. an item changing type).
+    #[error("{0}")]
+    Invalid(String),
     #[error(
         "the database schema is at version {database}, newer than this program knows ({binary}); use a newer rongshu"
     )]

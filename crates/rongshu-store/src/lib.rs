@@ -8,6 +8,7 @@ mod audit;
 mod batches;
 mod catalog;
 mod db;
+mod demands;
 mod error;
 mod migrations;
 mod records;
@@ -17,8 +18,11 @@ pub use accounts::{
 };
 pub use audit::{AuditEventRow, VerifyOutcome};
 pub use batches::{BatchRow, BatchWriter, RowCells};
-pub use catalog::{PortalCounts, Resource};
+pub use catalog::{
+    CatalogActor, HistoryEntry, PortalCounts, Resource, ResourceVersion, WorkingVersion,
+};
 pub use db::Backend;
+pub use demands::{Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand};
 pub use error::StoreError;
 pub use records::{Filter, RecordPage, RecordQuery};
 

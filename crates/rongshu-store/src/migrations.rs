@@ -17,34 +17,35 @@ struct Migration {
     postgres_only: &'static [&'static str],
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    statements: &[
-        "CREATE TABLE departments (
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        statements: &[
+            "CREATE TABLE departments (
             id {id},
             code TEXT NOT NULL UNIQUE,
             name TEXT NOT NULL,
             parent_id BIGINT REFERENCES departments(id),
             created_at TEXT NOT NULL)",
-        "CREATE TABLE users (
+            "CREATE TABLE users (
             id {id},
             username TEXT NOT NULL UNIQUE,
             department_id BIGINT NOT NULL REFERENCES departments(id),
             password_hash TEXT,
             disabled BIGINT NOT NULL DEFAULT 0,
             created_at TEXT NOT NULL)",
-        "CREATE TABLE user_roles (
+            "CREATE TABLE user_roles (
             user_id BIGINT NOT NULL REFERENCES users(id),
             role TEXT NOT NULL,
             PRIMARY KEY (user_id, role))",
-        "CREATE TABLE applications (
+            "CREATE TABLE applications (
             id {id},
             department_id BIGINT NOT NULL REFERENCES departments(id),
             name TEXT NOT NULL,
             created_at TEXT NOT NULL,
             UNIQUE (department_id, name))",
-        "CREATE TABLE api_tokens (
+            "CREATE TABLE api_tokens (
             id {id},
             token_hash TEXT NOT NULL UNIQUE,
             user_id BIGINT REFERENCES users(id),
@@ -53,19 +54,19 @@ const MIGRATIONS: &[Migration] = &[Migration {
             created_at TEXT NOT NULL,
             expires_at TEXT,
             revoked_at TEXT)",
-        "CREATE TABLE sessions (
+            "CREATE TABLE sessions (
             id {id},
             token_hash TEXT NOT NULL UNIQUE,
             user_id BIGINT NOT NULL REFERENCES users(id),
             csrf_token TEXT NOT NULL,
             created_at TEXT NOT NULL,
             expires_at TEXT NOT NULL)",
-        "CREATE TABLE login_failures (
+            "CREATE TABLE login_failures (
             id {id},
             username TEXT NOT NULL,
             at TEXT NOT NULL)",
-        "CREATE INDEX login_failures_by_user ON login_failures (username, at)",
-        "CREATE TABLE resources (
+            "CREATE INDEX login_failures_by_user ON login_failures (username, at)",
+            "CREATE TABLE resources (
             id {id},
             code TEXT NOT NULL UNIQUE,
             department_id BIGINT NOT NULL REFERENCES departments(id),
@@ -79,7 +80,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
             status TEXT NOT NULL,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL)",
-        "CREATE TABLE batches (
+            "CREATE TABLE batches (
             id {id},
             public_id TEXT NOT NULL UNIQUE,
             resource_id BIGINT NOT NULL REFERENCES resources(id),
@@ -91,7 +92,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
             report TEXT,
             started_at TEXT NOT NULL,
             finished_at TEXT)",
-        "CREATE TABLE audit_events (
+            "CREATE TABLE audit_events (
             seq BIGINT PRIMARY KEY,
             at TEXT NOT NULL,
             actor TEXT NOT NULL,
@@ -103,28 +104,91 @@ const MIGRATIONS: &[Migration] = &[Migration {
             prev_hash TEXT NOT NULL,
             hash TEXT NOT NULL,
             canonical TEXT NOT NULL)",
-        "CREATE INDEX audit_events_by_resource ON audit_events (resource, seq)",
-        "CREATE TABLE audit_head (
+            "CREATE INDEX audit_events_by_resource ON audit_events (resource, seq)",
+            "CREATE TABLE audit_head (
             id BIGINT PRIMARY KEY,
             seq BIGINT NOT NULL,
             hash TEXT NOT NULL)",
-        "INSERT INTO audit_head (id, seq, hash)
+            "INSERT INTO audit_head (id, seq, hash)
             VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000')",
-    ],
-    // Audit events are append-only: the database itself refuses to change them.
-    sqlite_only: &[
-        "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+        ],
+        // Audit events are append-only: the database itself refuses to change them.
+        sqlite_only: &[
+            "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
             BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
-        "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+            "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
             BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
-    ],
-    postgres_only: &[
-        "CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS
+        ],
+        postgres_only: &[
+            "CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS
             $$ BEGIN RAISE EXCEPTION 'audit events are append-only'; END $$",
-        "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
+            "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
             FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
-    ],
-}];
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "catalog lifecycle, history, demands",
+        statements: &[
+            "ALTER TABLE resources ADD COLUMN classification TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE resources ADD COLUMN version BIGINT NOT NULL DEFAULT 1",
+            "ALTER TABLE resources ADD COLUMN published_version BIGINT",
+            "ALTER TABLE resources ADD COLUMN working_version BIGINT",
+            "ALTER TABLE resources ADD COLUMN publish_date TEXT",
+            "CREATE TABLE resource_versions (
+                resource_id BIGINT NOT NULL REFERENCES resources(id),
+                version BIGINT NOT NULL,
+                state TEXT NOT NULL,
+                spec TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                reviewed_by TEXT,
+                review_comment TEXT,
+                PRIMARY KEY (resource_id, version))",
+            "CREATE TABLE resource_history (
+                id {id},
+                resource_id BIGINT NOT NULL REFERENCES resources(id),
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                comment TEXT,
+                changes TEXT NOT NULL)",
+            "CREATE INDEX resource_history_by_resource ON resource_history (resource_id, id)",
+            "CREATE TABLE catalog_changes (
+                seq {id},
+                resource_id BIGINT NOT NULL REFERENCES resources(id),
+                at TEXT NOT NULL)",
+            "CREATE TABLE code_sequences (
+                prefix TEXT PRIMARY KEY,
+                next_value BIGINT NOT NULL)",
+            "CREATE TABLE demands (
+                id {id},
+                requester_id BIGINT NOT NULL REFERENCES departments(id),
+                created_by TEXT NOT NULL,
+                title TEXT NOT NULL,
+                description TEXT NOT NULL,
+                items TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                state TEXT NOT NULL,
+                routed_to BIGINT REFERENCES departments(id),
+                answer TEXT,
+                resource_code TEXT,
+                promised_date TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL)",
+            "CREATE TABLE demand_events (
+                id {id},
+                demand_id BIGINT NOT NULL REFERENCES demands(id),
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                detail TEXT NOT NULL)",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
+];
 
 /// The newest schema version this binary knows.
 pub fn latest_version() -> i64 {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
 use rongshu_core::account::Role;
-use rongshu_core::catalog::{NewResourceRequest, ResourceSpec};
+use rongshu_core::catalog::{NewResourceRequest, ResourceSpec, Transition};
 use rongshu_server::PasswordCost;
 use rongshu_server::service::{self, Doer};
 use rongshu_store::Store;
@@ -50,6 +50,35 @@ fn gdp_csv() -> String {
         }
     }
     csv
+}
+
+/// The catalog metadata a department would fill in for its extract: the two
+/// base registries are classed as such, the rest as department resources, and
+/// anything shared on condition says on what basis.
+fn catalog_metadata(department: &str, index: usize, declaration: &mut serde_json::Value) {
+    let Some(obj) = declaration.as_object_mut() else {
+        return;
+    };
+    let (classification, topics): (String, &[&str]) = match department {
+        "gaj" => ("1-01-001".into(), &["公共安全"]),
+        "scjgj" => ("1-02-001".into(), &["市场监管"]),
+        "wjw" | "ybj" => (format!("3-{:02}-001", index + 1), &["医疗卫生"]),
+        "jyj" => (format!("3-{:02}-001", index + 1), &["教育科技"]),
+        "zjj" => (format!("3-{:02}-001", index + 1), &["空间地理"]),
+        "swj" | "gjj" => (format!("3-{:02}-001", index + 1), &["金融服务"]),
+        _ => (format!("3-{:02}-001", index + 1), &[]),
+    };
+    obj.insert("classification".into(), json!(classification));
+    obj.insert("topics".into(), json!(topics));
+    obj.insert("format".into(), json!("database"));
+    obj.insert("share_mode".into(), json!("interface"));
+    let shared_freely = obj.get("share_type").and_then(|v| v.as_str()) == Some("unconditional");
+    if !shared_freely && !obj.contains_key("share_condition") {
+        obj.insert(
+            "share_condition".into(),
+            json!("依申请共享：使用部门须说明用途与法律依据，经提供部门审核同意"),
+        );
+    }
 }
 
 /// Load the demo when the database has no departments yet; otherwise do nothing.
@@ -121,8 +150,10 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
     }
 
     let mut resources: Vec<(String, ResourceSpec, std::path::PathBuf)> = Vec::new();
-    for extract in &manifest.extracts {
-        let spec = spec(serde_json::to_value(&extract.resource)?)?;
+    for (i, extract) in manifest.extracts.iter().enumerate() {
+        let mut declaration = serde_json::to_value(&extract.resource)?;
+        catalog_metadata(&extract.department.code, i, &mut declaration);
+        let spec = spec(declaration)?;
         resources.push((
             extract.department.code.clone(),
             spec,
@@ -153,6 +184,20 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
             .await
             .map_err(e)?;
         rows += report.rows_loaded;
+        // The platform office reviews the demo's catalog like any other.
+        service::transition_resource(store, now, &doer, &resource.code, Transition::Submit, None)
+            .await
+            .map_err(e)?;
+        service::transition_resource(
+            store,
+            now,
+            &doer,
+            &resource.code,
+            Transition::Approve,
+            Some("演示数据"),
+        )
+        .await
+        .map_err(e)?;
         tracing::info!(resource = %resource.code, loaded = report.rows_loaded, rejected = report.rows_rejected, "demo batch");
     }
     tracing::info!(

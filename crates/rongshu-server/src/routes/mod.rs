@@ -3,6 +3,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod demands;
 mod records;
 mod resources;
 mod system;
@@ -42,9 +43,22 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
             "/api/v1/resources",
             get(resources::list).post(resources::create),
         )
-        .route("/api/v1/resources/{code}", get(resources::show))
+        .route(
+            "/api/v1/resources/{code}",
+            get(resources::show).put(resources::update),
+        )
+        .route("/api/v1/resources/{code}/history", get(resources::history))
+        .route(
+            "/api/v1/resources/{code}/{transition}",
+            post(resources::transition),
+        )
         .route("/api/v1/resources/{code}/records", get(records::read))
         .route("/api/v1/audit/events", get(audit::events))
+        .route("/api/v1/demands", get(demands::list).post(demands::create))
+        .route("/api/v1/demands/{id}", get(demands::show))
+        .route("/api/v1/demands/{id}/route", post(demands::route))
+        .route("/api/v1/demands/{id}/answer", post(demands::answer))
+        .route("/api/v1/demands/{id}/close", post(demands::close))
         .route("/api/v1/validate/{kind}/{value}", get(validate::check))
         .layer(json_limit)
         // Batches stream to disk under their own, larger limit.

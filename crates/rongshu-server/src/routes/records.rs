@@ -70,7 +70,7 @@ pub async fn read(
     Path(code): Path<String>,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    let resource = state.store.resource(&code).await?;
+    let resource = crate::routes::resources::visible_resource(&state, &actor, &code).await?;
     let audience = audience(&actor, &resource)?;
     let spec = &resource.spec;
     let mut query = RecordQuery {

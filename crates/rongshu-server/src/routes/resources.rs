@@ -16,7 +16,7 @@ use crate::routes::admin::doer;
 use crate::service;
 use crate::state::AppState;
 use rongshu_core::account::Role;
-use rongshu_core::catalog::{NewResourceRequest, ResourceSpec};
+use rongshu_core::catalog::{NewResourceRequest, ResourceSpec, Status, Transition};
 use rongshu_store::Resource;
 
 /// Register a resource. Its provider is the caller's department unless a
@@ -80,20 +80,196 @@ pub async fn list(
     _actor: Actor,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let items = state.store.resources(q.provider.as_deref()).await?;
+    let mut items = state.store.resources(q.provider.as_deref()).await?;
+    items.retain(|r| {
+        matches!(r.status, Status::Published | Status::Retired) || sees_unpublished(&_actor, r)
+    });
     Ok(Json(json!({ "total": items.len(), "items": items })))
 }
 
-/// One resource's catalog entry.
+/// The provider and the platform office see drafts; everyone else sees what
+/// was published (and what was retired after it).
+pub(crate) fn sees_unpublished(actor: &Actor, resource: &Resource) -> bool {
+    actor.department().code == resource.provider.code || actor.is_platform_admin()
+}
+
+/// The resource, or 404 when the caller may not know of it yet.
+pub(crate) async fn visible_resource(
+    state: &AppState,
+    actor: &Actor,
+    code: &str,
+) -> Result<Resource, ApiError> {
+    let resource = state.store.resource(code).await?;
+    let published = matches!(resource.status, Status::Published | Status::Retired);
+    if published || sees_unpublished(actor, &resource) {
+        Ok(resource)
+    } else {
+        Err(ApiError::NotFound(format!(
+            "resource {code} does not exist"
+        )))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    version: Option<i64>,
+}
+
+/// One resource's catalog entry; `?version=N` for one version's declaration.
 #[utoipa::path(get, path = "/api/v1/resources/{code}", tag = "catalog",
-    params(("code" = String, Path, description = "Resource code")),
-    responses((status = 200, description = "The resource"), (status = 404, description = "No such resource")))]
+    params(("code" = String, Path, description = "Resource code"),
+           ("version" = Option<i64>, Query, description = "A version's declaration instead of the current one")),
+    responses((status = 200, description = "The resource"), (status = 404, description = "No such resource or version")))]
 pub async fn show(
     State(state): State<AppState>,
-    _actor: Actor,
+    actor: Actor,
     Path(code): Path<String>,
+    ApiQuery(q): ApiQuery<ShowQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let resource = visible_resource(&state, &actor, &code).await?;
+    let Some(version) = q.version else {
+        return Ok(Json(json!(resource)));
+    };
+    let found = state.store.resource_version(&code, version).await?;
+    if found.state != Status::Published && !sees_unpublished(&actor, &resource) {
+        return Err(ApiError::NotFound(format!(
+            "version {version} of {code} does not exist"
+        )));
+    }
+    let mut body = json!(found.spec);
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("code".into(), json!(resource.code));
+        obj.insert("provider".into(), json!(resource.provider));
+        obj.insert("version".into(), json!(found.version));
+        obj.insert("status".into(), json!(found.state));
+        obj.insert("created_by".into(), json!(found.created_by));
+        obj.insert("reviewed_by".into(), json!(found.reviewed_by));
+        obj.insert("review_comment".into(), json!(found.review_comment));
+    }
+    Ok(Json(body))
+}
+
+/// Change a resource's declaration (its provider's data officer). A published
+/// resource gets a new version that goes through review again.
+#[utoipa::path(put, path = "/api/v1/resources/{code}", tag = "catalog",
+    params(("code" = String, Path, description = "Resource code")),
+    request_body(content = serde_json::Value, description = "The whole declaration, as for registration"),
+    responses((status = 200, description = "The resource, with its working version"),
+              (status = 403, description = "Not a data officer of the provider"),
+              (status = 409, description = "Retired, or a version is under review"),
+              (status = 422, description = "Not valid, or an item's type or the key would change")))]
+pub async fn update(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<Json<Resource>, ApiError> {
-    Ok(Json(state.store.resource(&code).await?))
+    let resource = visible_resource(&state, &actor, &code).await?;
+    if actor.department().code != resource.provider.code {
+        return Err(ApiError::Forbidden(format!(
+            "only {} edits {code}",
+            resource.provider.name
+        )));
+    }
+    actor.require_any_role(&[Role::DataOfficer], "editing a resource")?;
+    let request: NewResourceRequest = serde_json::from_value(body)
+        .map_err(|e| ApiError::BadRequest(format!("the resource declaration is not valid: {e}")))?;
+    let spec = ResourceSpec::parse(request)?;
+    Ok(Json(
+        service::update_resource(&state.store, state.clock.now(), &doer(&actor), &code, &spec)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub struct TransitionRequest {
+    comment: Option<String>,
+}
+
+/// Move a resource along its lifecycle: `submit` (the provider's data
+/// officer), `approve` and `reject` (the platform office), `retire` (the
+/// platform office or the provider's department admin).
+#[utoipa::path(post, path = "/api/v1/resources/{code}/{transition}", tag = "catalog",
+    params(("code" = String, Path, description = "Resource code"),
+           ("transition" = String, Path, description = "submit, approve, reject or retire")),
+    request_body(content = TransitionRequest, description = "An optional comment"),
+    responses((status = 200, description = "The resource after the move"),
+              (status = 403, description = "The caller's role may not make this move"),
+              (status = 409, description = "The move does not exist from the current state")))]
+pub async fn transition(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path((code, transition)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Resource>, ApiError> {
+    let body: TransitionRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        TransitionRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("the JSON body is not valid: {e}")))?
+    };
+    let transition = Transition::parse(&transition).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "there is nothing at /api/v1/resources/{code}/{transition}"
+        ))
+    })?;
+    let resource = visible_resource(&state, &actor, &code).await?;
+    let provider = actor.department().code == resource.provider.code;
+    let allowed = match transition {
+        Transition::Submit => provider && actor.has_role(Role::DataOfficer),
+        Transition::Approve | Transition::Reject => actor.is_platform_admin(),
+        Transition::Retire => {
+            actor.is_platform_admin() || (provider && actor.has_role(Role::DeptAdmin))
+        }
+    };
+    if !allowed {
+        let who = match transition {
+            Transition::Submit => "a data officer of the provider",
+            Transition::Approve | Transition::Reject => "the platform office (platform_admin)",
+            Transition::Retire => "the platform office or the provider's department admin",
+        };
+        return Err(ApiError::Forbidden(format!(
+            "only {who} may {} a resource",
+            transition.as_str()
+        )));
+    }
+    let comment = body
+        .comment
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    if comment.as_ref().is_some_and(|c| c.chars().count() > 2000) {
+        return Err(ApiError::BadRequest(
+            "a comment may be at most 2000 characters".into(),
+        ));
+    }
+    let updated = service::transition_resource(
+        &state.store,
+        state.clock.now(),
+        &doer(&actor),
+        &code,
+        transition,
+        comment.as_deref(),
+    )
+    .await?;
+    Ok(Json(updated))
+}
+
+/// Every state change and field change of a resource, newest first.
+#[utoipa::path(get, path = "/api/v1/resources/{code}/history", tag = "catalog",
+    params(("code" = String, Path, description = "Resource code")),
+    responses((status = 200, description = "`{\"items\": [...]}`"), (status = 404, description = "No such resource")))]
+pub async fn history(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let resource = visible_resource(&state, &actor, &code).await?;
+    let mut items = state.store.resource_history(&code).await?;
+    if !sees_unpublished(&actor, &resource) {
+        // Others see the published record: creation, publications, retirement.
+        items.retain(|h| matches!(h.action.as_str(), "create" | "approve" | "retire"));
+    }
+    Ok(Json(json!({ "items": items })))
 }
 
 fn require_provider(actor: &Actor, resource: &Resource) -> Result<(), ApiError> {
@@ -123,8 +299,13 @@ pub async fn upload_batch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<rongshu_ingest::BatchReport>, ApiError> {
-    let resource = state.store.resource(&code).await?;
+    let resource = visible_resource(&state, &actor, &code).await?;
     require_provider(&actor, &resource)?;
+    if resource.status == Status::Retired {
+        return Err(ApiError::Conflict(format!(
+            "{code} is retired: it takes no new batches"
+        )));
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -229,8 +410,8 @@ pub async fn list_batches(
     actor: Actor,
     Path(code): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let resource = state.store.resource(&code).await?;
-    if actor.department().code != resource.provider.code && !actor.is_platform_admin() {
+    let resource = visible_resource(&state, &actor, &code).await?;
+    if !sees_unpublished(&actor, &resource) {
         return Err(ApiError::Forbidden(
             "only the provider sees a resource's batches".into(),
         ));

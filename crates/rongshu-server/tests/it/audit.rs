@@ -11,9 +11,7 @@ on_both_backends!(the_chain_is_intact_and_a_changed_byte_is_found);
 
 async fn the_chain_is_intact_and_a_changed_byte_is_found(app: &TestApp) {
     let cast = app.cast().await;
-    let code = app
-        .population_resource(&cast.provider, "unconditional")
-        .await;
+    let code = app.population_resource(&cast, "unconditional").await;
     app.post_csv(
         &format!("/api/v1/resources/{code}/batches"),
         &cast.provider,

@@ -328,9 +328,7 @@ async fn session_cookies_need_the_csrf_header_for_changes(app: &TestApp) {
 
 async fn application_keys_read_as_their_department(app: &TestApp) {
     let cast = app.cast().await;
-    let code = app
-        .population_resource(&cast.provider, "unconditional")
-        .await;
+    let code = app.population_resource(&cast, "unconditional").await;
     let (status, _, _) = json_of(
         app.post_json(
             "/api/v1/applications",

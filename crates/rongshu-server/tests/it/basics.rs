@@ -117,9 +117,7 @@ async fn bad_bodies_are_4xx_that_say_what_is_wrong(app: &TestApp) {
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     // Over the upload limit (2 MiB in tests).
-    let code = app
-        .population_resource(&cast.provider, "unconditional")
-        .await;
+    let code = app.population_resource(&cast, "unconditional").await;
     let huge = "a".repeat(3 * 1024 * 1024);
     let res = app
         .post_csv(

@@ -8,5 +8,6 @@ mod support;
 mod audit;
 mod auth;
 mod basics;
+mod catalog;
 mod records;
 mod web;

@@ -18,10 +18,8 @@ on_both_backends!(
 
 async fn a_batch_is_loaded_and_read_back_with_filters_and_paging(app: &TestApp) {
     let cast = app.cast().await;
-    let code = app
-        .population_resource(&cast.provider, "unconditional")
-        .await;
-    assert!(code.starts_with("gaj-"), "{code}");
+    let code = app.population_resource(&cast, "unconditional").await;
+    assert!(code.starts_with("101001-"), "{code}");
     let (status, report, _) = json_of(
         app.post_csv(
             &format!("/api/v1/resources/{code}/batches"),
@@ -128,9 +126,7 @@ async fn a_batch_is_loaded_and_read_back_with_filters_and_paging(app: &TestApp) 
 
 async fn a_bad_row_is_reported_by_line_and_item_and_the_rest_loads(app: &TestApp) {
     let cast = app.cast().await;
-    let code = app
-        .population_resource(&cast.provider, "unconditional")
-        .await;
+    let code = app.population_resource(&cast, "unconditional").await;
     let mut csv = population_csv(10);
     // Line 7 is the sixth data row: give it a birth date that does not exist.
     let lines: Vec<String> = csv.lines().map(str::to_owned).collect();
@@ -182,7 +178,7 @@ async fn sharing_rules_decide_who_reads(app: &TestApp) {
         ("conditional", StatusCode::FORBIDDEN),
         ("none", StatusCode::FORBIDDEN),
     ] {
-        let code = app.population_resource(&cast.provider, share).await;
+        let code = app.population_resource(&cast, share).await;
         let path = format!("/api/v1/resources/{code}/records");
         assert_eq!(
             app.get(&path, Some(&cast.provider)).await.status(),
@@ -245,9 +241,7 @@ async fn a_data_officer_registers_only_for_the_own_department(app: &TestApp) {
 
 async fn decimals_and_upserts_survive_exactly(app: &TestApp) {
     let cast = app.cast().await;
-    let code = app
-        .population_resource(&cast.provider, "unconditional")
-        .await;
+    let code = app.population_resource(&cast, "unconditional").await;
     let id = citizen_id("510104", "19800101", 1);
     let csv = format!("id_number,name,income,children\n{id},李四,12345678901234567890.50,2\n");
     json_of(
@@ -305,9 +299,7 @@ async fn decimals_and_upserts_survive_exactly(app: &TestApp) {
 
 async fn gb18030_files_are_converted(app: &TestApp) {
     let cast = app.cast().await;
-    let code = app
-        .population_resource(&cast.provider, "unconditional")
-        .await;
+    let code = app.population_resource(&cast, "unconditional").await;
     let text = format!(
         "公民身份号码,姓名,区县\n{},欧阳娜娜,锦江区\n",
         citizen_id("510104", "19900505", 2)

@@ -256,18 +256,41 @@ impl TestApp {
         }
     }
 
-    /// Register the population resource as the provider; returns its code.
-    pub async fn population_resource(&self, token: &str, share_type: &str) -> String {
+    /// Register the population resource as the provider, submit it and have
+    /// the platform office approve it; returns its code.
+    pub async fn population_resource(&self, cast: &Cast, share_type: &str) -> String {
         let res = self
             .post_json(
                 "/api/v1/resources",
-                Some(token),
+                Some(&cast.provider),
                 &population_spec(share_type),
             )
             .await;
         assert_eq!(res.status(), StatusCode::CREATED);
         let body: Value = res.json().await.expect("json");
-        body["code"].as_str().expect("code").to_owned()
+        let code = body["code"].as_str().expect("code").to_owned();
+        self.publish(cast, &code).await;
+        code
+    }
+
+    /// Submit (as the provider) and approve (as the platform office).
+    pub async fn publish(&self, cast: &Cast, code: &str) {
+        let res = self
+            .post_json(
+                &format!("/api/v1/resources/{code}/submit"),
+                Some(&cast.provider),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "submit {code}");
+        let res = self
+            .post_json(
+                &format!("/api/v1/resources/{code}/approve"),
+                Some(&cast.admin),
+                &json!({"comment": "同意"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "approve {code}");
     }
 }
 
@@ -278,8 +301,11 @@ pub struct Cast {
 }
 
 pub fn population_spec(share_type: &str) -> Value {
+    let condition =
+        (share_type != "unconditional").then_some("依据《政务信息资源共享管理暂行办法》依申请共享");
     json!({
         "name": "人口基础信息", "summary": "户籍人口", "share_type": share_type, "update_cycle": "daily",
+        "share_condition": condition, "classification": "1-01-001", "topics": ["公共安全"], "keywords": ["户籍", "人口"],
         "key_items": ["id_number"],
         "items": [
             {"key": "id_number", "name": "公民身份号码", "type": "string", "required": true, "grade": 3},

@@ -14,9 +14,7 @@ on_both_backends!(
 
 async fn the_portal_shows_live_counts_in_both_languages(app: &TestApp) {
     let cast = app.cast().await;
-    let code = app
-        .population_resource(&cast.provider, "unconditional")
-        .await;
+    let code = app.population_resource(&cast, "unconditional").await;
     app.post_csv(
         &format!("/api/v1/resources/{code}/batches"),
         &cast.provider,

@@ -1,0 +1,1 @@
+//! The catalog in the spreadsheet layout a catalog-compilation office uses.
