@@ -14,6 +14,12 @@ use crate::state::AppState;
 use rongshu_core::account::Role;
 use rongshu_store::{Demand, DemandAnswer, NewDemand};
 
+pub(crate) fn age_days(demand: &Demand, now: chrono::DateTime<chrono::Utc>) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(&demand.created_at)
+        .map(|t| (now - t.with_timezone(&chrono::Utc)).num_days())
+        .unwrap_or(0)
+}
+
 fn with_age(demand: &Demand, now: chrono::DateTime<chrono::Utc>) -> Value {
     let mut v = json!(demand);
     let age = chrono::DateTime::parse_from_rfc3339(&demand.created_at)
@@ -40,13 +46,13 @@ fn bounded(field: &str, value: &str, max: usize, required: bool) -> Result<Strin
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewDemandRequest {
-    title: String,
+    pub title: String,
     #[serde(default)]
-    description: String,
+    pub description: String,
     #[serde(default)]
-    items: Vec<String>,
+    pub items: Vec<String>,
     #[serde(default)]
-    reason: String,
+    pub reason: String,
 }
 
 /// Ask for data no resource offers (any signed-in user of a department).
@@ -57,6 +63,18 @@ pub async fn create(
     actor: Actor,
     ApiJson(req): ApiJson<NewDemandRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let demand = create_demand(&state, &actor, &req).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(with_age(&demand, state.clock.now())),
+    ))
+}
+
+pub(crate) async fn create_demand(
+    state: &AppState,
+    actor: &Actor,
+    req: &NewDemandRequest,
+) -> Result<Demand, ApiError> {
     let user = actor.user().ok_or_else(|| {
         ApiError::Forbidden("a demand is made by a person, not an application".into())
     })?;
@@ -75,9 +93,9 @@ pub async fn create(
         .filter(|i| !i.is_empty())
         .collect();
     let now = state.clock.now();
-    let audit = doer(&actor).record(now, "demand.create", None, json!({ "title": title }));
+    let audit = doer(actor).record(now, "demand.create", None, json!({ "title": title }));
     let label = actor.label();
-    let demand = state
+    Ok(state
         .store
         .create_demand(
             NewDemand {
@@ -91,8 +109,7 @@ pub async fn create(
             now,
             audit,
         )
-        .await?;
-    Ok((StatusCode::CREATED, Json(with_age(&demand, now))))
+        .await?)
 }
 
 #[derive(Deserialize)]
@@ -119,7 +136,7 @@ pub async fn list(
     Ok(Json(json!({ "total": items.len(), "items": items })))
 }
 
-fn may_see(actor: &Actor, d: &Demand) -> bool {
+pub(crate) fn may_see(actor: &Actor, d: &Demand) -> bool {
     let dept = &actor.department().code;
     actor.is_platform_admin()
         || &d.requester.code == dept
@@ -162,25 +179,34 @@ pub async fn route(
     Path(id): Path<i64>,
     ApiJson(req): ApiJson<RouteRequest>,
 ) -> Result<Json<Value>, ApiError> {
+    let d = route_demand(&state, &actor, id, &req.department).await?;
+    Ok(Json(with_age(&d, state.clock.now())))
+}
+
+pub(crate) async fn route_demand(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    department: &str,
+) -> Result<Demand, ApiError> {
     actor.require_any_role(&[Role::PlatformAdmin], "routing a demand")?;
     let now = state.clock.now();
-    let audit = doer(&actor).record(now, "demand.route", None, json!({ "to": req.department }));
-    let d = state
+    let audit = doer(actor).record(now, "demand.route", None, json!({ "to": department }));
+    Ok(state
         .store
-        .route_demand(id, &req.department, &actor.label(), now, audit)
-        .await?;
-    Ok(Json(with_age(&d, now)))
+        .route_demand(id, department.trim(), &actor.label(), now, audit)
+        .await?)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct AnswerRequest {
     /// `will_provide` or `cannot`
-    decision: String,
-    resource: Option<String>,
+    pub decision: String,
+    pub resource: Option<String>,
     #[schema(value_type = Option<String>, format = Date)]
-    by_date: Option<chrono::NaiveDate>,
+    pub by_date: Option<chrono::NaiveDate>,
     #[serde(default)]
-    reason: String,
+    pub reason: String,
 }
 
 /// Answer a demand routed to the caller's department (its data officer or admin).
@@ -194,6 +220,16 @@ pub async fn answer(
     Path(id): Path<i64>,
     ApiJson(req): ApiJson<AnswerRequest>,
 ) -> Result<Json<Value>, ApiError> {
+    let d = answer_demand(&state, &actor, id, &req).await?;
+    Ok(Json(with_age(&d, state.clock.now())))
+}
+
+pub(crate) async fn answer_demand(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    req: &AnswerRequest,
+) -> Result<Demand, ApiError> {
     let demand = state.store.demand(id).await?;
     let routed_here = demand
         .routed_to
@@ -221,17 +257,16 @@ pub async fn answer(
         }
     };
     let now = state.clock.now();
-    let audit = doer(&actor).record(
+    let audit = doer(actor).record(
         now,
         "demand.answer",
         None,
         json!({ "decision": req.decision }),
     );
-    let d = state
+    Ok(state
         .store
         .answer_demand(id, answer, &actor.label(), now, audit)
-        .await?;
-    Ok(Json(with_age(&d, now)))
+        .await?)
 }
 
 /// Close a demand (the department that made it, or the platform office).
@@ -243,6 +278,15 @@ pub async fn close(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
+    let d = close_demand(&state, &actor, id).await?;
+    Ok(Json(with_age(&d, state.clock.now())))
+}
+
+pub(crate) async fn close_demand(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+) -> Result<Demand, ApiError> {
     let demand = state.store.demand(id).await?;
     if demand.requester.code != actor.department().code && !actor.is_platform_admin() {
         return Err(ApiError::Forbidden(
@@ -250,10 +294,9 @@ pub async fn close(
         ));
     }
     let now = state.clock.now();
-    let audit = doer(&actor).record(now, "demand.close", None, json!({}));
-    let d = state
+    let audit = doer(actor).record(now, "demand.close", None, json!({}));
+    Ok(state
         .store
         .close_demand(id, &actor.label(), now, audit)
-        .await?;
-    Ok(Json(with_age(&d, now)))
+        .await?)
 }

@@ -3,9 +3,9 @@
 mod admin;
 mod audit;
 mod auth;
-mod demands;
+pub(crate) mod demands;
 mod records;
-mod resources;
+pub(crate) mod resources;
 mod system;
 mod validate;
 

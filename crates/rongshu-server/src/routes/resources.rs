@@ -31,6 +31,16 @@ pub async fn create(
     actor: Actor,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<Resource>), ApiError> {
+    let resource = create_resource(&state, &actor, body).await?;
+    Ok((StatusCode::CREATED, Json(resource)))
+}
+
+/// Register a resource from its JSON declaration, for the API and the console.
+pub(crate) async fn create_resource(
+    state: &AppState,
+    actor: &Actor,
+    body: serde_json::Value,
+) -> Result<Resource, ApiError> {
     let provider = match body.get("provider") {
         None | Some(serde_json::Value::Null) => actor.department().code.clone(),
         Some(serde_json::Value::String(p)) => p.clone(),
@@ -55,15 +65,14 @@ pub async fn create(
     let request: NewResourceRequest = serde_json::from_value(body)
         .map_err(|e| ApiError::BadRequest(format!("the resource declaration is not valid: {e}")))?;
     let spec = ResourceSpec::parse(request)?;
-    let resource = service::create_resource(
+    service::create_resource(
         &state.store,
         state.clock.now(),
-        &doer(&actor),
+        &doer(actor),
         &provider,
         &spec,
     )
-    .await?;
-    Ok((StatusCode::CREATED, Json(resource)))
+    .await
 }
 
 #[derive(Deserialize)]
@@ -164,7 +173,16 @@ pub async fn update(
     Path(code): Path<String>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<Json<Resource>, ApiError> {
-    let resource = visible_resource(&state, &actor, &code).await?;
+    Ok(Json(update_resource(&state, &actor, &code, body).await?))
+}
+
+pub(crate) async fn update_resource(
+    state: &AppState,
+    actor: &Actor,
+    code: &str,
+    body: serde_json::Value,
+) -> Result<Resource, ApiError> {
+    let resource = visible_resource(state, actor, code).await?;
     if actor.department().code != resource.provider.code {
         return Err(ApiError::Forbidden(format!(
             "only {} edits {code}",
@@ -175,10 +193,7 @@ pub async fn update(
     let request: NewResourceRequest = serde_json::from_value(body)
         .map_err(|e| ApiError::BadRequest(format!("the resource declaration is not valid: {e}")))?;
     let spec = ResourceSpec::parse(request)?;
-    Ok(Json(
-        service::update_resource(&state.store, state.clock.now(), &doer(&actor), &code, &spec)
-            .await?,
-    ))
+    service::update_resource(&state.store, state.clock.now(), &doer(actor), code, &spec).await
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -213,16 +228,36 @@ pub async fn transition(
             "there is nothing at /api/v1/resources/{code}/{transition}"
         ))
     })?;
-    let resource = visible_resource(&state, &actor, &code).await?;
+    let comment = body
+        .comment
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    Ok(Json(
+        transition_resource(&state, &actor, &code, transition, comment.as_deref()).await?,
+    ))
+}
+
+/// Who may make which move is decided here, for the API and the console alike.
+pub(crate) fn may_transition(actor: &Actor, resource: &Resource, transition: Transition) -> bool {
     let provider = actor.department().code == resource.provider.code;
-    let allowed = match transition {
+    match transition {
         Transition::Submit => provider && actor.has_role(Role::DataOfficer),
         Transition::Approve | Transition::Reject => actor.is_platform_admin(),
         Transition::Retire => {
             actor.is_platform_admin() || (provider && actor.has_role(Role::DeptAdmin))
         }
-    };
-    if !allowed {
+    }
+}
+
+pub(crate) async fn transition_resource(
+    state: &AppState,
+    actor: &Actor,
+    code: &str,
+    transition: Transition,
+    comment: Option<&str>,
+) -> Result<Resource, ApiError> {
+    let resource = visible_resource(state, actor, code).await?;
+    if !may_transition(actor, &resource, transition) {
         let who = match transition {
             Transition::Submit => "a data officer of the provider",
             Transition::Approve | Transition::Reject => "the platform office (platform_admin)",
@@ -233,25 +268,20 @@ pub async fn transition(
             transition.as_str()
         )));
     }
-    let comment = body
-        .comment
-        .map(|c| c.trim().to_owned())
-        .filter(|c| !c.is_empty());
-    if comment.as_ref().is_some_and(|c| c.chars().count() > 2000) {
+    if comment.is_some_and(|c| c.chars().count() > 2000) {
         return Err(ApiError::BadRequest(
             "a comment may be at most 2000 characters".into(),
         ));
     }
-    let updated = service::transition_resource(
+    service::transition_resource(
         &state.store,
         state.clock.now(),
-        &doer(&actor),
-        &code,
+        &doer(actor),
+        code,
         transition,
-        comment.as_deref(),
+        comment,
     )
-    .await?;
-    Ok(Json(updated))
+    .await
 }
 
 /// Every state change and field change of a resource, newest first.

@@ -23,6 +23,7 @@ impl Lang {
 }
 
 pub struct Texts {
+    pub code: &'static str,
     pub html_lang: &'static str,
     pub other_lang: &'static str,
     pub other_lang_name: &'static str,
@@ -61,6 +62,7 @@ pub struct Texts {
 }
 
 pub static ZH: Texts = Texts {
+    code: "zh",
     html_lang: "zh-CN",
     other_lang: "en",
     other_lang_name: "English",
@@ -99,6 +101,7 @@ pub static ZH: Texts = Texts {
 };
 
 pub static EN: Texts = Texts {
+    code: "en",
     html_lang: "en",
     other_lang: "zh",
     other_lang_name: "中文",
@@ -135,3 +138,122 @@ pub static EN: Texts = Texts {
     share_conditional: "conditional",
     share_none: "not shared",
 };
+
+impl Texts {
+    /// A console label by key, in this language; the key itself when unknown,
+    /// so a missing label shows up instead of hiding.
+    pub fn l<'a>(&self, key: &'a str) -> &'a str {
+        match LABELS.iter().find(|(k, _, _)| *k == key) {
+            Some((_, zh, en)) => {
+                if self.code == "en" {
+                    en
+                } else {
+                    zh
+                }
+            }
+            None => key,
+        }
+    }
+}
+
+/// Console labels: key, Chinese, English.
+static LABELS: &[(&str, &str, &str)] = &[
+    ("new_resource", "登记资源", "Register a resource"),
+    ("edit_resource", "修改资源", "Edit resource"),
+    ("catalog_search", "目录检索", "Catalog search"),
+    ("demands", "共享需求", "Share demands"),
+    ("review_queue", "待审核资源", "Waiting for review"),
+    ("code", "资源代码", "Code"),
+    ("name", "资源名称", "Name"),
+    ("summary", "资源摘要", "Summary"),
+    (
+        "classification",
+        "资源分类（类-项-目）",
+        "Classification (class-item-subitem)",
+    ),
+    ("kind", "资源类型", "Resource kind"),
+    ("format", "资源格式", "Format"),
+    ("share_type", "共享类型", "Share type"),
+    ("share_condition", "共享条件", "Share condition"),
+    ("share_mode", "共享方式", "Share mode"),
+    ("open_type", "开放类型", "Open type"),
+    ("open_condition", "开放条件", "Open condition"),
+    ("update_cycle", "更新周期", "Update cycle"),
+    ("grade", "分级", "Grade"),
+    ("topics", "主题（逗号分隔）", "Topics (comma separated)"),
+    (
+        "keywords",
+        "关键词（逗号分隔）",
+        "Keywords (comma separated)",
+    ),
+    ("related", "关联资源代码", "Related resource codes"),
+    ("key_items", "主键信息项", "Key items"),
+    ("items", "信息项", "Items"),
+    ("item_key", "标识", "Key"),
+    ("item_name", "名称", "Name"),
+    ("item_type", "数据类型", "Type"),
+    ("item_length", "长度", "Length"),
+    ("item_required", "必填", "Required"),
+    ("item_kind", "类别", "Kind"),
+    ("item_element", "数据元", "Data element"),
+    ("item_description", "描述", "Description"),
+    ("save", "保存", "Save"),
+    ("add_rows", "增加信息项行", "Add item rows"),
+    ("status", "状态", "Status"),
+    ("version", "版本", "Version"),
+    ("working_version", "修订中的版本", "Version under work"),
+    ("provider", "提供方", "Provider"),
+    ("history", "变更历史", "History"),
+    ("comment", "意见", "Comment"),
+    ("submit", "提交审核", "Submit for review"),
+    ("approve", "审核通过", "Approve"),
+    ("reject", "退回修改", "Send back"),
+    ("retire", "注销", "Retire"),
+    (
+        "defaulted",
+        "以下元数据使用了默认值，请核实：",
+        "These fields took defaults; please check:",
+    ),
+    ("review", "审核", "Review"),
+    ("published_version", "现行版本", "Published version"),
+    ("submitted_version", "提交的版本", "Submitted version"),
+    ("field", "字段", "Field"),
+    ("changed", "有变化", "changed"),
+    ("search", "检索", "Search"),
+    ("results", "条结果", "results"),
+    ("no_results", "没有找到匹配的资源。", "No resource matches."),
+    ("title", "需求名称", "Title"),
+    ("description", "说明", "Description"),
+    ("reason", "用途与依据", "Purpose and basis"),
+    (
+        "wanted_items",
+        "需要的信息项（逗号分隔）",
+        "Items wanted (comma separated)",
+    ),
+    ("requester", "需求部门", "Requested by"),
+    ("routed_to", "承办部门", "Routed to"),
+    ("age_days", "已历天数", "Age (days)"),
+    ("route", "分派", "Route"),
+    ("answer", "答复", "Answer"),
+    ("will_provide", "将提供", "Will provide"),
+    ("cannot", "无法提供", "Cannot provide"),
+    ("by_date", "预计日期", "By"),
+    ("close", "关闭", "Close"),
+    ("department_code", "部门代码", "Department code"),
+    ("actor", "操作人", "By"),
+    ("at", "时间", "When"),
+    ("action", "操作", "Action"),
+    ("changes", "变更", "Changes"),
+    ("events", "办理记录", "Events"),
+    ("export", "导出目录", "Export catalog"),
+    ("import", "导入目录（XLSX）", "Import catalog (XLSX)"),
+    ("open", "待分派", "open"),
+    ("routed", "已分派", "routed"),
+    ("closed", "已关闭", "closed"),
+    ("draft", "草稿", "draft"),
+    ("submitted", "待审核", "submitted"),
+    ("published", "已发布", "published"),
+    ("retired", "已注销", "retired"),
+    ("back", "返回", "Back"),
+    ("rows", "记录数", "Records"),
+];

@@ -1,6 +1,7 @@
 //! Server-rendered pages: the public portal at `/` and the console at
 //! `/console`. They work without JavaScript; forms carry a CSRF token.
 
+mod console;
 mod i18n;
 
 use askama::Template;
@@ -19,7 +20,7 @@ use crate::auth::{MaybeActor, SESSION_COOKIE, token};
 use crate::error::ApiError;
 use crate::routes::login;
 use crate::state::AppState;
-use rongshu_core::catalog::ShareType;
+use rongshu_core::catalog::{ShareType, Status};
 
 const LANG_COOKIE: &str = "rongshu_lang";
 const LOGIN_CSRF_COOKIE: &str = "rongshu_login_csrf";
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console", get(console))
         .route("/console/login", post(console_login))
         .route("/console/logout", post(console_logout))
+        .merge(console::routes())
 }
 
 #[derive(Deserialize)]
@@ -37,7 +39,7 @@ pub struct LangQuery {
     lang: Option<String>,
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -49,7 +51,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// `?lang=en|zh` wins and is remembered in a cookie; otherwise the cookie; otherwise Chinese.
-fn choose_lang(query: &LangQuery, headers: &HeaderMap) -> (Lang, Option<String>) {
+pub(crate) fn choose_lang(query: &LangQuery, headers: &HeaderMap) -> (Lang, Option<String>) {
     let parse = |s: &str| match s {
         "en" => Some(Lang::En),
         "zh" => Some(Lang::Zh),
@@ -68,7 +70,7 @@ fn choose_lang(query: &LangQuery, headers: &HeaderMap) -> (Lang, Option<String>)
     (lang, None)
 }
 
-fn render(template: &impl Template, set_cookies: &[String]) -> Response {
+pub(crate) fn render(template: &impl Template, set_cookies: &[String]) -> Response {
     match template.render() {
         Ok(html) => {
             let mut response = Html(html).into_response();
@@ -83,7 +85,7 @@ fn render(template: &impl Template, set_cookies: &[String]) -> Response {
     }
 }
 
-fn share_label(t: &Texts, share: ShareType) -> &'static str {
+pub(crate) fn share_label(t: &Texts, share: ShareType) -> &'static str {
     match share {
         ShareType::Unconditional => t.share_unconditional,
         ShareType::Conditional => t.share_conditional,
@@ -93,6 +95,7 @@ fn share_label(t: &Texts, share: ShareType) -> &'static str {
 
 pub struct ResourceRow {
     pub code: String,
+    pub status: &'static str,
     pub name: String,
     pub provider: String,
     pub share: &'static str,
@@ -100,7 +103,7 @@ pub struct ResourceRow {
     pub rows: i64,
 }
 
-fn resource_rows(
+pub(crate) fn resource_rows(
     t: &Texts,
     lang: Lang,
     resources: Vec<rongshu_store::Resource>,
@@ -108,6 +111,7 @@ fn resource_rows(
     resources
         .into_iter()
         .map(|r| ResourceRow {
+            status: r.status.as_str(),
             share: share_label(t, r.spec.share_type),
             cycle: match lang {
                 Lang::Zh => r.spec.update_cycle.label_zh(),
@@ -139,6 +143,7 @@ async fn portal(
     let page = async {
         let counts = state.store.portal_counts().await?;
         let mut resources = state.store.resources(None).await?;
+        resources.retain(|r| matches!(r.status, Status::Published | Status::Retired));
         resources.truncate(20);
         Ok::<_, ApiError>(PortalPage {
             t,
@@ -165,6 +170,7 @@ struct LoginPage<'a> {
 #[template(path = "console.html")]
 struct ConsolePage {
     t: &'static Texts,
+    is_admin: bool,
     username: String,
     department: String,
     roles: String,
@@ -208,6 +214,7 @@ async fn console(
         Ok(resources) => {
             let page = ConsolePage {
                 t,
+                is_admin: actor.is_platform_admin(),
                 username: user.username.clone(),
                 department: user.department.name.clone(),
                 roles: user

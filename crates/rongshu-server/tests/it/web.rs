@@ -9,7 +9,8 @@ use crate::support::{PASSWORD, TestApp, population_csv};
 
 on_both_backends!(
     the_portal_shows_live_counts_in_both_languages,
-    the_console_signs_in_with_a_form
+    the_console_signs_in_with_a_form,
+    a_resource_is_registered_reviewed_and_published_in_the_console,
 );
 
 async fn the_portal_shows_live_counts_in_both_languages(app: &TestApp) {
@@ -127,4 +128,247 @@ async fn the_console_signs_in_with_a_form(app: &TestApp) {
         html.contains("gaj_officer") && html.contains("本部门资源"),
         "{html}"
     );
+}
+
+/// Sign in through the console's form; returns the session cookie and the
+/// session's CSRF token (from the sign-out form).
+async fn console_session(app: &TestApp, username: &str) -> (reqwest::Client, String, String) {
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let res = client.get(app.url("/console")).send().await.unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = res.text().await.unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = client
+        .post(app.url("/console/login"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("username", username),
+            ("password", PASSWORD),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let session = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = client
+        .get(app.url("/console"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    (client, session, csrf)
+}
+
+async fn a_resource_is_registered_reviewed_and_published_in_the_console(app: &TestApp) {
+    app.cast().await;
+    let (client, session, csrf) = console_session(app, "gaj_officer").await;
+    let page = |path: &str| client.get(app.url(path)).header("cookie", &session).send();
+    let html = page("/console/resources/new")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        html.matches("name=\"item_key_").count(),
+        5,
+        "five blank item rows to start"
+    );
+
+    let mut fields: Vec<(String, String)> = [
+        ("csrf", csrf.as_str()),
+        ("rows", "5"),
+        ("name", "流动人口居住登记"),
+        ("summary", "居住登记信息"),
+        ("classification", "1-01-002"),
+        ("share_type", "unconditional"),
+        ("update_cycle", "daily"),
+        ("topics", "公共安全"),
+        ("keywords", "居住证，流动人口"),
+        ("key_items", "id_number"),
+        ("item_key_0", "id_number"),
+        ("item_name_0", "公民身份号码"),
+        ("item_type_0", "string"),
+        ("item_grade_0", "3"),
+        ("item_required_0", "on"),
+        ("item_key_1", "address"),
+        ("item_name_1", "居住地址"),
+        ("item_type_1", "string"),
+        ("item_grade_1", "3"),
+        ("item_key_2", ""),
+        ("item_type_2", "string"),
+        ("item_grade_2", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    // More rows, without saving.
+    let mut more = fields.clone();
+    more.push(("add_rows".into(), "3".into()));
+    let res = client
+        .post(app.url("/console/resources/new"))
+        .header("cookie", &session)
+        .form(&more)
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert_eq!(html.matches("name=\"item_key_").count(), 8);
+    assert!(
+        html.contains("value=\"流动人口居住登记\""),
+        "the values are kept"
+    );
+    // A mistake shows the form again with the reason.
+    let mut bad = fields.clone();
+    bad.retain(|(k, _)| k != "key_items");
+    bad.push(("save".into(), "1".into()));
+    let res = client
+        .post(app.url("/console/resources/new"))
+        .header("cookie", &session)
+        .form(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("key_items"));
+    // Without the CSRF field: refused.
+    let mut forged = fields.clone();
+    forged.retain(|(k, _)| k != "csrf");
+    let res = client
+        .post(app.url("/console/resources/new"))
+        .header("cookie", &session)
+        .form(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    fields.push(("save".into(), "1".into()));
+    let res = client
+        .post(app.url("/console/resources/new"))
+        .header("cookie", &session)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/console/resources/101002-"),
+        "{location}"
+    );
+    let code = location
+        .trim_start_matches("/console/resources/")
+        .to_owned();
+    let html = page(&location).await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("居住地址") && html.contains("草稿") && html.contains("value=\"submit\""),
+        "{html}"
+    );
+    let res = client
+        .post(app.url(&format!("/console/resources/{code}/transition")))
+        .header("cookie", &session)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "submit"),
+            ("comment", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    // The platform office finds it in the queue, compares, approves.
+    let (admin, admin_session, admin_csrf) = console_session(app, "admin").await;
+    let queue = admin
+        .get(app.url("/console/review"))
+        .header("cookie", &admin_session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(queue.contains(&code));
+    let review = admin
+        .get(app.url(&format!("/console/resources/{code}/review")))
+        .header("cookie", &admin_session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(review.contains("items.address") && review.contains("value=\"approve\""));
+    let res = admin
+        .post(app.url(&format!("/console/resources/{code}/transition")))
+        .header("cookie", &admin_session)
+        .form(&[
+            ("csrf", admin_csrf.as_str()),
+            ("action", "approve"),
+            ("comment", "同意发布"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = page(&format!("/console/resources/{code}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("已发布") && html.contains("同意发布"));
+
+    // A share demand from the console.
+    let res = client
+        .post(app.url("/console/demands"))
+        .header("cookie", &session)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("title", "不动产登记信息"),
+            ("items", "权利人，坐落"),
+            ("reason", "户籍迁移核验"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let demand_page = res.headers()["location"].to_str().unwrap().to_owned();
+    let html = page(&demand_page).await.unwrap().text().await.unwrap();
+    assert!(html.contains("不动产登记信息") && html.contains("权利人、坐落"));
 }
