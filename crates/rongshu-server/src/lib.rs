@@ -3,6 +3,8 @@
 //! everything; `main` (in the `rongshu` binary) only parses arguments.
 
 mod auth;
+mod catalog_query;
+pub mod catalog_search;
 pub mod clock;
 pub mod config;
 mod disclosure;
@@ -32,6 +34,7 @@ pub use error::ApiError;
 pub use routes::ApiDoc;
 pub use state::AppState;
 
+use catalog_search::CatalogSearch;
 use rongshu_store::Store;
 
 /// A bound, ready-to-run server.
@@ -52,7 +55,9 @@ impl App {
         std::fs::create_dir_all(&config.data_dir)?;
         let listener = TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
-        let state = AppState::new(store, config, clock);
+        let search = open_search(&config, &store).await?;
+        search.follow();
+        let state = AppState::new(store, search, config, clock);
         let router = router(state.clone());
         Ok(App {
             listener,
@@ -82,6 +87,21 @@ impl App {
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
+    }
+}
+
+/// The process's search index under the data directory; when another process
+/// holds that directory's index, this one keeps its own in memory.
+async fn open_search(config: &ServerConfig, store: &Store) -> std::io::Result<Arc<CatalogSearch>> {
+    let dir = config.data_dir.join("search-index");
+    match CatalogSearch::open(&dir, store.clone()).await {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "search index directory unavailable; using an index in memory");
+            CatalogSearch::in_memory(store.clone())
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        }
     }
 }
 

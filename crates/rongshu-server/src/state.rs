@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use rongshu_store::Store;
 
+use crate::catalog_search::CatalogSearch;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
@@ -14,6 +15,7 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Store,
+    pub search: Arc<CatalogSearch>,
     pub config: ServerConfig,
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
@@ -22,10 +24,16 @@ pub struct Inner {
 }
 
 impl AppState {
-    pub fn new(store: Store, config: ServerConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Store,
+        search: Arc<CatalogSearch>,
+        config: ServerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let decoy_hash = crate::auth::password::decoy_hash(config.password_cost);
         Self(Arc::new(Inner {
             store,
+            search,
             config,
             clock,
             metrics: Metrics::default(),

@@ -230,13 +230,59 @@ impl Store {
         mut audit: AuditRecord,
     ) -> Result<Resource, StoreError> {
         let department = self.department(department_code).await?;
+        let mut tx = self.pool.begin().await?;
+        let code = self
+            .insert_resource(&mut tx, &department, spec, wanted_code, &actor)
+            .await?;
+        audit.target = Some(code.clone());
+        audit.resource = Some(code.clone());
+        append_in(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.resource(&code).await
+    }
+
+    /// Register many resources at once (a catalog import): all of them, or,
+    /// on any failure, none.
+    pub async fn import_resources(
+        &self,
+        entries: &[(String, ResourceSpec, Option<String>)],
+        actor: CatalogActor<'_>,
+        mut audit: AuditRecord,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut departments = Vec::new();
+        for (dept, _, _) in entries {
+            departments.push(self.department(dept).await?);
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut codes = Vec::with_capacity(entries.len());
+        for ((_, spec, code), department) in entries.iter().zip(&departments) {
+            codes.push(
+                self.insert_resource(&mut tx, department, spec, code.as_deref(), &actor)
+                    .await?,
+            );
+        }
+        audit.detail = serde_json::json!({ "resources": codes });
+        append_in(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(codes)
+    }
+
+    /// Insert a resource (version 1, draft), its typed table and its first
+    /// history entry inside the caller's transaction; returns its code.
+    async fn insert_resource(
+        &self,
+        tx: &mut AnyConnection,
+        department: &Department,
+        spec: &ResourceSpec,
+        wanted_code: Option<&str>,
+        actor: &CatalogActor<'_>,
+    ) -> Result<String, StoreError> {
         let text = spec_text(spec)?;
         let now = actor.now;
-        let mut tx = self.pool.begin().await?;
         let prefix = spec.classification.compact();
         let code = match wanted_code {
             Some(c) => c.to_owned(),
-            None => format!("{prefix}-{:06}", next_sequence(&mut tx, &prefix).await?),
+            None => format!("{prefix}-{:06}", next_sequence(&mut *tx, &prefix).await?),
         };
         let inserted = sqlx::query(
             "INSERT INTO resources (code, department_id, name, summary, share_type, update_cycle,
@@ -285,21 +331,17 @@ impl Store {
                 .await?;
         }
         record_history(
-            &mut tx,
+            &mut *tx,
             id,
-            &actor,
+            actor,
             "create",
             1,
             None,
             &diff_specs(None, spec),
         )
         .await?;
-        record_change(&mut tx, id, now).await?;
-        audit.target = Some(code.clone());
-        audit.resource = Some(code.clone());
-        append_in(&mut tx, &audit).await?;
-        tx.commit().await?;
-        self.resource(&code).await
+        record_change(&mut *tx, id, now).await?;
+        Ok(code)
     }
 
     /// The table's columns come from checked item keys only.

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+use chrono::Datelike;
+
 use anyhow::{Context, anyhow, bail};
 use clap::Subcommand;
 use rongshu_core::catalog::{NewResourceRequest, ResourceSpec};
@@ -66,10 +68,10 @@ fn write_csv(path: &Path, rows: u64) -> anyhow::Result<u64> {
         })
         .collect();
     for i in 0..rows {
-        // Sequence numbers spread over birth dates keep every ID unique.
-        let day = i / 1000;
-        let (year, doy) = (1940 + (day / 365) % 80, day % 365);
-        let (month, dom) = (1 + doy / 31 % 12, 1 + doy % 28);
+        // A thousand sequence numbers per birth date keep every ID unique.
+        let birth = chrono::NaiveDate::from_ymd_opt(1940, 1, 1).unwrap_or_default()
+            + chrono::Duration::days((i / 1000) as i64);
+        let (year, month, dom) = (birth.year(), birth.month(), birth.day());
         let first17 = format!("510104{year:04}{month:02}{dom:02}{:03}", i % 1000);
         let id = format!(
             "{first17}{}",

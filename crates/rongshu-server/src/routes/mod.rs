@@ -3,6 +3,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod catalog_io;
 pub(crate) mod demands;
 mod records;
 pub(crate) mod resources;
@@ -54,6 +55,7 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         )
         .route("/api/v1/resources/{code}/records", get(records::read))
         .route("/api/v1/audit/events", get(audit::events))
+        .route("/api/v1/catalog/export", get(catalog_io::export))
         .route("/api/v1/demands", get(demands::list).post(demands::create))
         .route("/api/v1/demands/{id}", get(demands::show))
         .route("/api/v1/demands/{id}/route", post(demands::route))
@@ -61,6 +63,10 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/demands/{id}/close", post(demands::close))
         .route("/api/v1/validate/{kind}/{value}", get(validate::check))
         .layer(json_limit)
+        .route(
+            "/api/v1/catalog/import",
+            post(catalog_io::import).layer(DefaultBodyLimit::max(catalog_io::IMPORT_LIMIT)),
+        )
         // Batches stream to disk under their own, larger limit.
         .route(
             "/api/v1/resources/{code}/batches",

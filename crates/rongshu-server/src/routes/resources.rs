@@ -75,25 +75,26 @@ pub(crate) async fn create_resource(
     .await
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    provider: Option<String>,
-}
-
-/// Resources in the catalog, newest first.
+/// Search the catalog: Chinese full text in `q`, facet filters (`provider`,
+/// `kind`, `topic`, `share_type`, `open_type`, `format`, `update_cycle`,
+/// `status`; repeat one to accept several values), `sort`
+/// (relevance, name, updated), `offset`, `limit`.
 #[utoipa::path(get, path = "/api/v1/resources", tag = "catalog",
-    params(("provider" = Option<String>, Query, description = "Only this department's")),
-    responses((status = 200, description = "`{\"items\": [...], \"total\": N}`"), (status = 401, description = "Not signed in")))]
+    params(("q" = Option<String>, Query, description = "Words to search for, in Chinese or English"),
+           ("provider" = Option<String>, Query, description = "Only this department's"),
+           ("sort" = Option<String>, Query, description = "relevance, name or updated"),
+           ("offset" = Option<usize>, Query, description = "Skip this many"),
+           ("limit" = Option<usize>, Query, description = "At most this many (default 20, at most 1000)")),
+    responses((status = 200, description = "`{\"items\": [...], \"total\": N, \"facets\": {\"provider\": [{\"value\", \"label\", \"count\"}], …}}`"),
+              (status = 400, description = "Unknown parameter or bad value"), (status = 401, description = "Not signed in")))]
 pub async fn list(
     State(state): State<AppState>,
-    _actor: Actor,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    actor: Actor,
+    ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let mut items = state.store.resources(q.provider.as_deref()).await?;
-    items.retain(|r| {
-        matches!(r.status, Status::Published | Status::Retired) || sees_unpublished(&_actor, r)
-    });
-    Ok(Json(json!({ "total": items.len(), "items": items })))
+    let query = crate::catalog_query::parse(&params, &actor)?;
+    let page = crate::catalog_query::run(&state, query).await?;
+    Ok(Json(page))
 }
 
 /// The provider and the platform office see drafts; everyone else sees what

@@ -34,6 +34,8 @@ use crate::state::AppState;
         super::resources::list_batches,
         super::records::read,
         super::audit::events,
+        super::catalog_io::export,
+        super::catalog_io::import,
         super::demands::create,
         super::demands::list,
         super::demands::show,

@@ -10,4 +10,5 @@ mod auth;
 mod basics;
 mod catalog;
 mod records;
+mod search;
 mod web;

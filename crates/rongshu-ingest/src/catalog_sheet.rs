@@ -1,1 +1,0 @@
-//! The catalog in the spreadsheet layout a catalog-compilation office uses.
