@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/resources/{code}/transition", post(transition))
         .route("/console/resources/{code}/review", get(review))
         .route("/console/review", get(review_queue))
+        .route("/console/catalog", get(catalog_search))
         .route("/console/demands", get(demand_list).post(demand_create))
         .route("/console/demands/{id}", get(demand_detail))
         .route("/console/demands/{id}/{action}", post(demand_action))
@@ -883,4 +884,168 @@ async fn demand_action(
         }
         Err(e) => error_page(e),
     }
+}
+
+// ---- catalog search ---------------------------------------------------------
+
+struct FacetValue {
+    label: String,
+    count: u64,
+    active: bool,
+    link: String,
+}
+
+struct FacetBlock {
+    name: String,
+    values: Vec<FacetValue>,
+}
+
+struct Hit {
+    code: String,
+    name: String,
+    provider: String,
+    status: String,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "catalog_search.html")]
+struct SearchPage {
+    t: &'static Texts,
+    q: String,
+    kept: Vec<(String, String)>,
+    error: String,
+    total: u64,
+    facets: Vec<FacetBlock>,
+    items: Vec<Hit>,
+    next: Option<String>,
+}
+
+fn link_for(params: &[(String, String)]) -> String {
+    let query: Vec<String> = params
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                form_urlencoded_component(k),
+                form_urlencoded_component(v)
+            )
+        })
+        .collect();
+    format!("/console/catalog?{}", query.join("&"))
+}
+
+/// The console's catalog search: words, facet links that add or remove a
+/// filter, and paging; the same rules as `GET /api/v1/resources`.
+async fn catalog_search(
+    State(state): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    MaybeActor(actor): MaybeActor,
+) -> Response {
+    let Some((actor, _)) = session(actor) else {
+        return to_sign_in();
+    };
+    let lang = params
+        .iter()
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.clone());
+    let t = choose_lang(&LangQuery { lang }, &headers).0.texts();
+    let params: Vec<(String, String)> = params
+        .into_iter()
+        .filter(|(k, v)| k != "lang" && !v.is_empty())
+        .collect();
+    let q = params
+        .iter()
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let kept: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k != "q" && k != "offset")
+        .cloned()
+        .collect();
+    let mut page = SearchPage {
+        t,
+        q,
+        kept: kept.clone(),
+        error: String::new(),
+        total: 0,
+        facets: vec![],
+        items: vec![],
+        next: None,
+    };
+    let query = match crate::catalog_query::parse(&params, &actor) {
+        Ok(q) => q,
+        Err(e) => {
+            page.error = e.to_string();
+            return render(&page, &[]);
+        }
+    };
+    let (offset, limit) = (query.offset, query.limit);
+    let answer = match crate::catalog_query::run(&state, query).await {
+        Ok(v) => v,
+        Err(e) => return error_page(e),
+    };
+    page.total = answer["total"].as_u64().unwrap_or(0);
+    if let Some(items) = answer["items"].as_array() {
+        page.items = items
+            .iter()
+            .map(|r| Hit {
+                code: r["code"].as_str().unwrap_or_default().to_owned(),
+                name: r["name"].as_str().unwrap_or_default().to_owned(),
+                provider: r["provider"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                status: r["status"].as_str().unwrap_or_default().to_owned(),
+                summary: r["summary"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect();
+    }
+    if let Some(facets) = answer["facets"].as_object() {
+        for (name, values) in facets {
+            let values = values
+                .as_array()
+                .map(|vs| {
+                    vs.iter()
+                        .map(|v| {
+                            let value = v["value"].as_str().unwrap_or_default().to_owned();
+                            let active = params.iter().any(|(k, x)| k == name && *x == value);
+                            let mut next: Vec<(String, String)> = params
+                                .iter()
+                                .filter(|(k, _)| k != "offset")
+                                .cloned()
+                                .collect();
+                            if active {
+                                next.retain(|(k, x)| !(k == name && *x == value));
+                            } else {
+                                next.push((name.clone(), value.clone()));
+                            }
+                            FacetValue {
+                                label: v["label"].as_str().unwrap_or_default().to_owned(),
+                                count: v["count"].as_u64().unwrap_or(0),
+                                active,
+                                link: link_for(&next),
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            page.facets.push(FacetBlock {
+                name: name.clone(),
+                values,
+            });
+        }
+    }
+    if (offset + limit) < page.total as usize {
+        let mut next: Vec<(String, String)> = params
+            .iter()
+            .filter(|(k, _)| k != "offset")
+            .cloned()
+            .collect();
+        next.push(("offset".into(), (offset + limit).to_string()));
+        page.next = Some(link_for(&next));
+    }
+    render(&page, &[])
 }

@@ -256,4 +256,6 @@ static LABELS: &[(&str, &str, &str)] = &[
     ("retired", "已注销", "retired"),
     ("back", "返回", "Back"),
     ("rows", "记录数", "Records"),
+    ("provider_facet", "提供方", "Provider"),
+    ("topic", "主题", "Topic"),
 ];

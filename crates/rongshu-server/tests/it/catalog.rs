@@ -365,7 +365,10 @@ async fn a_draft_is_the_providers_alone(app: &TestApp) {
     assert_eq!(list["total"], 0);
     // The provider finds it among its own resources.
     let (_, list) = get(app, "/api/v1/resources", &cast.provider).await;
-    assert_eq!(list["total"], 0, "the public catalog lists published resources");
+    assert_eq!(
+        list["total"], 0,
+        "the public catalog lists published resources"
+    );
     let (_, list) = get(app, "/api/v1/resources?provider=gaj", &cast.provider).await;
     assert_eq!(list["total"], 1);
     // The defaults the provider left are pointed out.
