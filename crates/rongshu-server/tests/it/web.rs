@@ -355,10 +355,24 @@ async fn a_resource_is_registered_reviewed_and_published_in_the_console(app: &Te
     assert!(html.contains("已发布") && html.contains("同意发布"));
 
     // The console's catalog search finds it, with facet links.
-    let html = page("/console/catalog?q=%E6%B5%81%E5%8A%A8%E4%BA%BA%E5%8F%A3").await.unwrap().text().await.unwrap();
+    let html = page("/console/catalog?q=%E6%B5%81%E5%8A%A8%E4%BA%BA%E5%8F%A3")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains(&code) && html.contains("1 条结果"), "{html}");
-    assert!(html.contains("share_type=unconditional"), "facet values link to a filter");
-    let html = page("/console/catalog?q=%E6%B5%81%E5%8A%A8%E4%BA%BA%E5%8F%A3&share_type=conditional").await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("share_type=unconditional"),
+        "facet values link to a filter"
+    );
+    let html =
+        page("/console/catalog?q=%E6%B5%81%E5%8A%A8%E4%BA%BA%E5%8F%A3&share_type=conditional")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
     assert!(html.contains("0 条结果"));
 
     // A share demand from the console.
