@@ -338,25 +338,41 @@ async fn create_resource(
     MaybeActor(actor): MaybeActor,
     axum::Form(fields): axum::Form<Fields>,
 ) -> Response {
+    save_form(&state, &headers, actor, &fields, None).await
+}
+
+/// Register (no code) or edit (a code) from the posted form: "add rows"
+/// shows the form again with more blank rows; a mistake shows it again with
+/// the reason and the values kept; success goes to the resource's page.
+async fn save_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    actor: Option<Actor>,
+    fields: &Fields,
+    code: Option<String>,
+) -> Response {
     let Some((actor, csrf)) = session(actor) else {
         return to_sign_in();
     };
-    if !csrf_ok(&csrf, &fields) {
+    if !csrf_ok(&csrf, fields) {
         return csrf_refused();
     }
-    let t = choose_lang(&LangQuery { lang: None }, &headers).0.texts();
-    let (form, rows) = values_from_fields(&fields);
-    if !field(&fields, "add_rows").is_empty() {
-        return form_page(t, None, csrf, "", form, rows, 3);
+    let t = choose_lang(&LangQuery { lang: None }, headers).0.texts();
+    let (form, rows) = values_from_fields(fields);
+    if !field(fields, "add_rows").is_empty() {
+        return form_page(t, code, csrf, "", form, rows, 3);
     }
-    let created = match declaration(&form, &rows) {
-        Ok(body) => resources::create_resource(&state, &actor, body).await,
-        Err(e) => Err(e),
+    let saved = match (declaration(&form, &rows), &code) {
+        (Ok(body), None) => resources::create_resource(state, &actor, body).await,
+        (Ok(body), Some(c)) => resources::update_resource(state, &actor, c, body).await,
+        (Err(e), _) => Err(e),
     };
-    match created {
+    match saved {
         Ok(r) => Redirect::to(&format!("/console/resources/{}", r.code)).into_response(),
-        Err(e @ (ApiError::Forbidden(_) | ApiError::Internal(_))) => error_page(e),
-        Err(e) => form_page(t, None, csrf, &e.to_string(), form, rows, 0),
+        Err(e @ (ApiError::Forbidden(_) | ApiError::NotFound(_) | ApiError::Internal(_))) => {
+            error_page(e)
+        }
+        Err(e) => form_page(t, code, csrf, &e.to_string(), form, rows, 0),
     }
 }
 
@@ -394,28 +410,7 @@ async fn save_resource(
     MaybeActor(actor): MaybeActor,
     axum::Form(fields): axum::Form<Fields>,
 ) -> Response {
-    let Some((actor, csrf)) = session(actor) else {
-        return to_sign_in();
-    };
-    if !csrf_ok(&csrf, &fields) {
-        return csrf_refused();
-    }
-    let t = choose_lang(&LangQuery { lang: None }, &headers).0.texts();
-    let (form, rows) = values_from_fields(&fields);
-    if !field(&fields, "add_rows").is_empty() {
-        return form_page(t, Some(code), csrf, "", form, rows, 3);
-    }
-    let saved = match declaration(&form, &rows) {
-        Ok(body) => resources::update_resource(&state, &actor, &code, body).await,
-        Err(e) => Err(e),
-    };
-    match saved {
-        Ok(r) => Redirect::to(&format!("/console/resources/{}", r.code)).into_response(),
-        Err(e @ (ApiError::Forbidden(_) | ApiError::NotFound(_) | ApiError::Internal(_))) => {
-            error_page(e)
-        }
-        Err(e) => form_page(t, Some(code), csrf, &e.to_string(), form, rows, 0),
-    }
+    save_form(&state, &headers, actor, &fields, Some(code)).await
 }
 
 // ---- detail, lifecycle and review -------------------------------------------
