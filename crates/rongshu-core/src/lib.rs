@@ -9,4 +9,5 @@ pub mod division;
 pub mod ident;
 pub mod kind;
 pub mod mask;
+pub mod quality;
 pub mod value;

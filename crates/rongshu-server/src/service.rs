@@ -12,7 +12,8 @@ use rongshu_core::audit::AuditRecord;
 use rongshu_core::catalog::{ResourceSpec, Transition};
 use rongshu_ingest::{BatchReport, CsvBatch, IngestError, RejectList, RowOutcome, detect_encoding};
 use rongshu_store::{
-    CatalogActor, Department, NewUser, Resource, RowCells, Store, TokenOwner, User,
+    Applied, BatchMode, CatalogActor, Department, NewUser, Resource, RowCells, Store, TokenOwner,
+    User,
 };
 
 use crate::auth::{password, token};
@@ -269,6 +270,15 @@ enum Chunk {
     Fatal(IngestError),
 }
 
+/// The answer to a delivered batch: its report, and what it changed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BatchOutcome {
+    #[serde(flatten)]
+    pub report: BatchReport,
+    pub mode: BatchMode,
+    pub changes: Applied,
+}
+
 /// Load a delivered CSV file into a resource as one batch. The file is parsed
 /// and checked on a blocking thread while rows stream to the loader, so memory
 /// stays flat whatever the file's size; nothing is visible until the end.
@@ -278,7 +288,8 @@ pub async fn ingest_csv_file(
     doer: &Doer,
     resource: &Resource,
     path: &Path,
-) -> Result<BatchReport, ApiError> {
+    mode: BatchMode,
+) -> Result<BatchOutcome, ApiError> {
     let file = std::fs::File::open(path).map_err(ApiError::internal)?;
     let spec = resource.spec.clone();
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(4);
@@ -322,7 +333,7 @@ pub async fn ingest_csv_file(
         })
     });
 
-    let mut writer = store.begin_batch(resource, &doer.label, now).await?;
+    let mut writer = store.begin_batch(resource, &doer.label, mode, now).await?;
     let outcome = loop {
         match receiver.recv().await {
             Some(Chunk::Rows(rows)) => {
@@ -382,7 +393,7 @@ pub async fn ingest_csv_file(
     );
     audit.resource = Some(resource.code.clone());
     audit.rows = Some(report.rows_loaded as i64);
-    let loaded = writer
+    let changes = writer
         .finish(
             rows_read as i64,
             rows_rejected as i64,
@@ -391,8 +402,12 @@ pub async fn ingest_csv_file(
             audit,
         )
         .await?;
-    report.rows_loaded = loaded as u64;
-    Ok(report)
+    report.rows_loaded = changes.rows as u64;
+    Ok(BatchOutcome {
+        report,
+        mode,
+        changes,
+    })
 }
 
 async fn break_with_failure(writer: rongshu_store::BatchWriter, reason: &str, now: DateTime<Utc>) {

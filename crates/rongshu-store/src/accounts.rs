@@ -94,7 +94,7 @@ impl Store {
         parent: Option<&DepartmentCode>,
         audit: AuditRecord,
     ) -> Result<Department, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let parent_id: Option<i64> = match parent {
             Some(p) => Some(
                 sqlx::query("SELECT id FROM departments WHERE code = $1")
@@ -153,7 +153,7 @@ impl Store {
         audit: AuditRecord,
     ) -> Result<User, StoreError> {
         let department = self.department(new.department.as_str()).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (username, department_id, password_hash, created_at)
              VALUES ($1, $2, $3, $4) RETURNING id",
@@ -262,7 +262,7 @@ impl Store {
         audit: AuditRecord,
     ) -> Result<Application, StoreError> {
         let dept = self.department(department.as_str()).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO applications (department_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
         )
@@ -341,7 +341,7 @@ impl Store {
             TokenOwner::User(u) => (Some(u.id), None),
             TokenOwner::Application(a) => (None, Some(a.id)),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO api_tokens (token_hash, user_id, application_id, label, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -394,7 +394,7 @@ impl Store {
     /// Revoke a token. Only its owner (user) or an admin of the owning
     /// department may; the caller checks that and passes the token's id.
     pub async fn revoke_token(&self, id: i64, audit: AuditRecord) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         )
@@ -483,7 +483,7 @@ impl Store {
         now: DateTime<Utc>,
         audit: AuditRecord,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO login_failures (username, at) VALUES ($1, $2)")
             .bind(username)
             .bind(ts(now))

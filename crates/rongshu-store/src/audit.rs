@@ -80,7 +80,7 @@ const VERIFY_PAGE: i64 = 5_000;
 impl Store {
     /// Record an event on its own (a sign-in, a read): committed before this returns.
     pub async fn append_audit(&self, record: &AuditRecord) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let seq = append_in(&mut tx, record).await?;
         tx.commit().await?;
         Ok(seq)

@@ -14,6 +14,7 @@ use sqlx::query::Query;
 use sqlx::{Any, Row, Transaction};
 
 use crate::audit::append_in;
+use crate::changes::{self, BatchMode};
 use crate::db::{Backend, quote_ident, ts};
 use crate::{Resource, Store, StoreError};
 
@@ -45,9 +46,26 @@ pub struct BatchWriter {
     batch_row_id: i64,
     public_id: String,
     keys: Vec<String>,
+    /// Positions of the key items among the items.
+    key_positions: Vec<usize>,
     statement: std::sync::Arc<str>,
+    mode: BatchMode,
     pending: Vec<RowCells>,
-    written: i64,
+    applied: Applied,
+}
+
+/// What a batch did to its resource.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Applied {
+    /// Rows the batch carried (accepted by the checks).
+    pub rows: i64,
+    pub inserted: i64,
+    pub updated: i64,
+    pub deleted: i64,
+    pub unchanged: i64,
+    /// The change-log sequence numbers the batch took, if it changed anything.
+    pub first_seq: Option<i64>,
+    pub last_seq: Option<i64>,
 }
 
 pub(crate) fn bind_cell<'q>(
@@ -71,17 +89,19 @@ impl Store {
         &self,
         resource: &Resource,
         submitted_by: &str,
+        mode: BatchMode,
         now: DateTime<Utc>,
     ) -> Result<BatchWriter, StoreError> {
         let public_id = format!("b{}", hex::encode(rand::random::<[u8; 10]>()));
         let batch_row_id: i64 = sqlx::query(
-            "INSERT INTO batches (public_id, resource_id, state, submitted_by, started_at)
-             VALUES ($1, $2, 'loading', $3, $4) RETURNING id",
+            "INSERT INTO batches (public_id, resource_id, state, submitted_by, started_at, mode)
+             VALUES ($1, $2, 'loading', $3, $4, $5) RETURNING id",
         )
         .bind(&public_id)
         .bind(resource.id)
         .bind(submitted_by)
         .bind(ts(now))
+        .bind(mode.as_str())
         .fetch_one(&self.pool)
         .await?
         .try_get("id")?;
@@ -92,17 +112,24 @@ impl Store {
             .map(|i| i.key.to_string())
             .collect();
         let statement: std::sync::Arc<str> = upsert_sql(self.backend, resource).into();
-        let tx = self.pool.begin().await?;
+        let tx = self.begin_write().await?;
         Ok(BatchWriter {
             store: self.clone(),
             tx,
             resource: resource.clone(),
             batch_row_id,
             public_id,
+            key_positions: resource
+                .spec
+                .key_items
+                .iter()
+                .filter_map(|k| resource.spec.items.iter().position(|i| &i.key == k))
+                .collect(),
             keys,
             statement,
+            mode,
             pending: Vec::new(),
-            written: 0,
+            applied: Applied::default(),
         })
     }
 
@@ -219,6 +246,40 @@ fn upsert_sql(backend: Backend, resource: &Resource) -> String {
     )
 }
 
+/// Delete the rows whose keys are in the JSON array bound to `$1`.
+fn delete_by_keys_sql(backend: Backend, resource: &Resource) -> String {
+    let table = quote_ident(&resource.table_name);
+    let keys = &resource.spec.key_items;
+    match backend {
+        Backend::Sqlite => {
+            let conditions: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{table}.{} = json_extract(j.value, '$.{}')",
+                        quote_ident(k.as_str()),
+                        k.as_str()
+                    )
+                })
+                .collect();
+            format!(
+                "DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM json_each($1) AS j WHERE {})",
+                conditions.join(" AND ")
+            )
+        }
+        Backend::Postgres => {
+            let conditions: Vec<String> = keys
+                .iter()
+                .map(|k| format!("t.{c} = j.{c}", c = quote_ident(k.as_str())))
+                .collect();
+            format!(
+                "DELETE FROM {table} AS t USING json_populate_recordset(NULL::{table}, CAST($1 AS json)) AS j WHERE {}",
+                conditions.join(" AND ")
+            )
+        }
+    }
+}
+
 /// Append one row as a JSON object keyed by item key. Decimals, dates and
 /// times go as strings in canonical form, so PostgreSQL's input functions and
 /// SQLite's text columns both receive the exact written value.
@@ -274,28 +335,166 @@ impl BatchWriter {
         Ok(())
     }
 
+    fn row_json(&self, row: &RowCells) -> String {
+        let mut out = String::with_capacity(64 * self.keys.len().max(1));
+        write_row_json(&mut out, &self.keys, row);
+        out
+    }
+
+    fn key_json(&self, row: &RowCells) -> String {
+        let keys: Vec<String> = self
+            .key_positions
+            .iter()
+            .map(|&i| self.keys[i].clone())
+            .collect();
+        let cells: RowCells = self
+            .key_positions
+            .iter()
+            .map(|&i| row.get(i).cloned().flatten())
+            .collect();
+        let mut out = String::new();
+        write_row_json(&mut out, &keys, &cells);
+        out
+    }
+
+    /// Compare a chunk with the current rows, write what differs, and log it.
     async fn flush(&mut self) -> Result<(), StoreError> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.pending);
-        let mut json = String::with_capacity(rows.len() * 64 * self.keys.len().max(1));
-        json.push('[');
-        for (i, row) in rows.iter().enumerate() {
-            if i > 0 {
-                json.push(',');
+        let backend = self.store.backend;
+        let spec = &self.resource.spec;
+        let all: Vec<String> = rows.iter().map(|r| self.row_json(r)).collect();
+        let all_json = format!("[{}]", all.join(","));
+        let current =
+            changes::current_rows(&mut self.tx, backend, &self.resource, &all_json).await?;
+        let mut write = Vec::new();
+        let mut removed = Vec::new();
+        let mut entries: Vec<(&'static str, String, Option<String>)> = Vec::new();
+        for (row, json) in rows.iter().zip(all) {
+            let texts: Vec<Option<String>> = row
+                .iter()
+                .zip(&spec.items)
+                .map(|(c, item)| {
+                    changes::normalise(item.item_type, c.as_ref().map(CellValue::canonical_text))
+                })
+                .collect();
+            let key = changes::key_of(spec, &texts);
+            let old = current.get(&key);
+            match (self.mode, old) {
+                (BatchMode::Delete, Some(_)) => {
+                    entries.push(("delete", self.key_json(row), None));
+                    removed.push(json);
+                    self.applied.deleted += 1;
+                }
+                (BatchMode::Delete, None) => self.applied.unchanged += 1,
+                (_, None) => {
+                    entries.push(("insert", self.key_json(row), Some(json.clone())));
+                    write.push(json);
+                    self.applied.inserted += 1;
+                }
+                (_, Some(old)) if *old != texts => {
+                    entries.push(("update", self.key_json(row), Some(json.clone())));
+                    write.push(json);
+                    self.applied.updated += 1;
+                }
+                (mode, Some(_)) => {
+                    // A snapshot marks even unchanged rows as seen, so that what it
+                    // does not name can be found and deleted at the end.
+                    if mode == BatchMode::Replace {
+                        write.push(json);
+                    }
+                    self.applied.unchanged += 1;
+                }
             }
-            write_row_json(&mut json, &self.keys, row);
         }
-        json.push(']');
-        // Built from catalog-checked item keys, each quoted; the rows are bound.
-        sqlx::query(AssertSqlSafe(self.statement.clone()))
-            .bind(json)
+        self.applied.rows += rows.len() as i64;
+        if !write.is_empty() {
+            // Built from catalog-checked item keys, each quoted; the rows are bound.
+            sqlx::query(AssertSqlSafe(self.statement.clone()))
+                .bind(format!("[{}]", write.join(",")))
+                .bind(self.batch_row_id)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        if !removed.is_empty() {
+            let sql = delete_by_keys_sql(backend, &self.resource);
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(format!("[{}]", removed.join(",")))
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        self.log(&entries).await
+    }
+
+    async fn log(
+        &mut self,
+        entries: &[(&'static str, String, Option<String>)],
+    ) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let first = changes::reserve(&mut self.tx, self.resource.id, entries.len() as i64).await?;
+        let last = first + entries.len() as i64 - 1;
+        self.applied.first_seq.get_or_insert(first);
+        self.applied.last_seq = Some(last);
+        changes::append(
+            &mut self.tx,
+            self.store.backend,
+            self.resource.id,
+            self.batch_row_id,
+            first,
+            entries,
+        )
+        .await
+    }
+
+    /// For a snapshot: delete (and log) every row the batch did not name.
+    async fn delete_unnamed(&mut self) -> Result<(), StoreError> {
+        let spec = &self.resource.spec;
+        let table = quote_ident(&self.resource.table_name);
+        let key_columns: Vec<String> = spec
+            .key_items
+            .iter()
+            .map(|k| format!("CAST({c} AS TEXT) AS {c}", c = quote_ident(k.as_str())))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {table} WHERE _batch_id <> $1 ORDER BY _row_id",
+            key_columns.join(", ")
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(self.batch_row_id)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut key = serde_json::Map::new();
+            for k in &spec.key_items {
+                let text: Option<String> = row.try_get(k.as_str())?;
+                let item = spec.item(k.as_str());
+                let value = match (text, item.map(|i| i.item_type)) {
+                    (None, _) => serde_json::Value::Null,
+                    (Some(t), Some(ItemType::Integer)) => t
+                        .parse::<i64>()
+                        .map(serde_json::Value::from)
+                        .unwrap_or(serde_json::Value::String(t)),
+                    (Some(t), _) => serde_json::Value::String(t),
+                };
+                key.insert(k.to_string(), value);
+            }
+            entries.push(("delete", serde_json::Value::Object(key).to_string(), None));
+        }
+        let sql = format!("DELETE FROM {table} WHERE _batch_id <> $1");
+        sqlx::query(AssertSqlSafe(sql))
             .bind(self.batch_row_id)
             .execute(&mut *self.tx)
             .await?;
-        self.written += rows.len() as i64;
-        Ok(())
+        self.applied.deleted += entries.len() as i64;
+        self.log(&entries).await
     }
 
     /// Make the batch visible: the rows, the resource's count, the batch's
@@ -307,8 +506,11 @@ impl BatchWriter {
         report: &serde_json::Value,
         now: DateTime<Utc>,
         audit: AuditRecord,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<Applied, StoreError> {
         self.flush().await?;
+        if self.mode == BatchMode::Replace {
+            self.delete_unnamed().await?;
+        }
         let table = quote_ident(&self.resource.table_name);
         let count_sql = format!("SELECT COUNT(*) AS n FROM {table}");
         let total: i64 = sqlx::query(AssertSqlSafe(count_sql))
@@ -323,19 +525,22 @@ impl BatchWriter {
             .await?;
         sqlx::query(
             "UPDATE batches SET state = 'loaded', rows_read = $1, rows_loaded = $2,
-                 rows_rejected = $3, report = $4, finished_at = $5 WHERE id = $6",
+                 rows_rejected = $3, report = $4, finished_at = $5, first_seq = $7, last_seq = $8
+             WHERE id = $6",
         )
         .bind(rows_read)
-        .bind(self.written)
+        .bind(self.applied.rows)
         .bind(rows_rejected)
         .bind(report.to_string())
         .bind(ts(now))
         .bind(self.batch_row_id)
+        .bind(self.applied.first_seq)
+        .bind(self.applied.last_seq)
         .execute(&mut *self.tx)
         .await?;
         append_in(&mut self.tx, &audit).await?;
         self.tx.commit().await?;
-        Ok(self.written)
+        Ok(self.applied)
     }
 
     /// Abandon the batch: nothing of it becomes visible; its row says why.

@@ -230,7 +230,7 @@ impl Store {
         mut audit: AuditRecord,
     ) -> Result<Resource, StoreError> {
         let department = self.department(department_code).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let code = self
             .insert_resource(&mut tx, &department, spec, wanted_code, &actor)
             .await?;
@@ -253,7 +253,7 @@ impl Store {
         for (dept, _, _) in entries {
             departments.push(self.department(dept).await?);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut codes = Vec::with_capacity(entries.len());
         for ((_, spec, code), department) in entries.iter().zip(&departments) {
             codes.push(
@@ -413,7 +413,7 @@ impl Store {
         }
         let text = spec_text(spec)?;
         let now = actor.now;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Take the resource's row first: two editors serialise here.
         sqlx::query("UPDATE resources SET updated_at = $1 WHERE id = $2")
             .bind(ts(now))
@@ -528,7 +528,7 @@ impl Store {
         )
         .map_err(|e| StoreError::Conflict(e.to_string()))?;
         let now = actor.now;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE resources SET updated_at = $1 WHERE id = $2")
             .bind(ts(now))
             .bind(current.id)

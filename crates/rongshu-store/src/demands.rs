@@ -143,7 +143,7 @@ impl Store {
         let requester = self.department(new.requester).await?;
         let items =
             serde_json::to_string(new.items).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO demands (requester_id, created_by, title, description, items, reason, state, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $7) RETURNING id",
@@ -250,7 +250,7 @@ impl Store {
                 from.join(" or ")
             )));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "UPDATE demands SET state = $1, updated_at = $2{assignments} WHERE id = $3 AND state = $4"
         );

@@ -7,6 +7,7 @@ mod accounts;
 mod audit;
 mod batches;
 mod catalog;
+mod changes;
 mod db;
 mod demands;
 mod error;
@@ -17,10 +18,11 @@ pub use accounts::{
     Application, Department, LoginCandidate, NewUser, Session, TokenInfo, TokenOwner, User,
 };
 pub use audit::{AuditEventRow, VerifyOutcome};
-pub use batches::{BatchRow, BatchWriter, RowCells};
+pub use batches::{Applied, BatchRow, BatchWriter, RowCells};
 pub use catalog::{
     CatalogActor, HistoryEntry, PortalCounts, Resource, ResourceVersion, WorkingVersion,
 };
+pub use changes::{BatchMode, Change};
 pub use db::Backend;
 pub use demands::{Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand};
 pub use error::StoreError;
@@ -86,6 +88,18 @@ impl Store {
         };
         let pool = options.connect(url).await?;
         Ok(Self { pool, backend })
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at
+    /// once (BEGIN IMMEDIATE), so it waits its turn under the busy timeout
+    /// instead of failing when a read inside it would have to upgrade.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     pub fn backend(&self) -> Backend {

@@ -188,6 +188,26 @@ const MIGRATIONS: &[Migration] = &[
         sqlite_only: &[],
         postgres_only: &[],
     },
+    Migration {
+        version: 3,
+        name: "change log",
+        statements: &[
+            "ALTER TABLE resources ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE batches ADD COLUMN mode TEXT NOT NULL DEFAULT 'upsert'",
+            "ALTER TABLE batches ADD COLUMN first_seq BIGINT",
+            "ALTER TABLE batches ADD COLUMN last_seq BIGINT",
+            "CREATE TABLE change_log (
+                resource_id BIGINT NOT NULL REFERENCES resources(id),
+                seq BIGINT NOT NULL,
+                batch_id BIGINT NOT NULL REFERENCES batches(id),
+                op TEXT NOT NULL,
+                row_key TEXT NOT NULL,
+                record TEXT,
+                PRIMARY KEY (resource_id, seq))",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
 ];
 
 /// The newest schema version this binary knows.
@@ -206,7 +226,7 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
     .execute(&store.pool)
     .await?;
     for migration in MIGRATIONS {
-        let mut tx = store.pool.begin().await?;
+        let mut tx = store.begin_write().await?;
         // Take the write lock first, so two processes starting together apply
         // each migration once.
         match backend {
@@ -215,11 +235,8 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
                     .execute(&mut *tx)
                     .await?;
             }
-            Backend::Sqlite => {
-                sqlx::query("DELETE FROM schema_migrations WHERE version < 0")
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            // BEGIN IMMEDIATE already holds SQLite's write lock.
+            Backend::Sqlite => {}
         }
         let current: i64 =
             sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
@@ -233,6 +250,9 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
             });
         }
         if migration.version <= current {
+            // End the transaction now: a dropped one would hold the lock until
+            // its connection is next used.
+            tx.rollback().await?;
             continue;
         }
         let specific = match backend {

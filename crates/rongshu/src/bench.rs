@@ -12,7 +12,7 @@ use clap::Subcommand;
 use rongshu_core::catalog::{NewResourceRequest, ResourceSpec};
 use rongshu_core::ident::{citizen_id, org_code, uscc};
 use rongshu_server::service::{self, Doer};
-use rongshu_store::Store;
+use rongshu_store::{BatchMode, Store};
 
 use crate::cli::DbArgs;
 
@@ -113,7 +113,7 @@ async fn ours(url: &str, csv: &Path, rows: u64) -> anyhow::Result<f64> {
     let store = Store::open(url).await?;
     let dept = format!("bench{}", std::process::id());
     let now = chrono::Utc::now();
-    let e = |e: rongshu_server::ApiError| anyhow!("{e}");
+    let e = anyhow::Error::from;
     service::create_department(&store, now, &Doer::cli(), &dept, "基准测试部门", None)
         .await
         .map_err(e)?;
@@ -121,16 +121,17 @@ async fn ours(url: &str, csv: &Path, rows: u64) -> anyhow::Result<f64> {
         .await
         .map_err(e)?;
     let started = Instant::now();
-    let report = service::ingest_csv_file(&store, now, &Doer::cli(), &resource, csv)
-        .await
-        .map_err(e)?;
+    let report =
+        service::ingest_csv_file(&store, now, &Doer::cli(), &resource, csv, BatchMode::Upsert)
+            .await
+            .map_err(e)?;
     let secs = started.elapsed().as_secs_f64();
     store.close().await;
-    if report.rows_loaded != rows {
+    if report.report.rows_loaded != rows {
         bail!(
             "loaded {} of {rows} rows: {:?}",
-            report.rows_loaded,
-            report.rejects.first()
+            report.report.rows_loaded,
+            report.report.rejects.first()
         );
     }
     Ok(secs)

@@ -94,6 +94,9 @@ pub enum Command {
     Import {
         #[arg(long)]
         resource: String,
+        /// upsert (default), replace (the file is the whole resource) or delete (by key).
+        #[arg(long, default_value = "upsert")]
+        mode: String,
         file: PathBuf,
     },
     /// The audit log.
@@ -218,12 +221,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             entities,
             seed,
         } => crate::demo::synth(&out, people, entities, seed),
-        Command::Import { resource, file } => {
+        Command::Import {
+            resource,
+            mode,
+            file,
+        } => {
+            let mode = rongshu_store::BatchMode::parse(&mode)
+                .ok_or_else(|| anyhow!("--mode takes upsert, replace or delete"))?;
             let store = cli.db.open().await?;
             let resource = store.resource(&resource).await?;
-            let report = service::ingest_csv_file(&store, now(), &Doer::cli(), &resource, &file)
-                .await
-                .map_err(|e| anyhow!("{e}"))?;
+            let report =
+                service::ingest_csv_file(&store, now(), &Doer::cli(), &resource, &file, mode)
+                    .await
+                    .map_err(anyhow::Error::from)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -259,7 +269,7 @@ async fn admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::CreateDepartment { code, name, parent } => {
             let d = service::create_department(store, now, &doer, &code, &name, parent.as_deref())
                 .await
-                .map_err(|e| anyhow!("{e}"))?;
+                .map_err(anyhow::Error::from)?;
             println!("created department {} {}", d.code, d.name);
         }
         AdminCommand::CreateUser {
@@ -297,7 +307,7 @@ async fn admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
                 PasswordCost::PRODUCTION,
             )
             .await
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(anyhow::Error::from)?;
             println!("created user {} in {}", u.username, u.department.code);
         }
         AdminCommand::CreateApplication { department, name } => {
@@ -330,7 +340,7 @@ async fn admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
             let (_, token, _) =
                 service::create_token(store, now, &doer, &owner, "cli", expires_days)
                     .await
-                    .map_err(|e| anyhow!("{e}"))?;
+                    .map_err(anyhow::Error::from)?;
             println!("{token}");
         }
     }

@@ -10,7 +10,7 @@ use rongshu_core::account::Role;
 use rongshu_core::catalog::{NewResourceRequest, ResourceSpec, Transition};
 use rongshu_server::PasswordCost;
 use rongshu_server::service::{self, Doer};
-use rongshu_store::Store;
+use rongshu_store::{BatchMode, Store};
 use rongshu_synth::SynthConfig;
 use serde_json::json;
 
@@ -102,7 +102,7 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
     };
     let now = chrono::Utc::now();
     let doer = Doer::cli();
-    let e = |e: rongshu_server::ApiError| anyhow!("{e}");
+    let e = anyhow::Error::from;
     let mut credentials = Vec::new();
     let mut add_user = async |username: String, dept: &str, roles: &[Role]| -> anyhow::Result<()> {
         let password = hex::encode(rand::random::<[u8; 8]>());
@@ -180,10 +180,11 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
         let resource = service::create_resource(store, now, &doer, &dept, &spec)
             .await
             .map_err(e)?;
-        let report = service::ingest_csv_file(store, now, &doer, &resource, &path)
-            .await
-            .map_err(e)?;
-        rows += report.rows_loaded;
+        let report =
+            service::ingest_csv_file(store, now, &doer, &resource, &path, BatchMode::Upsert)
+                .await
+                .map_err(e)?;
+        rows += report.report.rows_loaded;
         // The platform office reviews the demo's catalog like any other.
         service::transition_resource(store, now, &doer, &resource.code, Transition::Submit, None)
             .await
@@ -198,7 +199,7 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
         )
         .await
         .map_err(e)?;
-        tracing::info!(resource = %resource.code, loaded = report.rows_loaded, rejected = report.rows_rejected, "demo batch");
+        tracing::info!(resource = %resource.code, loaded = report.report.rows_loaded, rejected = report.report.rows_rejected, "demo batch");
     }
     tracing::info!(
         rows,

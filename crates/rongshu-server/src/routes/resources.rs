@@ -17,7 +17,7 @@ use crate::service;
 use crate::state::AppState;
 use rongshu_core::account::Role;
 use rongshu_core::catalog::{NewResourceRequest, ResourceSpec, Status, Transition};
-use rongshu_store::Resource;
+use rongshu_store::{BatchMode, Resource};
 
 /// Register a resource. Its provider is the caller's department unless a
 /// platform admin names another in `provider`.
@@ -327,9 +327,16 @@ pub async fn upload_batch(
     State(state): State<AppState>,
     actor: Actor,
     Path(code): Path<String>,
+    ApiQuery(q): ApiQuery<BatchQuery>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<rongshu_ingest::BatchReport>, ApiError> {
+) -> Result<Json<service::BatchOutcome>, ApiError> {
+    let mode = match q.mode.as_deref() {
+        None => BatchMode::Upsert,
+        Some(m) => BatchMode::parse(m).ok_or_else(|| {
+            ApiError::BadRequest(format!("mode: \"{m}\" is not upsert, replace or delete"))
+        })?,
+    };
     let resource = visible_resource(&state, &actor, &code).await?;
     require_provider(&actor, &resource)?;
     if resource.status == Status::Retired {
@@ -363,10 +370,17 @@ pub async fn upload_batch(
         &doer(&actor),
         &resource,
         upload.path(),
+        mode,
     )
     .await;
     drop(upload);
     Ok(Json(result?))
+}
+
+#[derive(Deserialize)]
+pub struct BatchQuery {
+    /// upsert (default), replace (a full snapshot) or delete (by key).
+    mode: Option<String>,
 }
 
 /// A spooled upload, removed from disk when dropped.

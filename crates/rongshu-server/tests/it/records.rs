@@ -14,6 +14,7 @@ on_both_backends!(
     a_data_officer_registers_only_for_the_own_department,
     decimals_and_upserts_survive_exactly,
     gb18030_files_are_converted,
+    upserts_snapshots_and_deletes_are_logged_in_order,
 );
 
 async fn a_batch_is_loaded_and_read_back_with_filters_and_paging(app: &TestApp) {
@@ -325,4 +326,145 @@ async fn gb18030_files_are_converted(app: &TestApp) {
     )
     .await;
     assert_eq!(page["records"][0]["name"], "欧阳娜娜");
+}
+
+async fn upserts_snapshots_and_deletes_are_logged_in_order(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    let id = |n: u32| citizen_id("510104", "19800101", n);
+    let r = deliver(
+        app,
+        &cast.provider,
+        &code,
+        "upsert",
+        vec![(1, "甲"), (2, "乙"), (3, "丙")],
+    )
+    .await;
+    assert_eq!(r["changes"]["inserted"], 3);
+    assert_eq!(
+        (
+            r["changes"]["first_seq"].as_i64(),
+            r["changes"]["last_seq"].as_i64()
+        ),
+        (Some(1), Some(3))
+    );
+    let r = deliver(
+        app,
+        &cast.provider,
+        &code,
+        "upsert",
+        vec![(1, "甲"), (2, "乙二"), (4, "丁")],
+    )
+    .await;
+    assert_eq!(
+        (
+            r["changes"]["inserted"].as_i64(),
+            r["changes"]["updated"].as_i64(),
+            r["changes"]["unchanged"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    let r = deliver(
+        app,
+        &cast.provider,
+        &code,
+        "replace",
+        vec![(1, "甲"), (4, "丁二")],
+    )
+    .await;
+    assert_eq!(
+        (r["mode"].as_str(), r["changes"]["deleted"].as_i64()),
+        (Some("replace"), Some(2))
+    );
+    let r = deliver(
+        app,
+        &cast.provider,
+        &code,
+        "delete",
+        vec![(4, "丁二"), (9, "无")],
+    )
+    .await;
+    assert_eq!(
+        (
+            r["changes"]["deleted"].as_i64(),
+            r["changes"]["unchanged"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+
+    let resource = app.store.resource(&code).await.unwrap();
+    let log = app.store.changes(&resource, 0, 100).await.unwrap();
+    let summary: Vec<(i64, String, String)> = log
+        .iter()
+        .map(|c| {
+            (
+                c.seq,
+                c.op.clone(),
+                c.key["id_number"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(i64, String, String)> = [
+        (1, "insert", 1),
+        (2, "insert", 2),
+        (3, "insert", 3),
+        (4, "update", 2),
+        (5, "insert", 4),
+        (6, "update", 4),
+        (7, "delete", 2),
+        (8, "delete", 3),
+        (9, "delete", 4),
+    ]
+    .iter()
+    .map(|(s, op, n)| (*s, op.to_string(), id(*n)))
+    .collect();
+    assert_eq!(summary, expected);
+    assert_eq!(log[3].record.as_ref().unwrap()["name"], "乙二");
+    assert!(log[6].record.is_none(), "a delete carries only its key");
+    // What remains is what the log says remains.
+    let (_, page, _) = json_of(
+        app.get(
+            &format!("/api/v1/resources/{code}/records"),
+            Some(&cast.provider),
+        )
+        .await,
+    )
+    .await;
+    let names: Vec<&str> = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["甲"]);
+    let (status, _, _) = json_of(
+        app.post_csv(
+            &format!("/api/v1/resources/{code}/batches?mode=merge"),
+            &cast.provider,
+            "id_number,name\n",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+async fn deliver(
+    app: &TestApp,
+    token: &str,
+    code: &str,
+    mode: &str,
+    rows: Vec<(u32, &str)>,
+) -> Value {
+    let mut csv = String::from("id_number,name,children\n");
+    for (n, name) in rows {
+        csv.push_str(&format!(
+            "{},{name},1\n",
+            citizen_id("510104", "19800101", n)
+        ));
+    }
+    let path = format!("/api/v1/resources/{code}/batches?mode={mode}");
+    let (status, report, _) = json_of(app.post_csv(&path, token, csv).await).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    report
 }
