@@ -1,102 +1,87 @@
-//! A CSV batch read row by row against a resource's declared items.
+//! A CSV batch read row by row against a resource's declared items: the
+//! delimiter is sniffed from the header line, and no row longer than the row
+//! limit is ever buffered whole.
 
-use std::collections::HashSet;
-use std::io::Read;
+use std::borrow::Cow;
+use std::io::{Chain, Cursor, Read};
 
 use rongshu_core::catalog::ResourceSpec;
-use rongshu_core::value::{CellValue, parse_cell};
 
-use crate::{IngestError, Reject};
+use crate::row_check::{ColumnMap, RawCell, RowChecker, RowOutcome, byte_size};
+use crate::{IngestError, ReadOptions};
 
-/// What became of one row.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RowOutcome {
-    /// Cells in the order of the resource's items.
-    Accepted(Vec<Option<CellValue>>),
-    Rejected(Reject),
-}
+/// Delimiters a header line is tried with; on a tie the first (comma) wins.
+const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+type Guarded<R> = RowGuard<Chain<Cursor<Vec<u8>>, R>>;
 
 pub struct CsvBatch<R: Read> {
-    reader: csv::Reader<R>,
-    spec: ResourceSpec,
-    /// For each item, the file column holding it.
-    item_columns: Vec<Option<usize>>,
-    header_len: usize,
-    key_positions: Vec<usize>,
-    seen_keys: HashSet<Vec<u8>>,
-    ignored_columns: Vec<String>,
+    reader: csv::Reader<Guarded<R>>,
+    columns: ColumnMap,
+    checker: RowChecker,
     record: csv::ByteRecord,
     rows_read: u64,
+    delimiter: u8,
+    truncation_reported: bool,
 }
 
 impl<R: Read> CsvBatch<R> {
-    /// Read the header and map its columns to items, by key or by Chinese name.
+    /// Read the header and map its columns to items, by key or by Chinese name,
+    /// with the default [`ReadOptions`].
     pub fn open(reader: R, spec: &ResourceSpec) -> Result<Self, IngestError> {
+        Self::open_with(reader, spec, &ReadOptions::default())
+    }
+
+    /// As [`CsvBatch::open`], with a row limit. A row longer than
+    /// `options.max_row_bytes` fails the whole file with
+    /// [`IngestError::RowTooLong`]: the csv reader cannot skip a record without
+    /// reading it, and the guard that stops it leaves the reader mid-record, so
+    /// going on could misread every later row.
+    pub fn open_with(
+        mut reader: R,
+        spec: &ResourceSpec,
+        options: &ReadOptions,
+    ) -> Result<Self, IngestError> {
+        let head = read_first_line(&mut reader, options.max_row_bytes)?;
+        let delimiter = sniff_delimiter(&head);
+        let guarded = RowGuard::new(Cursor::new(head).chain(reader), delimiter, options);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
-            .from_reader(reader);
-        let headers = reader.byte_headers().map_err(malformed)?.clone();
-        if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
-            return Err(IngestError::Empty);
-        }
-        let mut item_columns = vec![None; spec.items.len()];
-        let mut ignored_columns = Vec::new();
-        for (column, raw) in headers.iter().enumerate() {
-            let header = String::from_utf8_lossy(raw).trim().to_owned();
-            let found = spec
-                .items
-                .iter()
-                .position(|it| it.key.as_str() == header || it.name == header);
-            match found {
-                Some(i) if item_columns[i].is_some() => {
-                    return Err(IngestError::DuplicateColumn(spec.items[i].key.to_string()));
-                }
-                Some(i) => item_columns[i] = Some(column),
-                None if header.is_empty() => {}
-                None => ignored_columns.push(header),
-            }
-        }
-        for (item, column) in spec.items.iter().zip(&item_columns) {
-            if item.required && column.is_none() {
-                return Err(IngestError::MissingColumn(item.key.to_string()));
-            }
-        }
-        if item_columns.iter().all(Option::is_none) {
-            let known: Vec<&str> = spec.items.iter().map(|i| i.key.as_str()).collect();
-            return Err(IngestError::UnknownColumn {
-                column: 1,
-                header: String::from_utf8_lossy(&headers[0]).into_owned(),
-                known: known.join(", "),
-            });
-        }
-        let key_positions = spec
-            .key_items
+            .delimiter(delimiter)
+            .from_reader(guarded);
+        let headers = reader.byte_headers().map_err(malformed)?;
+        let labels: Vec<String> = headers
             .iter()
-            .filter_map(|k| spec.items.iter().position(|it| &it.key == k))
+            .map(|raw| String::from_utf8_lossy(raw).into_owned())
             .collect();
+        let columns = ColumnMap::from_header(&labels, spec)?;
         Ok(Self {
             reader,
-            spec: spec.clone(),
-            item_columns,
-            header_len: headers.len(),
-            key_positions,
-            seen_keys: HashSet::new(),
-            ignored_columns,
+            columns,
+            checker: RowChecker::new(spec),
             record: csv::ByteRecord::new(),
             rows_read: 0,
+            delimiter,
+            truncation_reported: false,
         })
     }
 
     pub fn ignored_columns(&self) -> &[String] {
-        &self.ignored_columns
+        &self.columns.ignored
     }
 
     pub fn rows_read(&self) -> u64 {
         self.rows_read
     }
 
-    /// The next row's outcome, `None` at the end of the file.
+    /// The delimiter the header line was split with.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    /// The next row's outcome, `None` at the end of the file. A rejected row is
+    /// numbered by its file line (the header is line 1).
     pub fn next_row(&mut self) -> Option<Result<RowOutcome, IngestError>> {
         match self.reader.read_byte_record(&mut self.record) {
             Ok(false) => None,
@@ -109,89 +94,207 @@ impl<R: Read> CsvBatch<R> {
         }
     }
 
-    fn line(&self) -> u64 {
-        self.record.position().map_or(0, |p| p.line())
-    }
-
-    fn key_text(&self) -> Option<String> {
-        let parts: Vec<String> = self
-            .key_positions
+    fn check_record(&mut self) -> RowOutcome {
+        let line = self.record.position().map_or(0, |p| p.line());
+        let cells: Vec<RawCell<'_>> = self
+            .columns
+            .item_columns
             .iter()
-            .filter_map(|&i| self.item_columns[i])
-            .map(|c| {
-                String::from_utf8_lossy(self.record.get(c).unwrap_or_default())
-                    .trim()
-                    .to_owned()
+            .map(|column| match column.map(|c| self.record.get(c)) {
+                None => RawCell::Absent,
+                Some(raw) => {
+                    let raw = raw.unwrap_or_default();
+                    match std::str::from_utf8(raw) {
+                        Ok(text) => RawCell::Text(Cow::Borrowed(text)),
+                        Err(_) => {
+                            RawCell::Invalid("the value is not valid UTF-8 or GB18030 text".into())
+                        }
+                    }
+                }
             })
             .collect();
-        let joined = parts.join("|");
-        (!joined.is_empty()).then_some(joined)
-    }
-
-    fn reject(&self, item: Option<&str>, reason: String) -> RowOutcome {
-        RowOutcome::Rejected(Reject {
-            row: self.line(),
-            key: self.key_text(),
-            item: item.map(str::to_owned),
-            reason,
-        })
-    }
-
-    fn check_record(&mut self) -> RowOutcome {
-        if self.record.len() != self.header_len {
-            return self.reject(
+        // The reader hit the end of the file inside quotes, so this, the last
+        // row, was cut short: its last field holds everything up to the end.
+        let guard = self.reader.get_ref();
+        if guard.at_eof && guard.state == QuoteState::InQuoted && !self.truncation_reported {
+            self.truncation_reported = true;
+            return self.checker.reject(
+                line,
+                &cells,
+                None,
+                "the file ends inside a quoted field of this row: it may be cut short".into(),
+            );
+        }
+        if self.record.len() != self.columns.header_len {
+            return self.checker.reject(
+                line,
+                &cells,
                 None,
                 format!(
                     "the row has {} fields but the header has {}",
                     self.record.len(),
-                    self.header_len
+                    self.columns.header_len
                 ),
             );
         }
-        let mut cells = Vec::with_capacity(self.spec.items.len());
-        for (item, column) in self.spec.items.iter().zip(&self.item_columns) {
-            let raw = column.and_then(|c| self.record.get(c)).unwrap_or_default();
-            let Ok(text) = std::str::from_utf8(raw) else {
-                return self.reject(
-                    Some(item.key.as_str()),
-                    "the value is not valid UTF-8 or GB18030 text".into(),
-                );
-            };
-            match parse_cell(item.item_type, text) {
-                Ok(None) if item.required => {
-                    return self.reject(
-                        Some(item.key.as_str()),
-                        format!("{} ({}) is required but empty", item.name, item.key),
-                    );
-                }
-                Ok(cell) => cells.push(cell),
-                Err(e) => {
-                    return self.reject(
-                        Some(item.key.as_str()),
-                        format!("{} ({}): {e}", item.name, item.key),
-                    );
-                }
+        self.checker.check(line, &cells)
+    }
+}
+
+/// Read up to the end of the first line (or a little past the row limit), so the
+/// delimiter can be chosen before the csv reader is built.
+fn read_first_line<R: Read>(reader: &mut R, max_row_bytes: u64) -> Result<Vec<u8>, IngestError> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(IngestError::Io(e)),
+        };
+        head.extend_from_slice(&chunk[..n]);
+        // Past the limit the row guard reports the over-long header itself.
+        if chunk[..n].contains(&b'\n') || head.len() as u64 > max_row_bytes {
+            break;
+        }
+    }
+    Ok(head)
+}
+
+/// The delimiter that splits the header line into the most fields.
+fn sniff_delimiter(head: &[u8]) -> u8 {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut best = (b',', 0usize);
+    for d in DELIMITERS {
+        let fields = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .delimiter(d)
+            .from_reader(line)
+            .byte_records()
+            .next()
+            .and_then(Result::ok)
+            .map_or(0, |r| r.len());
+        if fields > best.1 {
+            best = (d, fields);
+        }
+    }
+    best.0
+}
+
+/// Where the byte stream is with respect to CSV quoting (the csv crate's default
+/// rules: `"` quotes, `""` inside quotes is a quote, a stray quote mid-field is text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QuoteState {
+    StartField,
+    Unquoted,
+    InQuoted,
+    QuoteInQuoted,
+}
+
+/// Marks the io error the guard raises, so it can be told apart from a disk error.
+#[derive(Debug)]
+struct RowTooLong {
+    line: u64,
+    limit: u64,
+}
+
+impl std::fmt::Display for RowTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "row at line {} exceeds {} bytes", self.line, self.limit)
+    }
+}
+
+impl std::error::Error for RowTooLong {}
+
+/// Follows record boundaries in the bytes handed to the csv reader and stops it
+/// once a single record outgrows the row limit, before the reader buffers it all.
+struct RowGuard<R> {
+    inner: R,
+    delimiter: u8,
+    limit: u64,
+    state: QuoteState,
+    record_bytes: u64,
+    line: u64,
+    record_line: u64,
+    at_eof: bool,
+}
+
+impl<R> RowGuard<R> {
+    fn new(inner: R, delimiter: u8, options: &ReadOptions) -> Self {
+        Self {
+            inner,
+            delimiter,
+            limit: options.max_row_bytes,
+            state: QuoteState::StartField,
+            record_bytes: 0,
+            line: 1,
+            record_line: 1,
+            at_eof: false,
+        }
+    }
+
+    fn step(&mut self, b: u8) {
+        use QuoteState::*;
+        let newline = b == b'\n' || b == b'\r';
+        let boundary = newline && self.state != InQuoted;
+        self.state = match (self.state, b) {
+            (InQuoted, b'"') => QuoteInQuoted,
+            (InQuoted, _) => InQuoted,
+            (QuoteInQuoted, b'"') => InQuoted,
+            (StartField, b'"') => InQuoted,
+            (_, b) if b == self.delimiter || newline => StartField,
+            _ => Unquoted,
+        };
+        if b == b'\n' {
+            self.line += 1;
+        }
+        if boundary {
+            self.record_bytes = 0;
+            self.record_line = self.line;
+        } else {
+            self.record_bytes += 1;
+        }
+    }
+}
+
+impl<R: Read> Read for RowGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            self.at_eof = true;
+        }
+        for &b in &buf[..n] {
+            self.step(b);
+            if self.record_bytes > self.limit {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    RowTooLong {
+                        line: self.record_line,
+                        limit: self.limit,
+                    },
+                ));
             }
         }
-        // A key repeated within one batch: the later row is rejected.
-        let mut key = Vec::new();
-        for &i in &self.key_positions {
-            if let Some(cell) = &cells[i] {
-                key.extend_from_slice(cell.canonical_text().as_bytes());
-            }
-            key.push(0x1f);
-        }
-        if !self.seen_keys.insert(key) {
-            return self.reject(None, "the key repeats an earlier row of this batch".into());
-        }
-        RowOutcome::Accepted(cells)
+        Ok(n)
     }
 }
 
 fn malformed(e: csv::Error) -> IngestError {
     let line = e.position().map_or(0, |p| p.line());
     match e.into_kind() {
-        csv::ErrorKind::Io(io) => IngestError::Io(io),
+        csv::ErrorKind::Io(io) => {
+            match io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<RowTooLong>())
+            {
+                Some(too_long) => IngestError::RowTooLong {
+                    line: too_long.line,
+                    limit: byte_size(too_long.limit),
+                },
+                None => IngestError::Io(io),
+            }
+        }
         other => IngestError::Malformed {
             line,
             message: format!("{other:?}"),
@@ -203,6 +306,7 @@ fn malformed(e: csv::Error) -> IngestError {
 mod tests {
     use super::*;
     use rongshu_core::catalog::NewResourceRequest;
+    use rongshu_core::value::CellValue;
 
     fn spec() -> ResourceSpec {
         let req: NewResourceRequest = serde_json::from_value(serde_json::json!({
@@ -269,5 +373,13 @@ mod tests {
             CsvBatch::open("".as_bytes(), &spec()),
             Err(IngestError::Empty)
         ));
+    }
+
+    #[test]
+    fn the_delimiter_is_the_one_splitting_the_header_most() {
+        assert_eq!(sniff_delimiter(b"id;age\n"), b';');
+        assert_eq!(sniff_delimiter(b"id\tage|x\n"), b'\t');
+        assert_eq!(sniff_delimiter(b"id\n"), b',');
+        assert_eq!(sniff_delimiter(b"a,b;c\n"), b',');
     }
 }

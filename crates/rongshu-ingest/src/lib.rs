@@ -5,11 +5,41 @@
 pub mod catalog_sheet;
 mod csv_batch;
 mod encoding;
+mod json_batch;
 mod report;
+mod row_check;
+mod source;
+mod xlsx_batch;
 
-pub use csv_batch::{CsvBatch, RowOutcome};
+pub use csv_batch::CsvBatch;
 pub use encoding::{TextEncoding, detect_encoding};
+pub use json_batch::JsonBatch;
 pub use report::{BatchReport, Reject, RejectList};
+pub use row_check::RowOutcome;
+pub use source::{BatchFormat, RowSource, open_batch};
+pub use xlsx_batch::XlsxBatch;
+
+/// The longest single row (a CSV record, a JSON element or line) read by default.
+pub const DEFAULT_MAX_ROW_BYTES: u64 = 100 * 1024 * 1024;
+
+/// How a batch file is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// A row longer than this is never buffered whole (see each reader for what
+    /// happens to it).
+    pub max_row_bytes: u64,
+    /// The XLSX sheet to read; the first sheet when `None`.
+    pub sheet: Option<String>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            max_row_bytes: DEFAULT_MAX_ROW_BYTES,
+            sheet: None,
+        }
+    }
+}
 
 /// A file that cannot be read as a batch at all (as opposed to rows that fail).
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +58,16 @@ pub enum IngestError {
     MissingColumn(String),
     #[error("the file could not be read as CSV at line {line}: {message}")]
     Malformed { line: u64, message: String },
+    #[error("the file could not be read as JSON at line {line}: {message}")]
+    MalformedJson { line: u64, message: String },
+    #[error(
+        "the row starting at line {line} is longer than the {limit} limit; the file was not loaded"
+    )]
+    RowTooLong { line: u64, limit: String },
+    #[error("{0}")]
+    NotXlsx(String),
+    #[error("the workbook has no sheet named \"{name}\"; its sheets are: {sheets}")]
+    SheetNotFound { name: String, sheets: String },
     #[error("reading the file failed: {0}")]
     Io(#[from] std::io::Error),
 }

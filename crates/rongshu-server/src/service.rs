@@ -3,14 +3,15 @@
 //! call them is decided by the caller (a route's actor check, or the operator
 //! at the command line).
 
-use std::io::BufReader;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use rongshu_core::account::{DepartmentCode, Role, Username, check_password_strength};
 use rongshu_core::audit::AuditRecord;
 use rongshu_core::catalog::{ResourceSpec, Transition};
-use rongshu_ingest::{BatchReport, CsvBatch, IngestError, RejectList, RowOutcome, detect_encoding};
+use rongshu_ingest::{
+    BatchFormat, BatchReport, IngestError, ReadOptions, RejectList, RowOutcome, open_batch,
+};
 use rongshu_store::{
     Applied, BatchMode, CatalogActor, Department, NewUser, Resource, RowCells, Store, TokenOwner,
     User,
@@ -279,9 +280,7 @@ pub struct BatchOutcome {
     pub changes: Applied,
 }
 
-/// Load a delivered CSV file into a resource as one batch. The file is parsed
-/// and checked on a blocking thread while rows stream to the loader, so memory
-/// stays flat whatever the file's size; nothing is visible until the end.
+/// Load a delivered CSV file into a resource as one batch.
 pub async fn ingest_csv_file(
     store: &Store,
     now: DateTime<Utc>,
@@ -290,16 +289,28 @@ pub async fn ingest_csv_file(
     path: &Path,
     mode: BatchMode,
 ) -> Result<BatchOutcome, ApiError> {
-    let file = std::fs::File::open(path).map_err(ApiError::internal)?;
+    ingest_file(store, now, doer, resource, path, BatchFormat::Csv, mode).await
+}
+
+/// Load a delivered file (CSV, JSON or XLSX) into a resource as one batch.
+/// The file is parsed and checked on a blocking thread while rows stream to
+/// the loader, so memory stays flat whatever the file's size (XLSX: bounded by
+/// the sheet); nothing is visible until the end.
+pub async fn ingest_file(
+    store: &Store,
+    now: DateTime<Utc>,
+    doer: &Doer,
+    resource: &Resource,
+    path: &Path,
+    format: BatchFormat,
+    mode: BatchMode,
+) -> Result<BatchOutcome, ApiError> {
     let spec = resource.spec.clone();
+    let path_buf = path.to_path_buf();
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(4);
     let reader = tokio::task::spawn_blocking(move || {
         let send = |c: Chunk| sender.blocking_send(c).is_ok();
-        let (encoding, text) = match detect_encoding(BufReader::with_capacity(1 << 20, file)) {
-            Ok(v) => v,
-            Err(e) => return send(Chunk::Fatal(IngestError::Io(e))),
-        };
-        let mut batch = match CsvBatch::open(text, &spec) {
+        let mut batch = match open_batch(format, &path_buf, &spec, &ReadOptions::default()) {
             Ok(b) => b,
             Err(e) => return send(Chunk::Fatal(e)),
         };
@@ -328,7 +339,7 @@ pub async fn ingest_csv_file(
         send(Chunk::Done {
             rows_read: batch.rows_read(),
             rejects,
-            encoding: encoding.name(),
+            encoding: batch.encoding(),
             ignored: batch.ignored_columns().to_vec(),
         })
     });

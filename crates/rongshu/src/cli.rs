@@ -230,10 +230,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .ok_or_else(|| anyhow!("--mode takes upsert, replace or delete"))?;
             let store = cli.db.open().await?;
             let resource = store.resource(&resource).await?;
-            let report =
-                service::ingest_csv_file(&store, now(), &Doer::cli(), &resource, &file, mode)
-                    .await
-                    .map_err(anyhow::Error::from)?;
+            let report = service::ingest_file(
+                &store,
+                now(),
+                &Doer::cli(),
+                &resource,
+                &file,
+                rongshu_ingest::BatchFormat::from_file_name(&file.to_string_lossy())
+                    .unwrap_or(rongshu_ingest::BatchFormat::Csv),
+                mode,
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }

@@ -12,6 +12,7 @@ mod mask;
 mod mobile;
 mod org_code;
 mod props;
+mod quality;
 mod uscc;
 mod validate;
 

@@ -15,6 +15,7 @@ use rongshu_core::catalog::ResourceSpec;
 use serde::{Deserialize, Serialize};
 
 pub use read::read_xlsx;
+pub(crate) use values::number_text;
 pub use write::{write_csv, write_xlsx};
 
 /// The name of the one sheet an export holds; an import prefers a sheet of this

@@ -17,6 +17,7 @@ use crate::service;
 use crate::state::AppState;
 use rongshu_core::account::Role;
 use rongshu_core::catalog::{NewResourceRequest, ResourceSpec, Status, Transition};
+use rongshu_ingest::BatchFormat;
 use rongshu_store::{BatchMode, Resource};
 
 /// Register a resource. Its provider is the caller's department unless a
@@ -313,7 +314,9 @@ fn require_provider(actor: &Actor, resource: &Resource) -> Result<(), ApiError> 
     actor.require_any_role(&[Role::DataOfficer], "delivering a batch")
 }
 
-/// Deliver a CSV batch (UTF-8 or GB18030, header row of item keys or names).
+/// Deliver a batch: CSV (UTF-8 or GB18030, any of , ; tab | as delimiter),
+/// JSON (an array of objects or one object per line) or XLSX (first sheet),
+/// with items named by key or Chinese name.
 /// Checked row by row and loaded atomically; the answer is the batch report.
 #[utoipa::path(post, path = "/api/v1/resources/{code}/batches", tag = "data",
     params(("code" = String, Path, description = "Resource code")),
@@ -354,22 +357,24 @@ pub async fn upload_batch(
                 .trim()
                 .to_ascii_lowercase()
         });
-    match content_type.as_deref() {
-        None | Some("text/csv" | "application/csv" | "text/plain" | "application/octet-stream") => {
-        }
-        Some(other) => {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "a batch is sent as text/csv, not {other}"
-            )));
-        }
-    }
+    // CSV when the client does not say; text/plain and octet-stream are how
+    // many tools send a CSV file.
+    let format = match content_type.as_deref() {
+        None | Some("text/plain" | "application/octet-stream") => BatchFormat::Csv,
+        Some(other) => BatchFormat::from_content_type(other).ok_or_else(|| {
+            ApiError::UnsupportedMediaType(format!(
+                "a batch is sent as text/csv, application/json (or application/x-ndjson) or an XLSX workbook, not {other}"
+            ))
+        })?,
+    };
     let upload = spool_upload(&state, body).await?;
-    let result = service::ingest_csv_file(
+    let result = service::ingest_file(
         &state.store,
         state.clock.now(),
         &doer(&actor),
         &resource,
         upload.path(),
+        format,
         mode,
     )
     .await;

@@ -128,13 +128,13 @@ async fn bad_bodies_are_4xx_that_say_what_is_wrong(app: &TestApp) {
         .await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
-    // A batch of the wrong media type.
+    // A batch of a media type that is no batch format.
     let res = app
         .client
         .post(app.url(&format!("/api/v1/resources/{code}/batches")))
         .bearer_auth(&cast.provider)
-        .header("content-type", "application/json")
-        .body("[]")
+        .header("content-type", "application/pdf")
+        .body("%PDF-1.7")
         .send()
         .await
         .unwrap();

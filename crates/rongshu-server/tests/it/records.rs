@@ -15,6 +15,7 @@ on_both_backends!(
     decimals_and_upserts_survive_exactly,
     gb18030_files_are_converted,
     upserts_snapshots_and_deletes_are_logged_in_order,
+    json_and_xlsx_batches_load_like_csv,
 );
 
 async fn a_batch_is_loaded_and_read_back_with_filters_and_paging(app: &TestApp) {
@@ -467,4 +468,122 @@ async fn deliver(
     let (status, report, _) = json_of(app.post_csv(&path, token, csv).await).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     report
+}
+
+async fn post_body(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let res = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let (status, body, _) = json_of(res).await;
+    (status, body)
+}
+
+async fn json_and_xlsx_batches_load_like_csv(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    let path = format!("/api/v1/resources/{code}/batches");
+    let id = |n: u32| citizen_id("510104", "19800101", n);
+    // A JSON array, keys or Chinese names; the second element has a wrong type.
+    let array = json!([
+        {"id_number": id(1), "name": "甲", "children": 2, "income": "100.50"},
+        {"公民身份号码": id(2), "姓名": "乙", "children": "two"}
+    ]);
+    let (status, report) = post_body(
+        app,
+        &path,
+        &cast.provider,
+        "application/json",
+        array.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (
+            report["rows_loaded"].as_u64(),
+            report["rows_rejected"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (
+            report["rejects"][0]["row"].as_u64(),
+            report["rejects"][0]["item"].as_str()
+        ),
+        (Some(2), Some("children"))
+    );
+    // One object per line.
+    let ndjson = format!(
+        "{}\n{}\n",
+        json!({"id_number": id(3), "name": "丙"}),
+        json!({"id_number": id(4), "name": "丁"})
+    );
+    let (status, report) = post_body(
+        app,
+        &path,
+        &cast.provider,
+        "application/x-ndjson",
+        ndjson.into_bytes(),
+    )
+    .await;
+    assert_eq!(
+        (status, report["rows_loaded"].as_u64()),
+        (StatusCode::OK, Some(2))
+    );
+    // An XLSX workbook with a number and a date cell.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["id_number", "name", "children", "birth_date"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    sheet.write_string(1, 0, id(5)).unwrap();
+    sheet.write_string(1, 1, "戊").unwrap();
+    sheet.write_number(1, 2, 3.0).unwrap();
+    let date = rust_xlsxwriter::ExcelDateTime::from_ymd(1980, 1, 1).unwrap();
+    sheet
+        .write_datetime_with_format(
+            1,
+            3,
+            &date,
+            &rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd"),
+        )
+        .unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+    let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    let (status, report) = post_body(app, &path, &cast.provider, xlsx, bytes).await;
+    assert_eq!(
+        (status, report["rows_loaded"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{report}"
+    );
+    let (_, page, _) = json_of(
+        app.get(
+            &format!("/api/v1/resources/{code}/records?name=戊"),
+            Some(&cast.provider),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page["records"][0]["children"], 3);
+    assert_eq!(page["records"][0]["birth_date"], "1980-01-01");
+    assert_eq!(page["records"].as_array().map(Vec::len), Some(1));
+    // Not a workbook: a clear 422, nothing loaded.
+    let (status, _) = post_body(app, &path, &cast.provider, xlsx, b"not a zip".to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = post_body(app, &path, &cast.provider, "image/png", vec![1, 2, 3]).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
