@@ -160,6 +160,23 @@ impl RowChecker {
                         format!("{} ({}) is required but empty", item.name, item.key),
                     );
                 }
+                // The item's kind checks what it holds (an ID's check character, a
+                // mobile's prefix, …) and gives the value in its normal form. A
+                // legacy USCC checksum passes here; the quality report flags it.
+                Ok(Some(CellValue::Text(text))) if item.kind.is_some() => {
+                    let Some(kind) = item.kind else { continue };
+                    match kind.check(&text) {
+                        Ok(normal) => typed.push(Some(CellValue::Text(normal.value.into_owned()))),
+                        Err(e) => {
+                            return self.reject(
+                                row,
+                                cells,
+                                Some(item.key.as_str()),
+                                format!("{} ({}): {e}", item.name, item.key),
+                            );
+                        }
+                    }
+                }
                 Ok(cell) => typed.push(cell),
                 Err(e) => {
                     return self.reject(

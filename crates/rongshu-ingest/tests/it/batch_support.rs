@@ -12,7 +12,7 @@ pub fn spec() -> ResourceSpec {
         "name": "t", "key_items": ["id"],
         "items": [
             {"key": "id", "name": "编号", "type": "string"},
-            {"key": "name", "name": "姓名", "type": "string"},
+            {"key": "name", "name": "姓名", "type": "string", "kind": "text"},
             {"key": "age", "name": "年龄", "type": "integer", "required": true},
             {"key": "birth", "name": "出生日期", "type": "date"},
             {"key": "active", "name": "在册", "type": "boolean"}

@@ -107,3 +107,33 @@ fn a_quoted_field_cut_at_the_end_rejects_the_last_row() {
     let out = outcomes(b.as_mut());
     assert_eq!(accepted(&out[0])[1], "a \"b\"\nc");
 }
+
+#[test]
+fn an_items_kind_checks_its_values_and_normalises_them() {
+    use rongshu_core::catalog::{NewResourceRequest, ResourceSpec};
+    let req: NewResourceRequest = serde_json::from_value(serde_json::json!({
+        "name": "人口", "key_items": ["id_number"],
+        "items": [{"key": "id_number", "name": "公民身份号码"}, {"key": "phone", "name": "手机号码"}]
+    }))
+    .unwrap();
+    let spec = ResourceSpec::parse(req).unwrap();
+    let csv =
+        "id_number,phone\n11010519491231002x,+86 138-0013-8000\n110105194912310021,13800138000\n";
+    let mut b = rongshu_ingest::CsvBatch::open(csv.as_bytes(), &spec).unwrap();
+    let out: Vec<_> = std::iter::from_fn(|| b.next_row())
+        .map(Result::unwrap)
+        .collect();
+    let rongshu_ingest::RowOutcome::Accepted(cells) = &out[0] else {
+        panic!("{:?}", out[0])
+    };
+    let text = |c: &Option<rongshu_core::value::CellValue>| c.as_ref().unwrap().canonical_text();
+    assert_eq!(
+        (text(&cells[0]).as_str(), text(&cells[1]).as_str()),
+        ("11010519491231002X", "13800138000")
+    );
+    let rongshu_ingest::RowOutcome::Rejected(r) = &out[1] else {
+        panic!("{:?}", out[1])
+    };
+    assert_eq!((r.row, r.item.as_deref()), (3, Some("id_number")));
+    assert!(r.reason.contains("check character"), "{}", r.reason);
+}

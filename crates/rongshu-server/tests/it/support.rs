@@ -332,7 +332,8 @@ pub fn population_csv(n: u32) -> String {
         let district = if i % 2 == 0 { "锦江区" } else { "武侯区" };
         let id = citizen_id("510104", "19800101", i);
         csv.push_str(&format!(
-            "{id},张{i},1980-01-01,{district},{},{}.50\n",
+            "{id},张{},1980-01-01,{district},{},{}.50\n",
+            chinese_digits(i),
             i % 3,
             10000 + i
         ));
@@ -350,4 +351,13 @@ pub async fn json_of(res: Response) -> (StatusCode, Value, String) {
         .to_owned();
     let body: Value = res.json().await.unwrap_or(Value::Null);
     (status, body, content_type)
+}
+
+/// 12 → 一二: given names for test people (a name's kind allows no digits).
+pub fn chinese_digits(n: u32) -> String {
+    const DIGITS: [char; 10] = ['零', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
+    n.to_string()
+        .bytes()
+        .map(|b| DIGITS[usize::from(b - b'0')])
+        .collect()
 }
