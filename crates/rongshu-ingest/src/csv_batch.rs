@@ -75,6 +75,11 @@ impl<R: Read> CsvBatch<R> {
         self.rows_read
     }
 
+    /// The file line of the row last returned.
+    pub fn last_row(&self) -> u64 {
+        self.checker.last_row()
+    }
+
     /// The delimiter the header line was split with.
     pub fn delimiter(&self) -> u8 {
         self.delimiter

@@ -342,6 +342,9 @@ impl<R: BufRead> RowSource for JsonBatch<R> {
     fn next_row(&mut self) -> Option<Result<RowOutcome, IngestError>> {
         JsonBatch::next_row(self)
     }
+    fn last_row(&self) -> u64 {
+        self.checker.last_row()
+    }
     fn rows_read(&self) -> u64 {
         self.rows_read
     }

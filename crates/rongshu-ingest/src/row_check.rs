@@ -91,6 +91,8 @@ pub(crate) struct RowChecker {
     spec: ResourceSpec,
     key_positions: Vec<usize>,
     seen_keys: HashSet<Vec<u8>>,
+    /// The row number of the last outcome, for callers that check further.
+    last_row: std::cell::Cell<u64>,
 }
 
 impl RowChecker {
@@ -104,11 +106,16 @@ impl RowChecker {
             spec: spec.clone(),
             key_positions,
             seen_keys: HashSet::new(),
+            last_row: std::cell::Cell::new(0),
         }
     }
 
     pub fn spec(&self) -> &ResourceSpec {
         &self.spec
+    }
+
+    pub fn last_row(&self) -> u64 {
+        self.last_row.get()
     }
 
     /// The row's key as written, so a provider can find a rejected row.
@@ -132,6 +139,7 @@ impl RowChecker {
         item: Option<&str>,
         reason: String,
     ) -> RowOutcome {
+        self.last_row.set(row);
         RowOutcome::Rejected(Reject {
             row,
             key: self.key_text(cells),
@@ -142,6 +150,7 @@ impl RowChecker {
 
     /// Type the cells (one per item, in item order) of the row numbered `row`.
     pub fn check(&mut self, row: u64, cells: &[RawCell<'_>]) -> RowOutcome {
+        self.last_row.set(row);
         let mut typed = Vec::with_capacity(self.spec.items.len());
         for (i, item) in self.spec.items.iter().enumerate() {
             let text = match cells.get(i).unwrap_or(&RawCell::Absent) {

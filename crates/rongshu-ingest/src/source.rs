@@ -21,6 +21,8 @@ pub trait RowSource {
     fn ignored_columns(&self) -> &[String];
     /// The text encoding the file was read in, for the report.
     fn encoding(&self) -> &'static str;
+    /// The row number (as rejects count them) of the outcome last returned.
+    fn last_row(&self) -> u64;
 }
 
 /// The formats a batch can arrive in.
@@ -104,6 +106,9 @@ impl RowSource for CsvSource {
     }
     fn encoding(&self) -> &'static str {
         self.encoding.name()
+    }
+    fn last_row(&self) -> u64 {
+        self.batch.last_row()
     }
 }
 

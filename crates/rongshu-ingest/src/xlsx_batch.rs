@@ -245,6 +245,9 @@ impl RowSource for XlsxBatch {
     fn next_row(&mut self) -> Option<Result<RowOutcome, IngestError>> {
         XlsxBatch::next_row(self)
     }
+    fn last_row(&self) -> u64 {
+        self.checker.last_row()
+    }
     fn rows_read(&self) -> u64 {
         self.rows_read
     }

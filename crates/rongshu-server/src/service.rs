@@ -9,8 +9,12 @@ use chrono::{DateTime, Duration, Utc};
 use rongshu_core::account::{DepartmentCode, Role, Username, check_password_strength};
 use rongshu_core::audit::AuditRecord;
 use rongshu_core::catalog::{ResourceSpec, Transition};
+use rongshu_core::quality::{
+    BatchChecks, InMemoryReferences, QualityTally, RowChecker, RowVerdict, RuleSet, RuleSpec,
+    Severity, Violation,
+};
 use rongshu_ingest::{
-    BatchFormat, BatchReport, IngestError, ReadOptions, RejectList, RowOutcome, open_batch,
+    BatchFormat, BatchReport, IngestError, ReadOptions, Reject, RejectList, RowOutcome, open_batch,
 };
 use rongshu_store::{
     Applied, BatchMode, CatalogActor, Department, NewUser, Resource, RowCells, Store, TokenOwner,
@@ -267,8 +271,28 @@ enum Chunk {
         rejects: RejectList,
         encoding: &'static str,
         ignored: Vec<String>,
+        quality: Box<QualityTally>,
     },
     Fatal(IngestError),
+}
+
+/// Failing rows listed inline in a batch's quality report.
+pub const QUALITY_INLINE_FAILURES: usize = 100;
+
+/// The resource's declared rules, checked against its current declaration. A
+/// rule that no longer fits (an item was removed) is logged and the batch is
+/// checked with the built-in rules only, rather than refused.
+fn rule_set(resource: &Resource) -> Result<RuleSet, ApiError> {
+    let declared: Vec<RuleSpec> =
+        serde_json::from_value(resource.quality_rules.clone()).unwrap_or_default();
+    match RuleSet::parse(&resource.spec, declared) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            tracing::warn!(resource = %resource.code, error = %e, "declared quality rules no longer fit; using the built-in rules");
+            RuleSet::parse(&resource.spec, Vec::new())
+                .map_err(|e| ApiError::internal_msg(e.to_string()))
+        }
+    }
 }
 
 /// The answer to a delivered batch: its report, and what it changed.
@@ -278,6 +302,8 @@ pub struct BatchOutcome {
     pub report: BatchReport,
     pub mode: BatchMode,
     pub changes: Applied,
+    /// Counts per rule, the score and the first failing rows.
+    pub quality: QualityTally,
 }
 
 /// Load a delivered CSV file into a resource as one batch.
@@ -307,6 +333,19 @@ pub async fn ingest_file(
 ) -> Result<BatchOutcome, ApiError> {
     let spec = resource.spec.clone();
     let path_buf = path.to_path_buf();
+    let rules = rule_set(resource)?;
+    // Reference rules check against values already on the platform.
+    let mut references = InMemoryReferences::new();
+    for (target, item) in rules.references() {
+        let values = store.distinct_values(target, item).await?;
+        references.extend(target, item, values);
+    }
+    let previous_rows = store
+        .batches(&resource.code, 1)
+        .await?
+        .first()
+        .map(|b| b.rows_loaded as u64);
+    let today = now.date_naive();
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(4);
     let reader = tokio::task::spawn_blocking(move || {
         let send = |c: Chunk| sender.blocking_send(c).is_ok();
@@ -314,11 +353,33 @@ pub async fn ingest_file(
             Ok(b) => b,
             Err(e) => return send(Chunk::Fatal(e)),
         };
+        let mut checker = RowChecker::new(&rules, today, &references);
+        let mut tally = QualityTally::new(&rules, QUALITY_INLINE_FAILURES);
         let mut rejects = RejectList::new(REPORT_REJECT_CAP);
         let mut chunk = Vec::with_capacity(CHUNK_ROWS);
         while let Some(outcome) = batch.next_row() {
             match outcome {
-                Ok(RowOutcome::Accepted(cells)) => {
+                Ok(RowOutcome::Accepted(mut cells)) => {
+                    let verdict = checker.check(&cells);
+                    tally.record(&verdict);
+                    if verdict.reject {
+                        let failed = verdict
+                            .violations
+                            .iter()
+                            .find(|v| v.severity == Severity::Reject);
+                        rejects.push(Reject {
+                            row: batch.last_row(),
+                            key: verdict.key.clone(),
+                            item: failed.and_then(|v| v.item.clone()),
+                            reason: failed.map_or_else(String::new, |v| v.reason.clone()),
+                        });
+                        continue;
+                    }
+                    for (i, normal) in verdict.normalized {
+                        if let Some(cell) = cells.get_mut(i) {
+                            *cell = Some(rongshu_core::value::CellValue::Text(normal));
+                        }
+                    }
                     chunk.push(cells);
                     if chunk.len() == CHUNK_ROWS
                         && !send(Chunk::Rows(std::mem::replace(
@@ -329,18 +390,26 @@ pub async fn ingest_file(
                         return false;
                     }
                 }
-                Ok(RowOutcome::Rejected(r)) => rejects.push(r),
+                Ok(RowOutcome::Rejected(r)) => {
+                    let item = r.item.clone().unwrap_or_else(|| "row".into());
+                    let violation = Violation::type_error(&item, "", r.reason.clone());
+                    tally.record(&RowVerdict::from_violations(vec![violation], r.key.clone()));
+                    rejects.push(r);
+                }
                 Err(e) => return send(Chunk::Fatal(e)),
             }
         }
         if !chunk.is_empty() && !send(Chunk::Rows(chunk)) {
             return false;
         }
+        let loaded = batch.rows_read().saturating_sub(rejects.total());
+        tally.record_batch(BatchChecks::row_count_change(&rules, previous_rows, loaded));
         send(Chunk::Done {
             rows_read: batch.rows_read(),
             rejects,
             encoding: batch.encoding(),
             ignored: batch.ignored_columns().to_vec(),
+            quality: Box::new(tally.finish()),
         })
     });
 
@@ -360,7 +429,8 @@ pub async fn ingest_file(
                 rejects,
                 encoding,
                 ignored,
-            }) => break Ok((rows_read, rejects, encoding, ignored)),
+                quality,
+            }) => break Ok((rows_read, rejects, encoding, ignored, quality)),
             Some(Chunk::Fatal(e)) => break Err(e),
             None => {
                 break Err(IngestError::Io(std::io::Error::other(
@@ -371,7 +441,7 @@ pub async fn ingest_file(
     };
     drop(receiver);
     let _ = reader.await;
-    let (rows_read, rejects, encoding, ignored) = match outcome {
+    let (rows_read, rejects, encoding, ignored, quality) = match outcome {
         Ok(v) => v,
         Err(e) => {
             break_with_failure(writer, &e.to_string(), now).await;
@@ -395,7 +465,13 @@ pub async fn ingest_file(
         ignored_columns: ignored,
     };
     report.rows_loaded = rows_read - rows_rejected;
-    let report_json = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    let mut report_json = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    if let Some(obj) = report_json.as_object_mut() {
+        obj.insert(
+            "quality".into(),
+            serde_json::to_value(&*quality).map_err(ApiError::internal)?,
+        );
+    }
     let mut audit = doer.record(
         now,
         "batch.load",
@@ -418,6 +494,7 @@ pub async fn ingest_file(
         report,
         mode,
         changes,
+        quality: *quality,
     })
 }
 

@@ -31,6 +31,8 @@ pub struct Resource {
     /// A newer version under work, and its state (draft or submitted).
     pub working: Option<WorkingVersion>,
     pub publish_date: Option<String>,
+    /// Quality rules the provider declared (JSON array of rule objects).
+    pub quality_rules: serde_json::Value,
     pub row_count: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -81,7 +83,7 @@ pub struct CatalogActor<'a> {
     pub now: DateTime<Utc>,
 }
 
-const RESOURCE_SELECT: &str = "SELECT r.id, r.code, r.spec, r.table_name, r.row_count, r.status, \
+const RESOURCE_SELECT: &str = "SELECT r.id, r.code, r.spec, r.table_name, r.row_count, r.status, r.quality_rules, \
      r.version, r.working_version, r.publish_date, r.created_at, r.updated_at, \
      (SELECT v.state FROM resource_versions v WHERE v.resource_id = r.id AND v.version = r.working_version) AS working_state, \
      d.id AS d_id, d.code AS d_code, d.name AS d_name, \
@@ -128,6 +130,11 @@ fn resource_from(row: &AnyRow) -> Result<Resource, StoreError> {
         version: row.try_get("version")?,
         working,
         publish_date: row.try_get("publish_date")?,
+        quality_rules: {
+            let text: String = row.try_get("quality_rules")?;
+            serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("quality rules: {e}")))?
+        },
         row_count: row.try_get("row_count")?,
         created_at: parse_ts(&created)?,
         updated_at: parse_ts(&updated)?,
@@ -637,6 +644,65 @@ impl Store {
         append_in(&mut tx, &audit).await?;
         tx.commit().await?;
         self.resource(code).await
+    }
+
+    /// Replace a resource's declared quality rules (checked by the caller),
+    /// with its history entry and audit event.
+    pub async fn set_quality_rules(
+        &self,
+        code: &str,
+        rules: &serde_json::Value,
+        actor: CatalogActor<'_>,
+        mut audit: AuditRecord,
+    ) -> Result<Resource, StoreError> {
+        let current = self.resource(code).await?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE resources SET quality_rules = $1, updated_at = $2 WHERE id = $3")
+            .bind(rules.to_string())
+            .bind(ts(actor.now))
+            .bind(current.id)
+            .execute(&mut *tx)
+            .await?;
+        let change = FieldChange {
+            field: "quality_rules".into(),
+            before: current.quality_rules.clone(),
+            after: rules.clone(),
+        };
+        record_history(
+            &mut tx,
+            current.id,
+            &actor,
+            "rules",
+            current.version,
+            None,
+            &[change],
+        )
+        .await?;
+        audit.target = Some(code.to_owned());
+        audit.resource = Some(code.to_owned());
+        append_in(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.resource(code).await
+    }
+
+    /// Every distinct non-empty value of one item of a resource, for reference
+    /// checks (the caller bounds how large a resource it asks this of).
+    pub async fn distinct_values(&self, code: &str, item: &str) -> Result<Vec<String>, StoreError> {
+        let resource = self.resource(code).await?;
+        let Some(item) = resource.spec.item(item) else {
+            return Err(StoreError::NotFound(format!("item {item} of {code}")));
+        };
+        let col = quote_ident(item.key.as_str());
+        let sql = format!(
+            "SELECT DISTINCT CAST({col} AS TEXT) AS v FROM {} WHERE {col} IS NOT NULL",
+            quote_ident(&resource.table_name)
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("v")?))
+            .collect()
     }
 
     pub async fn resource(&self, code: &str) -> Result<Resource, StoreError> {

@@ -208,6 +208,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite_only: &[],
         postgres_only: &[],
     },
+    Migration {
+        version: 4,
+        name: "quality rules",
+        statements: &["ALTER TABLE resources ADD COLUMN quality_rules TEXT NOT NULL DEFAULT '[]'"],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -50,6 +50,10 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         )
         .route("/api/v1/resources/{code}/history", get(resources::history))
         .route(
+            "/api/v1/resources/{code}/rules",
+            axum::routing::put(resources::set_rules),
+        )
+        .route(
             "/api/v1/resources/{code}/{transition}",
             post(resources::transition),
         )

@@ -286,6 +286,61 @@ pub(crate) async fn transition_resource(
     .await
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RulesRequest {
+    #[schema(value_type = Vec<Object>)]
+    rules: Vec<serde_json::Value>,
+}
+
+/// Declare a resource's quality rules (its provider's data officer, or the
+/// platform office), replacing the previous ones. Each rule is an object such
+/// as `{"rule": "range", "item": "age", "min": 0, "max": 150, "severity": "warn"}`;
+/// rules: unique, range, allowed, pattern, length, id_birth_date, id_sex,
+/// date_order, reference, row_count_change, freshness, kind.
+#[utoipa::path(put, path = "/api/v1/resources/{code}/rules", tag = "data",
+    params(("code" = String, Path, description = "Resource code")),
+    request_body = RulesRequest,
+    responses((status = 200, description = "The resource with its rules"),
+              (status = 403, description = "Not the provider's data officer"),
+              (status = 422, description = "A rule does not fit the resource; `detail` names the rule and item")))]
+pub async fn set_rules(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+    ApiJson(req): ApiJson<RulesRequest>,
+) -> Result<Json<Resource>, ApiError> {
+    let resource = visible_resource(&state, &actor, &code).await?;
+    let provider = actor.department().code == resource.provider.code;
+    if !(actor.is_platform_admin() || (provider && actor.has_role(Role::DataOfficer))) {
+        return Err(ApiError::Forbidden(format!(
+            "quality rules of {code} are declared by {}'s data officer or the platform office",
+            resource.provider.name
+        )));
+    }
+    let mut rules = Vec::with_capacity(req.rules.len());
+    for (i, raw) in req.rules.iter().enumerate() {
+        let rule: rongshu_core::quality::RuleSpec = serde_json::from_value(raw.clone())
+            .map_err(|e| ApiError::Unprocessable(format!("rules[{i}]: {e}")))?;
+        rules.push(rule);
+    }
+    rongshu_core::quality::RuleSet::parse(&resource.spec, rules.clone())
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let value = serde_json::to_value(&rules).map_err(ApiError::internal)?;
+    let now = state.clock.now();
+    let who = doer(&actor);
+    let audit = who.record(now, "resource.rules", None, json!({ "rules": rules.len() }));
+    let actor_ref = rongshu_store::CatalogActor {
+        label: &who.label,
+        now,
+    };
+    Ok(Json(
+        state
+            .store
+            .set_quality_rules(&code, &value, actor_ref, audit)
+            .await?,
+    ))
+}
+
 /// Every state change and field change of a resource, newest first.
 #[utoipa::path(get, path = "/api/v1/resources/{code}/history", tag = "catalog",
     params(("code" = String, Path, description = "Resource code")),

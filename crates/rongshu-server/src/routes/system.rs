@@ -30,6 +30,7 @@ use crate::state::AppState;
         super::resources::update,
         super::resources::transition,
         super::resources::history,
+        super::resources::set_rules,
         super::resources::upload_batch,
         super::resources::list_batches,
         super::records::read,

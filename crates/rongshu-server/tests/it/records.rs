@@ -16,6 +16,7 @@ on_both_backends!(
     gb18030_files_are_converted,
     upserts_snapshots_and_deletes_are_logged_in_order,
     json_and_xlsx_batches_load_like_csv,
+    declared_quality_rules_reject_warn_and_are_reported,
 );
 
 async fn a_batch_is_loaded_and_read_back_with_filters_and_paging(app: &TestApp) {
@@ -586,4 +587,108 @@ async fn json_and_xlsx_batches_load_like_csv(app: &TestApp) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = post_body(app, &path, &cast.provider, "image/png", vec![1, 2, 3]).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+async fn declared_quality_rules_reject_warn_and_are_reported(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    let rules_path = format!("/api/v1/resources/{code}/rules");
+    let put = |token: String, body: Value| {
+        let url = app.url(&rules_path);
+        let client = app.client.clone();
+        async move {
+            let res = client
+                .put(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            json_of(res).await
+        }
+    };
+    // Rules that do not fit the resource are refused with the rule and item named.
+    let (status, body, _) = put(
+        cast.provider.clone(),
+        json!({"rules": [{"rule": "range", "item": "name", "min": 0}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["detail"].as_str().unwrap().contains("name"), "{body}");
+    let (status, _, _) = put(
+        cast.provider.clone(),
+        json!({"rules": [{"rule": "teleport"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _, _) = put(cast.consumer.clone(), json!({"rules": []})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let rules = json!({"rules": [
+        {"rule": "range", "item": "children", "min": 0, "max": 10},
+        {"rule": "allowed", "item": "district", "values": ["锦江区", "武侯区"], "severity": "warn"},
+        {"rule": "id_birth_date", "id_item": "id_number", "birth_item": "birth_date"}
+    ]});
+    let (status, body, _) = put(cast.provider.clone(), rules).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["quality_rules"].as_array().map(Vec::len), Some(3));
+
+    let id = |n: u32| citizen_id("510104", "19800101", n);
+    let csv = format!(
+        "id_number,name,birth_date,district,children\n{},张一,1980-01-01,锦江区,1\n{},张二,1980-01-01,锦江区,12\n{},张三,1980-01-01,青羊区,2\n{},张四,1981-05-05,武侯区,0\n",
+        id(1),
+        id(2),
+        id(3),
+        id(4)
+    );
+    let (status, report, _) = json_of(
+        app.post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            csv,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (
+            report["rows_loaded"].as_u64(),
+            report["rows_rejected"].as_u64()
+        ),
+        (Some(2), Some(2))
+    );
+    let rows: Vec<u64> = report["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, [3, 5], "file lines of the two rejected rows");
+    assert_eq!(report["rejects"][0]["item"], "children");
+    let quality = &report["quality"];
+    assert_eq!(quality["rules"]["range:children"]["rejected"], 1);
+    assert_eq!(quality["warned_rows"], 1, "青羊区 is loaded but flagged");
+    assert_eq!(
+        (quality["clean_rows"].as_u64(), quality["rows"].as_u64()),
+        (Some(1), Some(4))
+    );
+    let (_, page, _) = json_of(
+        app.get(
+            &format!("/api/v1/resources/{code}/records?district=青羊区"),
+            Some(&cast.provider),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page["records"].as_array().map(Vec::len), Some(1));
+    // The change is in the resource's history.
+    let (_, history, _) = json_of(
+        app.get(
+            &format!("/api/v1/resources/{code}/history"),
+            Some(&cast.provider),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(history["items"][0]["action"], "rules");
 }
