@@ -11,7 +11,7 @@ use rongshu_core::audit::AuditRecord;
 use rongshu_core::catalog::{ResourceSpec, Transition};
 use rongshu_core::quality::{
     BatchChecks, InMemoryReferences, QualityTally, RowChecker, RowVerdict, RuleSet, RuleSpec,
-    Severity, Violation,
+    Severity, TallyComparison, Violation,
 };
 use rongshu_ingest::{
     BatchFormat, BatchReport, IngestError, ReadOptions, Reject, RejectList, RowOutcome, open_batch,
@@ -304,6 +304,8 @@ pub struct BatchOutcome {
     pub changes: Applied,
     /// Counts per rule, the score and the first failing rows.
     pub quality: QualityTally,
+    /// How this batch's quality moved since the previous batch, if there was one.
+    pub comparison: Option<TallyComparison>,
 }
 
 /// Load a delivered CSV file into a resource as one batch.
@@ -340,11 +342,17 @@ pub async fn ingest_file(
         let values = store.distinct_values(target, item).await?;
         references.extend(target, item, values);
     }
-    let previous_rows = store
-        .batches(&resource.code, 1)
-        .await?
-        .first()
-        .map(|b| b.rows_loaded as u64);
+    let previous = store.batches(&resource.code, 1).await?.into_iter().next();
+    let previous_rows = previous.as_ref().map(|b| b.rows_loaded as u64);
+    // The previous batch's tally, to compare this one with.
+    let previous_quality: Option<QualityTally> = match &previous {
+        Some(b) if b.state == "loaded" => store
+            .batch_report(&b.batch_id)
+            .await?
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|v| serde_json::from_value(v.get("quality")?.clone()).ok()),
+        _ => None,
+    };
     let today = now.date_naive();
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(4);
     let reader = tokio::task::spawn_blocking(move || {
@@ -466,10 +474,15 @@ pub async fn ingest_file(
     };
     report.rows_loaded = rows_read - rows_rejected;
     let mut report_json = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    let comparison = previous_quality.as_ref().map(|p| quality.compare(p));
     if let Some(obj) = report_json.as_object_mut() {
         obj.insert(
             "quality".into(),
             serde_json::to_value(&*quality).map_err(ApiError::internal)?,
+        );
+        obj.insert(
+            "comparison".into(),
+            serde_json::to_value(&comparison).map_err(ApiError::internal)?,
         );
     }
     let mut audit = doer.record(
@@ -495,6 +508,7 @@ pub async fn ingest_file(
         mode,
         changes,
         quality: *quality,
+        comparison,
     })
 }
 

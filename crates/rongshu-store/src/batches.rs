@@ -179,6 +179,27 @@ impl Store {
             .collect()
     }
 
+    /// When each published resource last had a batch loaded (None: never),
+    /// optionally only one department's; for the timeliness list.
+    pub async fn last_loads(
+        &self,
+        department: Option<&str>,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.code, MAX(b.finished_at) AS last
+             FROM resources r JOIN departments d ON d.id = r.department_id
+             LEFT JOIN batches b ON b.resource_id = r.id AND b.state = 'loaded'
+             WHERE r.status = 'published' AND ($1 IS NULL OR d.code = $1)
+             GROUP BY r.code ORDER BY r.code",
+        )
+        .bind(department)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("code")?, r.try_get("last")?)))
+            .collect()
+    }
+
     /// The stored report of a batch, as JSON text.
     pub async fn batch_report(&self, public_id: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT report FROM batches WHERE public_id = $1")

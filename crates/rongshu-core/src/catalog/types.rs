@@ -187,6 +187,23 @@ impl UpdateCycle {
         })
     }
 
+    /// When the next batch is due after one delivered at `last`. Real-time
+    /// resources are expected to deliver at least daily.
+    pub fn next_due(self, last: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        let months = |n: u32| {
+            last.checked_add_months(chrono::Months::new(n))
+                .unwrap_or(last)
+        };
+        match self {
+            UpdateCycle::Realtime | UpdateCycle::Daily => last + chrono::Duration::days(1),
+            UpdateCycle::Weekly => last + chrono::Duration::days(7),
+            UpdateCycle::Monthly => months(1),
+            UpdateCycle::Quarterly => months(3),
+            UpdateCycle::HalfYearly => months(6),
+            UpdateCycle::Yearly => months(12),
+        }
+    }
+
     pub fn label_zh(self) -> &'static str {
         match self {
             UpdateCycle::Realtime => "实时",
@@ -227,5 +244,32 @@ impl ResourceCode {
 impl fmt::Display for ResourceCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_next_batch_is_due_one_cycle_after_the_last() {
+        let last = chrono::Utc.with_ymd_and_hms(2024, 1, 31, 8, 0, 0).unwrap();
+        assert_eq!(
+            UpdateCycle::Daily.next_due(last).to_string(),
+            "2024-02-01 08:00:00 UTC"
+        );
+        assert_eq!(
+            UpdateCycle::Monthly.next_due(last).to_string(),
+            "2024-02-29 08:00:00 UTC"
+        );
+        assert_eq!(
+            UpdateCycle::Quarterly.next_due(last).to_string(),
+            "2024-04-30 08:00:00 UTC"
+        );
+        assert_eq!(
+            UpdateCycle::Yearly.next_due(last).to_string(),
+            "2025-01-31 08:00:00 UTC"
+        );
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod demands;
 mod records;
 pub(crate) mod resources;
 mod system;
+mod timeliness;
 mod validate;
 
 use axum::Router;
@@ -59,6 +60,7 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         )
         .route("/api/v1/resources/{code}/records", get(records::read))
         .route("/api/v1/audit/events", get(audit::events))
+        .route("/api/v1/timeliness", get(timeliness::list))
         .route("/api/v1/catalog/export", get(catalog_io::export))
         .route("/api/v1/demands", get(demands::list).post(demands::create))
         .route("/api/v1/demands/{id}", get(demands::show))

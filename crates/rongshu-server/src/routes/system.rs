@@ -35,6 +35,7 @@ use crate::state::AppState;
         super::resources::list_batches,
         super::records::read,
         super::audit::events,
+        super::timeliness::list,
         super::catalog_io::export,
         super::catalog_io::import,
         super::demands::create,

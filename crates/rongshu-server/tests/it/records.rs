@@ -17,6 +17,7 @@ on_both_backends!(
     upserts_snapshots_and_deletes_are_logged_in_order,
     json_and_xlsx_batches_load_like_csv,
     declared_quality_rules_reject_warn_and_are_reported,
+    overdue_resources_are_listed_from_their_update_cycle,
 );
 
 async fn a_batch_is_loaded_and_read_back_with_filters_and_paging(app: &TestApp) {
@@ -691,4 +692,59 @@ async fn declared_quality_rules_reject_warn_and_are_reported(app: &TestApp) {
     )
     .await;
     assert_eq!(history["items"][0]["action"], "rules");
+}
+
+async fn overdue_resources_are_listed_from_their_update_cycle(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await; // daily
+    app.post_csv(
+        &format!("/api/v1/resources/{code}/batches"),
+        &cast.provider,
+        population_csv(2),
+    )
+    .await;
+    let (status, list, _) =
+        json_of(app.get("/api/v1/timeliness", Some(&cast.provider)).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"][0]["code"], code.as_str());
+    assert_eq!(
+        (
+            list["items"][0]["overdue"].as_bool(),
+            list["items"][0]["update_cycle"].as_str()
+        ),
+        (Some(false), Some("daily"))
+    );
+    app.clock.advance(chrono::Duration::hours(24 * 3 + 1));
+    let (_, list, _) = json_of(
+        app.get("/api/v1/timeliness?overdue=true", Some(&cast.provider))
+            .await,
+    )
+    .await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["items"][0]["days_overdue"], 2);
+    // Each department sees its own; the platform office everyone's.
+    let (_, theirs, _) = json_of(app.get("/api/v1/timeliness", Some(&cast.consumer)).await).await;
+    assert_eq!(theirs["items"].as_array().map(Vec::len), Some(0));
+    let (_, all, _) = json_of(
+        app.get(
+            "/api/v1/timeliness?overdue=true&department=gaj",
+            Some(&cast.admin),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(1));
+    // A fresh batch puts it back on time.
+    app.post_csv(
+        &format!("/api/v1/resources/{code}/batches"),
+        &cast.provider,
+        population_csv(3),
+    )
+    .await;
+    let (_, list, _) = json_of(
+        app.get("/api/v1/timeliness?overdue=true", Some(&cast.provider))
+            .await,
+    )
+    .await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
 }
