@@ -17,8 +17,8 @@ use rongshu_ingest::{
     BatchFormat, BatchReport, IngestError, ReadOptions, Reject, RejectList, RowOutcome, open_batch,
 };
 use rongshu_store::{
-    Applied, BatchMode, CatalogActor, Department, NewUser, Resource, RowCells, Store, TokenOwner,
-    User,
+    Applied, BatchMode, CatalogActor, Department, FailureRow, NewUser, Resource, RowCells, Store,
+    TokenOwner, User,
 };
 
 use crate::auth::{password, token};
@@ -266,6 +266,7 @@ const CHUNK_ROWS: usize = 2_000;
 
 enum Chunk {
     Rows(Vec<RowCells>),
+    Failures(Vec<FailureRow>),
     Done {
         rows_read: u64,
         rejects: RejectList,
@@ -274,6 +275,13 @@ enum Chunk {
         quality: Box<QualityTally>,
     },
     Fatal(IngestError),
+}
+
+fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Reject => "reject",
+        Severity::Warn => "warn",
+    }
 }
 
 /// Failing rows listed inline in a batch's quality report.
@@ -365,11 +373,27 @@ pub async fn ingest_file(
         let mut tally = QualityTally::new(&rules, QUALITY_INLINE_FAILURES);
         let mut rejects = RejectList::new(REPORT_REJECT_CAP);
         let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+        let mut failures: Vec<FailureRow> = Vec::new();
         while let Some(outcome) = batch.next_row() {
+            if failures.len() >= CHUNK_ROWS && !send(Chunk::Failures(std::mem::take(&mut failures)))
+            {
+                return false;
+            }
             match outcome {
                 Ok(RowOutcome::Accepted(mut cells)) => {
                     let verdict = checker.check(&cells);
                     tally.record(&verdict);
+                    for v in &verdict.violations {
+                        failures.push(FailureRow {
+                            row: batch.last_row(),
+                            key: verdict.key.clone(),
+                            item: v.item.clone(),
+                            value: v.value.clone(),
+                            rule: v.rule.to_string(),
+                            severity: severity_name(v.severity).into(),
+                            reason: v.reason.clone(),
+                        });
+                    }
                     if verdict.reject {
                         let failed = verdict
                             .violations
@@ -401,6 +425,15 @@ pub async fn ingest_file(
                 Ok(RowOutcome::Rejected(r)) => {
                     let item = r.item.clone().unwrap_or_else(|| "row".into());
                     let violation = Violation::type_error(&item, "", r.reason.clone());
+                    failures.push(FailureRow {
+                        row: r.row,
+                        key: r.key.clone(),
+                        item: r.item.clone(),
+                        value: None,
+                        rule: violation.rule.to_string(),
+                        severity: "reject".into(),
+                        reason: r.reason.clone(),
+                    });
                     tally.record(&RowVerdict::from_violations(vec![violation], r.key.clone()));
                     rejects.push(r);
                 }
@@ -408,6 +441,9 @@ pub async fn ingest_file(
             }
         }
         if !chunk.is_empty() && !send(Chunk::Rows(chunk)) {
+            return false;
+        }
+        if !failures.is_empty() && !send(Chunk::Failures(failures)) {
             return false;
         }
         let loaded = batch.rows_read().saturating_sub(rejects.total());
@@ -424,6 +460,12 @@ pub async fn ingest_file(
     let mut writer = store.begin_batch(resource, &doer.label, mode, now).await?;
     let outcome = loop {
         match receiver.recv().await {
+            Some(Chunk::Failures(failures)) => {
+                if let Err(e) = writer.push_failures(&failures).await {
+                    break_with_failure(writer, &e.to_string(), now).await;
+                    return Err(e.into());
+                }
+            }
             Some(Chunk::Rows(rows)) => {
                 for row in rows {
                     if let Err(e) = writer.push(row).await {

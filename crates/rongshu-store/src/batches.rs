@@ -24,6 +24,18 @@ pub type RowCells = Vec<Option<CellValue>>;
 /// Rows sent to the database in one statement.
 const ROWS_PER_STATEMENT: usize = 5_000;
 
+/// One failed check of one row, kept in full for the downloadable list.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct FailureRow {
+    pub row: u64,
+    pub key: Option<String>,
+    pub item: Option<String>,
+    pub value: Option<String>,
+    pub rule: String,
+    pub severity: String,
+    pub reason: String,
+}
+
 /// A batch as listed.
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchRow {
@@ -52,6 +64,7 @@ pub struct BatchWriter {
     mode: BatchMode,
     pending: Vec<RowCells>,
     applied: Applied,
+    failures_written: i64,
 }
 
 /// What a batch did to its resource.
@@ -130,6 +143,7 @@ impl Store {
             mode,
             pending: Vec::new(),
             applied: Applied::default(),
+            failures_written: 0,
         })
     }
 
@@ -197,6 +211,44 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("code")?, r.try_get("last")?)))
+            .collect()
+    }
+
+    /// Every failed check of a batch, in order, `limit` at a time after `after`.
+    pub async fn batch_failures(
+        &self,
+        resource_code: &str,
+        public_id: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, FailureRow)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT f.n, f.row_number, f.row_key, f.item, f.value, f.rule, f.severity, f.reason
+             FROM batch_failures f JOIN batches b ON b.id = f.batch_id JOIN resources r ON r.id = b.resource_id
+             WHERE r.code = $1 AND b.public_id = $2 AND f.n > $3 ORDER BY f.n LIMIT $4",
+        )
+        .bind(resource_code)
+        .bind(public_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let row: i64 = r.try_get("row_number")?;
+                Ok((
+                    r.try_get("n")?,
+                    FailureRow {
+                        row: row as u64,
+                        key: r.try_get("row_key")?,
+                        item: r.try_get("item")?,
+                        value: r.try_get("value")?,
+                        rule: r.try_get("rule")?,
+                        severity: r.try_get("severity")?,
+                        reason: r.try_get("reason")?,
+                    },
+                ))
+            })
             .collect()
     }
 
@@ -376,6 +428,45 @@ impl BatchWriter {
         let mut out = String::new();
         write_row_json(&mut out, &keys, &cells);
         out
+    }
+
+    /// Keep failed checks for the batch's downloadable list, in its transaction.
+    pub async fn push_failures(&mut self, failures: &[FailureRow]) -> Result<(), StoreError> {
+        if failures.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<serde_json::Value> = failures
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                serde_json::json!({
+                    "n": self.failures_written + i as i64 + 1, "row_number": f.row, "row_key": f.key,
+                    "item": f.item, "value": f.value, "rule": f.rule, "severity": f.severity, "reason": f.reason,
+                })
+            })
+            .collect();
+        let sql = match self.store.backend {
+            Backend::Sqlite => {
+                "INSERT INTO batch_failures (batch_id, n, row_number, row_key, item, value, rule, severity, reason)
+                 SELECT $2, json_extract(value, '$.n'), json_extract(value, '$.row_number'),
+                        json_extract(value, '$.row_key'), json_extract(value, '$.item'), json_extract(value, '$.value'),
+                        json_extract(value, '$.rule'), json_extract(value, '$.severity'), json_extract(value, '$.reason')
+                 FROM json_each($1)"
+            }
+            Backend::Postgres => {
+                "INSERT INTO batch_failures (batch_id, n, row_number, row_key, item, value, rule, severity, reason)
+                 SELECT $2, f.n, f.row_number, f.row_key, f.item, f.value, f.rule, f.severity, f.reason
+                 FROM json_to_recordset(CAST($1 AS json)) AS f(n BIGINT, row_number BIGINT, row_key TEXT,
+                      item TEXT, value TEXT, rule TEXT, severity TEXT, reason TEXT)"
+            }
+        };
+        sqlx::query(sql)
+            .bind(serde_json::Value::Array(rows).to_string())
+            .bind(self.batch_row_id)
+            .execute(&mut *self.tx)
+            .await?;
+        self.failures_written += failures.len() as i64;
+        Ok(())
     }
 
     /// Compare a chunk with the current rows, write what differs, and log it.

@@ -18,7 +18,7 @@ pub use accounts::{
     Application, Department, LoginCandidate, NewUser, Session, TokenInfo, TokenOwner, User,
 };
 pub use audit::{AuditEventRow, VerifyOutcome};
-pub use batches::{Applied, BatchRow, BatchWriter, RowCells};
+pub use batches::{Applied, BatchRow, BatchWriter, FailureRow, RowCells};
 pub use catalog::{
     CatalogActor, HistoryEntry, PortalCounts, Resource, ResourceVersion, WorkingVersion,
 };

@@ -215,6 +215,23 @@ const MIGRATIONS: &[Migration] = &[
         sqlite_only: &[],
         postgres_only: &[],
     },
+    Migration {
+        version: 5,
+        name: "batch failures",
+        statements: &["CREATE TABLE batch_failures (
+                batch_id BIGINT NOT NULL REFERENCES batches(id),
+                n BIGINT NOT NULL,
+                row_number BIGINT NOT NULL,
+                row_key TEXT,
+                item TEXT,
+                value TEXT,
+                rule TEXT NOT NULL,
+                severity TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                PRIMARY KEY (batch_id, n))"],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -73,6 +73,10 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
             "/api/v1/catalog/import",
             post(catalog_io::import).layer(DefaultBodyLimit::max(catalog_io::IMPORT_LIMIT)),
         )
+        .route(
+            "/api/v1/resources/{code}/batches/{batch}/failures",
+            get(resources::batch_failures),
+        )
         // Batches stream to disk under their own, larger limit.
         .route(
             "/api/v1/resources/{code}/batches",

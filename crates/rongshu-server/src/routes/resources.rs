@@ -506,6 +506,70 @@ async fn drain_briefly(stream: &mut axum::body::BodyDataStream) {
     }
 }
 
+/// Every failed check of a batch (rejected rows and warnings), as a CSV a
+/// provider can fix and send back: the full list behind the report's first rows.
+#[utoipa::path(get, path = "/api/v1/resources/{code}/batches/{batch}/failures", tag = "data",
+    params(("code" = String, Path, description = "Resource code"), ("batch" = String, Path, description = "Batch id")),
+    responses((status = 200, description = "CSV: row, key, item, value, rule, severity, reason"),
+              (status = 403, description = "Not the provider")))]
+pub async fn batch_failures(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path((code, batch)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let resource = visible_resource(&state, &actor, &code).await?;
+    if !sees_unpublished(&actor, &resource) {
+        return Err(ApiError::Forbidden(
+            "only the provider sees a batch's failures".into(),
+        ));
+    }
+    // An unknown batch is a 404; a batch of another resource lists nothing.
+    state.store.batch_report(&batch).await?;
+    const PAGE: i64 = 10_000;
+    let mut out = csv::Writer::from_writer(Vec::from(&b"\xEF\xBB\xBF"[..]));
+    out.write_record(["row", "key", "item", "value", "rule", "severity", "reason"])
+        .map_err(ApiError::internal)?;
+    let mut after = 0;
+    loop {
+        let page = state
+            .store
+            .batch_failures(&code, &batch, after, PAGE)
+            .await?;
+        let Some((last, _)) = page.last() else { break };
+        after = *last;
+        for (_, f) in &page {
+            out.write_record([
+                f.row.to_string().as_str(),
+                f.key.as_deref().unwrap_or(""),
+                f.item.as_deref().unwrap_or(""),
+                f.value.as_deref().unwrap_or(""),
+                &f.rule,
+                &f.severity,
+                &f.reason,
+            ])
+            .map_err(ApiError::internal)?;
+        }
+        if (page.len() as i64) < PAGE {
+            break;
+        }
+    }
+    let body = out
+        .into_inner()
+        .map_err(|e| ApiError::internal_msg(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{batch}-failures.csv\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
 /// The resource's batches, newest first (its provider and the platform office).
 #[utoipa::path(get, path = "/api/v1/resources/{code}/batches", tag = "data",
     params(("code" = String, Path, description = "Resource code")),

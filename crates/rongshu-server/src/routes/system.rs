@@ -33,6 +33,7 @@ use crate::state::AppState;
         super::resources::set_rules,
         super::resources::upload_batch,
         super::resources::list_batches,
+        super::resources::batch_failures,
         super::records::read,
         super::audit::events,
         super::timeliness::list,
