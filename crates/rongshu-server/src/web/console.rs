@@ -51,12 +51,28 @@ fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
-/// A signed-in session user with the session's CSRF token; `None` sends the
-/// visitor to the sign-in page.
-fn session(actor: Option<Actor>) -> Option<(Actor, String)> {
-    let actor = actor?;
-    let csrf = actor.session_csrf.clone()?;
-    Some((actor, csrf))
+/// A user signed in through the web session, with the session's CSRF token.
+/// Anyone else is sent to the sign-in page, so a console handler that takes
+/// this cannot run for them.
+struct ConsoleUser {
+    actor: Actor,
+    csrf: String,
+}
+
+impl axum::extract::FromRequestParts<AppState> for ConsoleUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let MaybeActor(actor) = MaybeActor::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let actor = actor.ok_or_else(to_sign_in)?;
+        let csrf = actor.session_csrf.clone().ok_or_else(to_sign_in)?;
+        Ok(ConsoleUser { actor, csrf })
+    }
 }
 
 fn to_sign_in() -> Response {
@@ -317,12 +333,8 @@ fn form_page(
 async fn new_resource(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
-    MaybeActor(actor): MaybeActor,
+    ConsoleUser { actor: _, csrf }: ConsoleUser,
 ) -> Response {
-    let Some((actor, csrf)) = session(actor) else {
-        return to_sign_in();
-    };
-    let _ = actor;
     let t = choose_lang(&q, &headers).0.texts();
     let form = FormValues {
         share_type: "unconditional".into(),
@@ -335,10 +347,10 @@ async fn new_resource(
 async fn create_resource(
     State(state): State<AppState>,
     headers: HeaderMap,
-    MaybeActor(actor): MaybeActor,
+    ConsoleUser { actor, csrf }: ConsoleUser,
     axum::Form(fields): axum::Form<Fields>,
 ) -> Response {
-    save_form(&state, &headers, actor, &fields, None).await
+    save_form(&state, &headers, ConsoleUser { actor, csrf }, &fields, None).await
 }
 
 /// Register (no code) or edit (a code) from the posted form: "add rows"
@@ -347,13 +359,11 @@ async fn create_resource(
 async fn save_form(
     state: &AppState,
     headers: &HeaderMap,
-    actor: Option<Actor>,
+    user: ConsoleUser,
     fields: &Fields,
     code: Option<String>,
 ) -> Response {
-    let Some((actor, csrf)) = session(actor) else {
-        return to_sign_in();
-    };
+    let ConsoleUser { actor, csrf } = user;
     if !csrf_ok(&csrf, fields) {
         return csrf_refused();
     }
@@ -381,11 +391,8 @@ async fn edit_resource(
     Path(code): Path<String>,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
-    MaybeActor(actor): MaybeActor,
+    ConsoleUser { actor, csrf }: ConsoleUser,
 ) -> Response {
-    let Some((actor, csrf)) = session(actor) else {
-        return to_sign_in();
-    };
     let t = choose_lang(&q, &headers).0.texts();
     let resource = match resources::visible_resource(&state, &actor, &code).await {
         Ok(r) => r,
@@ -407,10 +414,17 @@ async fn save_resource(
     State(state): State<AppState>,
     Path(code): Path<String>,
     headers: HeaderMap,
-    MaybeActor(actor): MaybeActor,
+    ConsoleUser { actor, csrf }: ConsoleUser,
     axum::Form(fields): axum::Form<Fields>,
 ) -> Response {
-    save_form(&state, &headers, actor, &fields, Some(code)).await
+    save_form(
+        &state,
+        &headers,
+        ConsoleUser { actor, csrf },
+        &fields,
+        Some(code),
+    )
+    .await
 }
 
 // ---- detail, lifecycle and review -------------------------------------------
@@ -439,11 +453,8 @@ async fn resource_detail(
     Path(code): Path<String>,
     Query(q): Query<NoticeQuery>,
     headers: HeaderMap,
-    MaybeActor(actor): MaybeActor,
+    ConsoleUser { actor, csrf }: ConsoleUser,
 ) -> Response {
-    let Some((actor, csrf)) = session(actor) else {
-        return to_sign_in();
-    };
     let t = choose_lang(&LangQuery { lang: q.lang }, &headers).0.texts();
     let r = match resources::visible_resource(&state, &actor, &code).await {
         Ok(r) => r,
@@ -487,12 +498,9 @@ async fn resource_detail(
 async fn transition(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    MaybeActor(actor): MaybeActor,
+    ConsoleUser { actor, csrf }: ConsoleUser,
     axum::Form(fields): axum::Form<Fields>,
 ) -> Response {
-    let Some((actor, csrf)) = session(actor) else {
-        return to_sign_in();
-    };
     if !csrf_ok(&csrf, &fields) {
         return csrf_refused();
     }
@@ -553,11 +561,8 @@ async fn review(
     Path(code): Path<String>,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
-    MaybeActor(actor): MaybeActor,
+    ConsoleUser { actor, csrf }: ConsoleUser,
 ) -> Response {
-    let Some((actor, csrf)) = session(actor) else {
-        return to_sign_in();
-    };
     let t = choose_lang(&q, &headers).0.texts();
     let r = match resources::visible_resource(&state, &actor, &code).await {
         Ok(r) => r,
@@ -644,11 +649,8 @@ async fn review_queue(
     State(state): State<AppState>,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
-    MaybeActor(actor): MaybeActor,
+    ConsoleUser { actor, csrf: _ }: ConsoleUser,
 ) -> Response {
-    let Some((actor, _)) = session(actor) else {
-        return to_sign_in();
-    };
     if !actor.is_platform_admin() {
         return error_page(ApiError::Forbidden(
             "the review queue is the platform office's".into(),
@@ -745,11 +747,8 @@ async fn demand_list(
     State(state): State<AppState>,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
-    MaybeActor(actor): MaybeActor,
+    ConsoleUser { actor, csrf }: ConsoleUser,
 ) -> Response {
-    let Some((actor, csrf)) = session(actor) else {
-        return to_sign_in();
-    };
     let t = choose_lang(&q, &headers).0.texts();
     demands_page(&state, &actor, csrf, t, "").await
 }
@@ -757,12 +756,9 @@ async fn demand_list(
 async fn demand_create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    MaybeActor(actor): MaybeActor,
+    ConsoleUser { actor, csrf }: ConsoleUser,
     axum::Form(fields): axum::Form<Fields>,
 ) -> Response {
-    let Some((actor, csrf)) = session(actor) else {
-        return to_sign_in();
-    };
     if !csrf_ok(&csrf, &fields) {
         return csrf_refused();
     }
@@ -801,11 +797,8 @@ async fn demand_detail(
     Path(id): Path<i64>,
     Query(q): Query<NoticeQuery>,
     headers: HeaderMap,
-    MaybeActor(actor): MaybeActor,
+    ConsoleUser { actor, csrf }: ConsoleUser,
 ) -> Response {
-    let Some((actor, csrf)) = session(actor) else {
-        return to_sign_in();
-    };
     let t = choose_lang(&LangQuery { lang: q.lang }, &headers).0.texts();
     let d = match state.store.demand(id).await {
         Ok(d) if demands::may_see(&actor, &d) => d,
@@ -834,12 +827,9 @@ async fn demand_detail(
 async fn demand_action(
     State(state): State<AppState>,
     Path((id, action)): Path<(i64, String)>,
-    MaybeActor(actor): MaybeActor,
+    ConsoleUser { actor, csrf }: ConsoleUser,
     axum::Form(fields): axum::Form<Fields>,
 ) -> Response {
-    let Some((actor, csrf)) = session(actor) else {
-        return to_sign_in();
-    };
     if !csrf_ok(&csrf, &fields) {
         return csrf_refused();
     }
@@ -936,11 +926,8 @@ async fn catalog_search(
     State(state): State<AppState>,
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
-    MaybeActor(actor): MaybeActor,
+    ConsoleUser { actor, csrf: _ }: ConsoleUser,
 ) -> Response {
-    let Some((actor, _)) = session(actor) else {
-        return to_sign_in();
-    };
     let lang = params
         .iter()
         .find(|(k, _)| k == "lang")
