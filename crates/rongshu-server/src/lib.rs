@@ -57,6 +57,7 @@ impl App {
         let local_addr = listener.local_addr()?;
         let search = open_search(&config, &store).await?;
         search.follow();
+        sweep_stale_batches(store.clone(), clock.clone());
         let state = AppState::new(store, search, config, clock);
         let router = router(state.clone());
         Ok(App {
@@ -88,6 +89,26 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// Mark batches whose loader died as failed, now and then, so that a batch
+/// killed with its process does not stay `loading` (and block its resource)
+/// until this server restarts.
+fn sweep_stale_batches(store: Store, clock: Arc<dyn Clock>) {
+    let every = (rongshu_store::batch_lease() / 2).max(std::time::Duration::from_secs(1));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            match store.fail_stale_batches(None, clock.now()).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::warn!(batches = n, "marked batches whose loader stopped as failed")
+                }
+                Err(e) => tracing::warn!(error = %e, "could not check for stale batches"),
+            }
+        }
+    });
 }
 
 /// The process's search index under the data directory; when another process

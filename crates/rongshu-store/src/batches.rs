@@ -1,7 +1,9 @@
-//! Loading a batch into a resource's typed table. Rows are upserted by key inside
-//! one transaction, so readers see the old data or the new, never a mix; the
-//! batch's own row is committed first as `loading`, so a batch that dies halfway
-//! is found and marked failed at the next start.
+//! Loading a batch into a resource's typed table. Rows are staged on the
+//! batch's own connection (see `stage`), compared with the resource's, and the
+//! differences applied in one transaction, so readers see the old data or the
+//! new, never a mix. The batch's own row is committed first as `loading` and
+//! kept alive by a heartbeat, so a batch whose process died is found and
+//! marked failed.
 
 use chrono::{DateTime, Utc};
 use rongshu_core::audit::AuditRecord;
@@ -10,12 +12,15 @@ use rongshu_core::value::CellValue;
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyArguments;
+use sqlx::pool::PoolConnection;
 use sqlx::query::Query;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Connection, Row};
+use std::time::{Duration, Instant};
 
 use crate::audit::append_in;
 use crate::changes::{self, BatchMode};
 use crate::db::{Backend, quote_ident, ts};
+use crate::stage::StageSql;
 use crate::{Resource, Store, StoreError};
 
 /// One row's cells, in the order of the resource's items.
@@ -50,21 +55,27 @@ pub struct BatchRow {
     pub finished_at: Option<String>,
 }
 
-/// An open batch: rows go in with `push`, and become visible at `finish`.
+/// An open batch: rows go in with `push` and are staged on a connection of
+/// their own; `finish` compares them with the resource and makes the
+/// differences visible in one short write.
 pub struct BatchWriter {
     store: Store,
-    tx: Transaction<'static, Any>,
+    conn: PoolConnection<Any>,
     resource: Resource,
     batch_row_id: i64,
     public_id: String,
     keys: Vec<String>,
-    /// Positions of the key items among the items.
-    key_positions: Vec<usize>,
-    statement: std::sync::Arc<str>,
+    sql: StageSql,
+    /// The staging statement for a full run of rows, built once.
+    insert_rows: std::sync::Arc<str>,
     mode: BatchMode,
     pending: Vec<RowCells>,
-    applied: Applied,
+    rows_staged: i64,
     failures_written: i64,
+    /// When the batch began, on the caller's clock and on the monotonic one:
+    /// heartbeats are stamped on the caller's clock, as the stale check is.
+    began: (DateTime<Utc>, Instant),
+    heartbeat: Instant,
 }
 
 /// What a batch did to its resource.
@@ -97,7 +108,10 @@ pub(crate) fn bind_cell<'q>(
 }
 
 impl Store {
-    /// Open a batch for a resource. `submitted_by` names the actor.
+    /// Open a batch for a resource. `submitted_by` names the actor. Only one
+    /// batch loads into a resource at a time: a second one is refused while
+    /// the first is alive (its heartbeat is fresh), and replaces it when the
+    /// process that loaded it has stopped.
     pub async fn begin_batch(
         &self,
         resource: &Resource,
@@ -105,10 +119,11 @@ impl Store {
         mode: BatchMode,
         now: DateTime<Utc>,
     ) -> Result<BatchWriter, StoreError> {
+        self.fail_stale_batches(Some(resource.id), now).await?;
         let public_id = format!("b{}", hex::encode(rand::random::<[u8; 10]>()));
-        let batch_row_id: i64 = sqlx::query(
-            "INSERT INTO batches (public_id, resource_id, state, submitted_by, started_at, mode)
-             VALUES ($1, $2, 'loading', $3, $4, $5) RETURNING id",
+        let inserted = sqlx::query(
+            "INSERT INTO batches (public_id, resource_id, state, submitted_by, started_at, mode, heartbeat_at)
+             VALUES ($1, $2, 'loading', $3, $4, $5, $4) RETURNING id",
         )
         .bind(&public_id)
         .bind(resource.id)
@@ -116,49 +131,114 @@ impl Store {
         .bind(ts(now))
         .bind(mode.as_str())
         .fetch_one(&self.pool)
-        .await?
-        .try_get("id")?;
+        .await;
+        let batch_row_id: i64 = match inserted {
+            Ok(row) => row.try_get("id")?,
+            Err(e) if StoreError::is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "another batch is loading into {}; send this one when it has finished",
+                    resource.code
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let sql = StageSql::new(self.backend, resource);
+        let staged = self.stage_connection(&sql).await;
+        let conn = match staged {
+            Ok(conn) => conn,
+            Err(e) => {
+                self.mark_failed(batch_row_id, &e.to_string(), now).await?;
+                return Err(e);
+            }
+        };
         let keys = resource
             .spec
             .items
             .iter()
             .map(|i| i.key.to_string())
             .collect();
-        let statement: std::sync::Arc<str> = upsert_sql(self.backend, resource).into();
-        let tx = self.begin_write().await?;
         Ok(BatchWriter {
             store: self.clone(),
-            tx,
+            conn,
             resource: resource.clone(),
             batch_row_id,
             public_id,
-            key_positions: resource
-                .spec
-                .key_items
-                .iter()
-                .filter_map(|k| resource.spec.items.iter().position(|i| &i.key == k))
-                .collect(),
             keys,
-            statement,
+            insert_rows: sql.insert_rows(sql.rows_per_statement()).into(),
+            sql,
             mode,
             pending: Vec::new(),
-            applied: Applied::default(),
+            rows_staged: 0,
             failures_written: 0,
+            began: (now, Instant::now()),
+            heartbeat: Instant::now(),
         })
     }
 
-    /// Mark batches left `loading` by a process that stopped as failed; their
-    /// rows were never committed.
-    pub async fn fail_interrupted_batches(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    /// A connection of the batch's own, with its staging tables.
+    async fn stage_connection(&self, sql: &StageSql) -> Result<PoolConnection<Any>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Sqlite {
+            // The bundled SQLite keeps temporary tables in memory by default;
+            // a batch of any size must spill to disk instead.
+            sqlx::query("PRAGMA temp_store = FILE")
+                .execute(&mut *conn)
+                .await?;
+        }
+        for statement in sql.create() {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(conn)
+    }
+
+    /// Mark as failed the batches whose loader stopped: still `loading`, but
+    /// no heartbeat for longer than the lease. Run at start, periodically, and
+    /// before a new batch of the same resource. Batches of a live process,
+    /// this one's or another's (the CLI beside the server, a second server on
+    /// PostgreSQL), are left alone.
+    pub async fn fail_stale_batches(
+        &self,
+        resource_id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let lease = chrono::Duration::from_std(batch_lease())
+            .unwrap_or_else(|_| chrono::Duration::seconds(DEFAULT_LEASE_SECONDS));
         let done = sqlx::query(
             "UPDATE batches SET state = 'failed', finished_at = $1,
-                 report = '{\"error\":\"the server stopped while this batch was loading\"}'
-             WHERE state = 'loading'",
+                 report = '{\"error\":\"the process loading this batch stopped before it finished\"}'
+             WHERE state = 'loading' AND (heartbeat_at IS NULL OR heartbeat_at < $2)
+               AND ($3 IS NULL OR resource_id = $3)",
         )
         .bind(ts(now))
+        .bind(ts(now - lease))
+        .bind(resource_id)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    /// Mark batches left `loading` by a process that stopped as failed.
+    pub async fn fail_interrupted_batches(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.fail_stale_batches(None, now).await
+    }
+
+    async fn mark_failed(
+        &self,
+        batch_row_id: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE batches SET state = 'failed', report = $1, finished_at = $2 WHERE id = $3",
+        )
+        .bind(serde_json::json!({ "error": reason }).to_string())
+        .bind(ts(now))
+        .bind(batch_row_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     pub async fn batches(
@@ -263,96 +343,6 @@ impl Store {
     }
 }
 
-/// The statement that upserts one chunk of rows. The rows travel as a single
-/// JSON array bound to `$1` (the batch id is `$2`), which both databases unpack
-/// natively: a handful of parameters instead of tens of thousands, so the
-/// statement is prepared once and each chunk costs one round trip.
-fn upsert_sql(backend: Backend, resource: &Resource) -> String {
-    let items = &resource.spec.items;
-    let table = quote_ident(&resource.table_name);
-    let columns: Vec<String> = std::iter::once("_batch_id".to_owned())
-        .chain(items.iter().map(|i| quote_ident(i.key.as_str())))
-        .collect();
-    let source = match backend {
-        // Item keys are [a-z0-9_], so they are safe inside a JSON path literal.
-        Backend::Sqlite => {
-            let fields: Vec<String> = items
-                .iter()
-                .map(|i| format!("json_extract(value, '$.{}')", i.key.as_str()))
-                .collect();
-            format!(
-                "SELECT $2, {} FROM json_each($1) WHERE true",
-                fields.join(", ")
-            )
-        }
-        Backend::Postgres => {
-            let fields: Vec<String> = items
-                .iter()
-                .map(|i| format!("r.{}", quote_ident(i.key.as_str())))
-                .collect();
-            format!(
-                "SELECT $2, {} FROM json_populate_recordset(NULL::{table}, CAST($1 AS json)) AS r",
-                fields.join(", ")
-            )
-        }
-    };
-    let keys: Vec<String> = resource
-        .spec
-        .key_items
-        .iter()
-        .map(|k| quote_ident(k.as_str()))
-        .collect();
-    let updates: Vec<String> = std::iter::once("_batch_id".to_owned())
-        .chain(
-            items
-                .iter()
-                .filter(|i| !resource.spec.key_items.contains(&i.key))
-                .map(|i| quote_ident(i.key.as_str())),
-        )
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect();
-    format!(
-        "INSERT INTO {table} ({}) {source} ON CONFLICT ({}) DO UPDATE SET {}",
-        columns.join(","),
-        keys.join(","),
-        updates.join(",")
-    )
-}
-
-/// Delete the rows whose keys are in the JSON array bound to `$1`.
-fn delete_by_keys_sql(backend: Backend, resource: &Resource) -> String {
-    let table = quote_ident(&resource.table_name);
-    let keys = &resource.spec.key_items;
-    match backend {
-        Backend::Sqlite => {
-            let conditions: Vec<String> = keys
-                .iter()
-                .map(|k| {
-                    format!(
-                        "{table}.{} = json_extract(j.value, '$.{}')",
-                        quote_ident(k.as_str()),
-                        k.as_str()
-                    )
-                })
-                .collect();
-            format!(
-                "DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM json_each($1) AS j WHERE {})",
-                conditions.join(" AND ")
-            )
-        }
-        Backend::Postgres => {
-            let conditions: Vec<String> = keys
-                .iter()
-                .map(|k| format!("t.{c} = j.{c}", c = quote_ident(k.as_str())))
-                .collect();
-            format!(
-                "DELETE FROM {table} AS t USING json_populate_recordset(NULL::{table}, CAST($1 AS json)) AS j WHERE {}",
-                conditions.join(" AND ")
-            )
-        }
-    }
-}
-
 /// Append one row as a JSON object keyed by item key. Decimals, dates and
 /// times go as strings in canonical form, so PostgreSQL's input functions and
 /// SQLite's text columns both receive the exact written value.
@@ -408,29 +398,8 @@ impl BatchWriter {
         Ok(())
     }
 
-    fn row_json(&self, row: &RowCells) -> String {
-        let mut out = String::with_capacity(64 * self.keys.len().max(1));
-        write_row_json(&mut out, &self.keys, row);
-        out
-    }
-
-    fn key_json(&self, row: &RowCells) -> String {
-        let keys: Vec<String> = self
-            .key_positions
-            .iter()
-            .map(|&i| self.keys[i].clone())
-            .collect();
-        let cells: RowCells = self
-            .key_positions
-            .iter()
-            .map(|&i| row.get(i).cloned().flatten())
-            .collect();
-        let mut out = String::new();
-        write_row_json(&mut out, &keys, &cells);
-        out
-    }
-
-    /// Keep failed checks for the batch's downloadable list, in its transaction.
+    /// Keep failed checks for the batch's downloadable list; they are stored
+    /// with the batch when it finishes.
     pub async fn push_failures(&mut self, failures: &[FailureRow]) -> Result<(), StoreError> {
         if failures.is_empty() {
             return Ok(());
@@ -445,172 +414,62 @@ impl BatchWriter {
                 })
             })
             .collect();
-        let sql = match self.store.backend {
-            Backend::Sqlite => {
-                "INSERT INTO batch_failures (batch_id, n, row_number, row_key, item, value, rule, severity, reason)
-                 SELECT $2, json_extract(value, '$.n'), json_extract(value, '$.row_number'),
-                        json_extract(value, '$.row_key'), json_extract(value, '$.item'), json_extract(value, '$.value'),
-                        json_extract(value, '$.rule'), json_extract(value, '$.severity'), json_extract(value, '$.reason')
-                 FROM json_each($1)"
-            }
-            Backend::Postgres => {
-                "INSERT INTO batch_failures (batch_id, n, row_number, row_key, item, value, rule, severity, reason)
-                 SELECT $2, f.n, f.row_number, f.row_key, f.item, f.value, f.rule, f.severity, f.reason
-                 FROM json_to_recordset(CAST($1 AS json)) AS f(n BIGINT, row_number BIGINT, row_key TEXT,
-                      item TEXT, value TEXT, rule TEXT, severity TEXT, reason TEXT)"
-            }
-        };
-        sqlx::query(sql)
+        sqlx::query(AssertSqlSafe(self.sql.insert_failures()))
             .bind(serde_json::Value::Array(rows).to_string())
-            .bind(self.batch_row_id)
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await?;
         self.failures_written += failures.len() as i64;
-        Ok(())
+        self.beat().await
     }
 
-    /// Compare a chunk with the current rows, write what differs, and log it.
+    /// Stage the pending rows.
     async fn flush(&mut self) -> Result<(), StoreError> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.pending);
-        let backend = self.store.backend;
-        let spec = &self.resource.spec;
-        let all: Vec<String> = rows.iter().map(|r| self.row_json(r)).collect();
-        let all_json = format!("[{}]", all.join(","));
-        let current =
-            changes::current_rows(&mut self.tx, backend, &self.resource, &all_json).await?;
-        let mut write = Vec::new();
-        let mut removed = Vec::new();
-        let mut entries: Vec<(&'static str, String, Option<String>)> = Vec::new();
-        for (row, json) in rows.iter().zip(all) {
-            let texts: Vec<Option<String>> = row
-                .iter()
-                .zip(&spec.items)
-                .map(|(c, item)| {
-                    changes::normalise(item.item_type, c.as_ref().map(CellValue::canonical_text))
-                })
-                .collect();
-            let key = changes::key_of(spec, &texts);
-            let old = current.get(&key);
-            match (self.mode, old) {
-                (BatchMode::Delete, Some(_)) => {
-                    entries.push(("delete", self.key_json(row), None));
-                    removed.push(json);
-                    self.applied.deleted += 1;
-                }
-                (BatchMode::Delete, None) => self.applied.unchanged += 1,
-                (_, None) => {
-                    entries.push(("insert", self.key_json(row), Some(json.clone())));
-                    write.push(json);
-                    self.applied.inserted += 1;
-                }
-                (_, Some(old)) if *old != texts => {
-                    entries.push(("update", self.key_json(row), Some(json.clone())));
-                    write.push(json);
-                    self.applied.updated += 1;
-                }
-                (mode, Some(_)) => {
-                    // A snapshot marks even unchanged rows as seen, so that what it
-                    // does not name can be found and deleted at the end.
-                    if mode == BatchMode::Replace {
-                        write.push(json);
-                    }
-                    self.applied.unchanged += 1;
+        let mut record = String::new();
+        for run in rows.chunks(self.sql.rows_per_statement()) {
+            let statement: std::sync::Arc<str> = if run.len() == self.sql.rows_per_statement() {
+                self.insert_rows.clone()
+            } else {
+                self.sql.insert_rows(run.len()).into()
+            };
+            let mut query = sqlx::query(AssertSqlSafe(statement));
+            for row in run {
+                record.clear();
+                write_row_json(&mut record, &self.keys, row);
+                query = query.bind(self.rows_staged).bind(record.clone());
+                self.rows_staged += 1;
+                for (i, item_type) in self.sql.item_types().iter().enumerate() {
+                    query = bind_cell(query, *item_type, row.get(i).and_then(Option::as_ref));
                 }
             }
+            query.execute(&mut *self.conn).await?;
         }
-        self.applied.rows += rows.len() as i64;
-        if !write.is_empty() {
-            // Built from catalog-checked item keys, each quoted; the rows are bound.
-            sqlx::query(AssertSqlSafe(self.statement.clone()))
-                .bind(format!("[{}]", write.join(",")))
-                .bind(self.batch_row_id)
-                .execute(&mut *self.tx)
-                .await?;
-        }
-        if !removed.is_empty() {
-            let sql = delete_by_keys_sql(backend, &self.resource);
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(format!("[{}]", removed.join(",")))
-                .execute(&mut *self.tx)
-                .await?;
-        }
-        self.log(&entries).await
+        self.beat().await
     }
 
-    async fn log(
-        &mut self,
-        entries: &[(&'static str, String, Option<String>)],
-    ) -> Result<(), StoreError> {
-        if entries.is_empty() {
+    /// Tell other processes this batch's loader is alive.
+    async fn beat(&mut self) -> Result<(), StoreError> {
+        if self.heartbeat.elapsed() < heartbeat_interval() {
             return Ok(());
         }
-        let first = changes::reserve(&mut self.tx, self.resource.id, entries.len() as i64).await?;
-        let last = first + entries.len() as i64 - 1;
-        self.applied.first_seq.get_or_insert(first);
-        self.applied.last_seq = Some(last);
-        changes::append(
-            &mut self.tx,
-            self.store.backend,
-            self.resource.id,
-            self.batch_row_id,
-            first,
-            entries,
-        )
-        .await
+        self.heartbeat = Instant::now();
+        let (began, began_at) = self.began;
+        let stamp = began + chrono::Duration::from_std(began_at.elapsed()).unwrap_or_default();
+        sqlx::query("UPDATE batches SET heartbeat_at = $1 WHERE id = $2")
+            .bind(ts(stamp))
+            .bind(self.batch_row_id)
+            .execute(&self.store.pool)
+            .await?;
+        Ok(())
     }
 
-    /// For a snapshot: delete (and log) every row the batch did not name.
-    async fn delete_unnamed(&mut self) -> Result<(), StoreError> {
-        let spec = &self.resource.spec;
-        let table = quote_ident(&self.resource.table_name);
-        let key_columns: Vec<String> = spec
-            .key_items
-            .iter()
-            .map(|k| format!("CAST({c} AS TEXT) AS {c}", c = quote_ident(k.as_str())))
-            .collect();
-        let sql = format!(
-            "SELECT {} FROM {table} WHERE _batch_id <> $1 ORDER BY _row_id",
-            key_columns.join(", ")
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(self.batch_row_id)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut entries = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut key = serde_json::Map::new();
-            for k in &spec.key_items {
-                let text: Option<String> = row.try_get(k.as_str())?;
-                let item = spec.item(k.as_str());
-                let value = match (text, item.map(|i| i.item_type)) {
-                    (None, _) => serde_json::Value::Null,
-                    (Some(t), Some(ItemType::Integer)) => t
-                        .parse::<i64>()
-                        .map(serde_json::Value::from)
-                        .unwrap_or(serde_json::Value::String(t)),
-                    (Some(t), _) => serde_json::Value::String(t),
-                };
-                key.insert(k.to_string(), value);
-            }
-            entries.push(("delete", serde_json::Value::Object(key).to_string(), None));
-        }
-        let sql = format!("DELETE FROM {table} WHERE _batch_id <> $1");
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(self.batch_row_id)
-            .execute(&mut *self.tx)
-            .await?;
-        self.applied.deleted += entries.len() as i64;
-        self.log(&entries).await
-    }
-
-    /// Make the batch visible: the rows, the resource's count, the batch's
-    /// report and its audit event commit together.
+    /// Make the batch visible: the staged rows are compared with the
+    /// resource's (reads only), then the differences, their change log, the
+    /// resource's count, the batch's report, its failed checks and its audit
+    /// event commit together in one write.
     pub async fn finish(
         mut self,
         rows_read: i64,
@@ -620,20 +479,91 @@ impl BatchWriter {
         audit: AuditRecord,
     ) -> Result<Applied, StoreError> {
         self.flush().await?;
-        if self.mode == BatchMode::Replace {
-            self.delete_unnamed().await?;
+        let staged_at = Instant::now();
+        for statement in self.sql.diff(self.mode) {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *self.conn)
+                .await?;
+        }
+        let mut applied = Applied {
+            rows: self.rows_staged,
+            ..Applied::default()
+        };
+        let counts = sqlx::query(AssertSqlSafe(self.sql.op_counts()))
+            .fetch_all(&mut *self.conn)
+            .await?;
+        for row in &counts {
+            let op: Option<String> = row.try_get("_op")?;
+            let n: i64 = row.try_get("n")?;
+            match op.as_deref() {
+                Some("insert") => applied.inserted += n,
+                Some("update") => applied.updated += n,
+                Some("delete") => applied.deleted += n,
+                _ => applied.unchanged += n,
+            }
+        }
+        let gone: i64 = if self.mode == BatchMode::Replace {
+            sqlx::query(AssertSqlSafe(self.sql.gone_count()))
+                .fetch_one(&mut *self.conn)
+                .await?
+                .try_get("n")?
+        } else {
+            0
+        };
+        applied.deleted += gone;
+        let staged_changes = applied.inserted + applied.updated + applied.deleted - gone;
+        let changes = staged_changes + gone;
+
+        let diffed_at = Instant::now();
+        let backend = self.store.backend;
+        let mut tx = match backend {
+            Backend::Sqlite => self.conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.conn.begin().await?,
+        };
+        if changes > 0 {
+            let first = changes::reserve(&mut tx, self.resource.id, changes).await?;
+            applied.first_seq = Some(first);
+            applied.last_seq = Some(first + changes - 1);
+            if staged_changes > 0 {
+                sqlx::query(AssertSqlSafe(self.sql.log_staged()))
+                    .bind(self.resource.id)
+                    .bind(self.batch_row_id)
+                    .bind(first)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if gone > 0 {
+                sqlx::query(AssertSqlSafe(self.sql.log_gone()))
+                    .bind(self.resource.id)
+                    .bind(self.batch_row_id)
+                    .bind(first + staged_changes)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for statement in self.sql.apply(self.mode) {
+                sqlx::query(AssertSqlSafe(statement))
+                    .bind(self.batch_row_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if self.failures_written > 0 {
+            sqlx::query(AssertSqlSafe(self.sql.copy_failures()))
+                .bind(self.batch_row_id)
+                .execute(&mut *tx)
+                .await?;
         }
         let table = quote_ident(&self.resource.table_name);
         let count_sql = format!("SELECT COUNT(*) AS n FROM {table}");
         let total: i64 = sqlx::query(AssertSqlSafe(count_sql))
-            .fetch_one(&mut *self.tx)
+            .fetch_one(&mut *tx)
             .await?
             .try_get("n")?;
         sqlx::query("UPDATE resources SET row_count = $1, updated_at = $2 WHERE id = $3")
             .bind(total)
             .bind(ts(now))
             .bind(self.resource.id)
-            .execute(&mut *self.tx)
+            .execute(&mut *tx)
             .await?;
         sqlx::query(
             "UPDATE batches SET state = 'loaded', rows_read = $1, rows_loaded = $2,
@@ -641,33 +571,67 @@ impl BatchWriter {
              WHERE id = $6",
         )
         .bind(rows_read)
-        .bind(self.applied.rows)
+        .bind(applied.rows)
         .bind(rows_rejected)
         .bind(report.to_string())
         .bind(ts(now))
         .bind(self.batch_row_id)
-        .bind(self.applied.first_seq)
-        .bind(self.applied.last_seq)
-        .execute(&mut *self.tx)
+        .bind(applied.first_seq)
+        .bind(applied.last_seq)
+        .execute(&mut *tx)
         .await?;
-        append_in(&mut self.tx, &audit).await?;
-        self.tx.commit().await?;
-        Ok(self.applied)
+        append_in(&mut tx, &audit).await?;
+        tx.commit().await?;
+        // How long the load took, and how long of it other writers waited.
+        tracing::info!(
+            batch = %self.public_id,
+            rows = applied.rows,
+            changes,
+            staging_ms = (staged_at - self.began.1).as_millis() as u64,
+            compare_ms = (diffed_at - staged_at).as_millis() as u64,
+            write_lock_ms = diffed_at.elapsed().as_millis() as u64,
+            "batch applied"
+        );
+        // The staging tables go with the batch; a connection that cannot drop
+        // them is closed instead of going back to the pool.
+        for statement in self.sql.drop() {
+            if sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *self.conn)
+                .await
+                .is_err()
+            {
+                let _ = self.conn.close().await;
+                break;
+            }
+        }
+        Ok(applied)
     }
 
-    /// Abandon the batch: nothing of it becomes visible; its row says why.
+    /// Abandon the batch: nothing of it becomes visible; its row says why. The
+    /// staging connection is closed, which discards the staged rows.
     pub async fn fail(self, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let store = self.store.clone();
         let id = self.batch_row_id;
-        self.tx.rollback().await?;
-        sqlx::query(
-            "UPDATE batches SET state = 'failed', report = $1, finished_at = $2 WHERE id = $3",
-        )
-        .bind(serde_json::json!({ "error": reason }).to_string())
-        .bind(ts(now))
-        .bind(id)
-        .execute(&store.pool)
-        .await?;
-        Ok(())
+        let _ = self.conn.close().await;
+        store.mark_failed(id, reason, now).await
     }
 }
+
+/// How long a loading batch may go without a heartbeat before it is taken for
+/// dead. `RONGSHU_BATCH_LEASE_SECONDS` shortens it (tests that kill a loader).
+pub fn batch_lease() -> Duration {
+    std::env::var("RONGSHU_BATCH_LEASE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map_or(
+            Duration::from_secs(DEFAULT_LEASE_SECONDS as u64),
+            Duration::from_secs,
+        )
+}
+
+fn heartbeat_interval() -> Duration {
+    batch_lease() / 4
+}
+
+const DEFAULT_LEASE_SECONDS: i64 = 60;

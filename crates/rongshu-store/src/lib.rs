@@ -13,12 +13,13 @@ mod demands;
 mod error;
 mod migrations;
 mod records;
+mod stage;
 
 pub use accounts::{
     Application, Department, LoginCandidate, NewUser, Session, TokenInfo, TokenOwner, User,
 };
 pub use audit::{AuditEventRow, VerifyOutcome};
-pub use batches::{Applied, BatchRow, BatchWriter, FailureRow, RowCells};
+pub use batches::{Applied, BatchRow, BatchWriter, FailureRow, RowCells, batch_lease};
 pub use catalog::{
     CatalogActor, HistoryEntry, PortalCounts, Resource, ResourceVersion, WorkingVersion,
 };

@@ -232,6 +232,20 @@ const MIGRATIONS: &[Migration] = &[
         sqlite_only: &[],
         postgres_only: &[],
     },
+    Migration {
+        version: 6,
+        name: "staged batches",
+        statements: &[
+            "ALTER TABLE batches ADD COLUMN heartbeat_at TEXT",
+            // Batches left loading by an older binary had no heartbeat; they are dead.
+            "UPDATE batches SET state = 'failed' WHERE state = 'loading'",
+            // One batch loads into a resource at a time: its staged comparison
+            // with the resource's rows must still hold when it is applied.
+            "CREATE UNIQUE INDEX batches_one_loading ON batches (resource_id) WHERE state = 'loading'",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
 ];
 
 /// The newest schema version this binary knows.

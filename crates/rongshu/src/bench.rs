@@ -103,6 +103,7 @@ fn spec() -> anyhow::Result<ResourceSpec> {
         .collect();
     let mut items = items;
     items[0]["kind"] = serde_json::json!("citizen_id");
+    items[6]["kind"] = serde_json::json!("uscc");
     let req: NewResourceRequest = serde_json::from_value(serde_json::json!({
         "name": "基准测试", "key_items": ["id_number"], "items": items
     }))?;

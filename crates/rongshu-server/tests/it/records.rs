@@ -18,6 +18,7 @@ on_both_backends!(
     json_and_xlsx_batches_load_like_csv,
     declared_quality_rules_reject_warn_and_are_reported,
     overdue_resources_are_listed_from_their_update_cycle,
+    a_loading_batch_holds_up_no_reader_and_one_batch_loads_at_a_time,
 );
 
 async fn a_batch_is_loaded_and_read_back_with_filters_and_paging(app: &TestApp) {
@@ -747,4 +748,115 @@ async fn overdue_resources_are_listed_from_their_update_cycle(app: &TestApp) {
     )
     .await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
+}
+
+async fn a_loading_batch_holds_up_no_reader_and_one_batch_loads_at_a_time(app: &TestApp) {
+    use rongshu_core::value::CellValue;
+    use rongshu_server::clock::Clock;
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    let res = app
+        .post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            population_csv(5),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // A large batch is staging (its rows already sent to the database).
+    let resource = app.store.resource(&code).await.unwrap();
+    let now = app.clock.now();
+    let mut writer = app
+        .store
+        .begin_batch(
+            &resource,
+            "user:gaj_officer",
+            rongshu_store::BatchMode::Upsert,
+            now,
+        )
+        .await
+        .unwrap();
+    for i in 0..12_000u32 {
+        let id = citizen_id(&format!("5101{:02}", 5 + i / 1000), "19900101", i % 1000);
+        writer
+            .push(vec![
+                Some(CellValue::Text(id)),
+                Some(CellValue::Text(format!("李{i}"))),
+                None,
+                None,
+                Some(CellValue::Integer(1)),
+                None,
+            ])
+            .await
+            .unwrap();
+    }
+
+    // Meanwhile an audited read goes through at once (its audit event is a
+    // write), and sees the old rows only.
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        app.get(
+            &format!("/api/v1/resources/{code}/records?limit=100"),
+            Some(&cast.provider),
+        ),
+    )
+    .await
+    .expect("a read is not held up by a batch that is loading");
+    let (status, page, _) = json_of(read).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["records"].as_array().unwrap().len(), 5);
+
+    // A second batch for the same resource is refused while the first loads.
+    let (status, problem, _) = json_of(
+        app.post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            population_csv(2),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("another batch is loading"),
+        "{problem}"
+    );
+
+    let audit = rongshu_core::audit::AuditRecord {
+        at: now.to_rfc3339(),
+        actor: "user:gaj_officer".into(),
+        department: Some("gaj".into()),
+        action: "batch.load".into(),
+        target: Some(writer.batch_id().to_owned()),
+        resource: Some(code.clone()),
+        rows: Some(12_000),
+        detail: json!({}),
+    };
+    let applied = writer
+        .finish(12_000, 0, &json!({}), now, audit)
+        .await
+        .unwrap();
+    assert_eq!(
+        (applied.inserted, applied.first_seq, applied.last_seq),
+        (12_000, Some(6), Some(12_005))
+    );
+    let (_, shown, _) = json_of(
+        app.get(&format!("/api/v1/resources/{code}"), Some(&cast.provider))
+            .await,
+    )
+    .await;
+    assert_eq!(shown["row_count"], 12_005);
+    // And the next batch is taken again.
+    let res = app
+        .post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            population_csv(2),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
 }

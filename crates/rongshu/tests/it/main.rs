@@ -113,6 +113,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     admin_steps_import_and_a_tampered_audit_log,
     serve_starts_stops_and_starts_again_with_the_demo,
+    a_server_killed_mid_batch_keeps_the_old_data,
 );
 
 fn citizen_id(seq: u32) -> String {
@@ -340,6 +341,234 @@ async fn serve_starts_stops_and_starts_again_with_the_demo(place: Place) {
     let population = resources.iter().find(|r| r.provider.code == "gaj").unwrap();
     assert!(population.row_count > 15_000, "{}", population.row_count);
     store.close().await;
+}
+
+/// A valid citizen ID for any `n` below 36.5 million: a birth day counted
+/// from 1950-01-01 and a three-digit sequence number.
+fn nth_citizen_id(n: u32) -> String {
+    let day = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap()
+        + chrono::Duration::days(i64::from(n / 1000));
+    let first17 = format!("510104{}{:03}", day.format("%Y%m%d"), n % 1000);
+    let c = rongshu_core::ident::citizen_id::check_char(&first17).unwrap();
+    format!("{first17}{c}")
+}
+
+fn start_server(place: &Place) -> (std::process::Child, String) {
+    let mut child = place
+        .command()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        // A dead loader's batch is recognised after two seconds without a heartbeat.
+        .env("RONGSHU_BATCH_LEASE_SECONDS", "2")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (base, rest) = wait_for_address(child.stdout.take().unwrap());
+    // Keep reading what the server prints, so it never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut rest.into_inner(), &mut std::io::sink()));
+    (child, base)
+}
+
+async fn batches(
+    client: &reqwest::Client,
+    base: &str,
+    code: &str,
+    token: &str,
+) -> Vec<serde_json::Value> {
+    let listed: serde_json::Value = client
+        .get(format!("{base}/api/v1/resources/{code}/batches"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    listed["items"].as_array().cloned().unwrap_or_default()
+}
+
+async fn a_server_killed_mid_batch_keeps_the_old_data(place: Place) {
+    place.run_ok(&[
+        "admin",
+        "create-department",
+        "--code",
+        "gaj",
+        "--name",
+        "成都市公安局",
+    ]);
+    let mut child = place
+        .command()
+        .args([
+            "admin",
+            "create-user",
+            "--username",
+            "li",
+            "--department",
+            "gaj",
+            "--role",
+            "data_officer",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let token = place.run_ok(&[
+        "admin",
+        "create-token",
+        "--username",
+        "li",
+        "--expires-days",
+        "1",
+    ]);
+    let token = token.trim().to_owned();
+    let store = rongshu_store::Store::open(&place.url().await)
+        .await
+        .unwrap();
+    let req: rongshu_core::catalog::NewResourceRequest = serde_json::from_value(serde_json::json!({
+        "name": "人口", "key_items": ["id_number"],
+        "items": [{"key": "id_number", "type": "string", "grade": 3}, {"key": "age", "type": "integer"}]
+    }))
+    .unwrap();
+    let spec = rongshu_core::catalog::ResourceSpec::parse(req).unwrap();
+    let resource = rongshu_server::service::create_resource(
+        &store,
+        chrono::Utc::now(),
+        &rongshu_server::service::Doer::cli(),
+        "gaj",
+        &spec,
+    )
+    .await
+    .unwrap();
+    store.close().await;
+    let code = resource.code.clone();
+
+    // The old data: three people.
+    let old = place.dir.path().join("old.csv");
+    let mut text = String::from("id_number,age\n");
+    for n in 0..3 {
+        text.push_str(&format!("{},{}\n", nth_citizen_id(n), 30 + n));
+    }
+    std::fs::write(&old, text).unwrap();
+    place.run_ok(&["import", "--resource", &code, old.to_str().unwrap()]);
+
+    // A batch large enough to be caught loading: it changes the three and adds many.
+    let mut big = String::from("id_number,age\n");
+    for n in 0..600_000 {
+        big.push_str(&format!("{},{}\n", nth_citizen_id(n), 60 + n % 30));
+    }
+
+    let (mut server, base) = start_server(&place);
+    let client = reqwest::Client::new();
+    let upload = {
+        let (client, base, code, token) =
+            (client.clone(), base.clone(), code.clone(), token.clone());
+        tokio::spawn(async move {
+            client
+                .post(format!("{base}/api/v1/resources/{code}/batches"))
+                .bearer_auth(&token)
+                .header("content-type", "text/csv")
+                .body(big)
+                .send()
+                .await
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let loading = loop {
+        let listed = batches(&client, &base, &code, &token).await;
+        if let Some(b) = listed.iter().find(|b| b["state"] == "loading") {
+            break b["batch_id"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            listed
+                .iter()
+                .all(|b| b["state"] != "failed" && listed.len() < 3),
+            "the big batch finished or failed before it could be interrupted: {listed:?}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the big batch never started loading"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    // Let it get well into the file, then stop the process without warning.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(
+        upload.await.unwrap().is_err(),
+        "the upload's connection died with the server"
+    );
+
+    let (mut server, base) = start_server(&place);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let listed = batches(&client, &base, &code, &token).await;
+        let state = listed
+            .iter()
+            .find(|b| b["batch_id"] == loading.as_str())
+            .map(|b| b["state"].clone());
+        if state == Some(serde_json::json!("failed")) {
+            break;
+        }
+        assert_eq!(state, Some(serde_json::json!("loading")), "{listed:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the interrupted batch was never marked failed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // The old data, whole and unchanged, and nothing of the big batch.
+    let shown: serde_json::Value = client
+        .get(format!("{base}/api/v1/resources/{code}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["row_count"], 3, "{shown}");
+    let records: serde_json::Value = client
+        .get(format!("{base}/api/v1/resources/{code}/records?limit=10"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ages: Vec<i64> = records["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["age"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ages, vec![30, 31, 32], "{records}");
+    // And the resource takes the next batch.
+    let next = client
+        .post(format!("{base}/api/v1/resources/{code}/batches"))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(format!("id_number,age\n{},44\n", nth_citizen_id(0)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.status(), 200);
+    let report: serde_json::Value = next.json().await.unwrap();
+    assert_eq!(report["changes"]["updated"], 1, "{report}");
+    assert_eq!(
+        report["changes"]["first_seq"], 4,
+        "the failed batch took no sequence numbers"
+    );
+    terminate(server.id());
+    server.wait().unwrap();
 }
 
 #[test]

@@ -1,0 +1,316 @@
+//! The SQL of a staged batch. A batch's rows first go into temporary tables
+//! private to the connection that loads it; they are compared with the
+//! resource's rows there, and only the final step (apply what differs, log it,
+//! mark the batch loaded) takes the write lock. On SQLite, which has one writer,
+//! that keeps a long load from holding up every other write (reads' audit
+//! events among them) for more than the time it takes to apply the changes.
+//!
+//! Every name in these statements is a checked catalog key or a name of ours,
+//! quoted; every value is bound.
+
+use rongshu_core::catalog::{ItemType, ResourceSpec};
+
+use crate::Resource;
+use crate::changes::BatchMode;
+use crate::db::{Backend, quote_ident};
+
+pub(crate) const STAGE: &str = "rongshu_stage";
+pub(crate) const STAGE_FAILURES: &str = "rongshu_stage_failures";
+pub(crate) const GONE: &str = "rongshu_gone";
+
+/// The statements of one batch, built once from the resource's declaration.
+pub(crate) struct StageSql {
+    backend: Backend,
+    table: String,
+    items: Vec<String>,
+    non_key_items: Vec<String>,
+    key_items: Vec<String>,
+    column_types: Vec<&'static str>,
+    item_types: Vec<ItemType>,
+}
+
+/// Bound values per statement, under both databases' limits (SQLite 32766,
+/// PostgreSQL 65535).
+const MAX_PARAMETERS: usize = 30_000;
+
+impl StageSql {
+    pub(crate) fn new(backend: Backend, resource: &Resource) -> Self {
+        let spec: &ResourceSpec = &resource.spec;
+        let quoted = |k: &str| quote_ident(k);
+        Self {
+            backend,
+            table: quote_ident(&resource.table_name),
+            items: spec.items.iter().map(|i| quoted(i.key.as_str())).collect(),
+            non_key_items: spec
+                .items
+                .iter()
+                .filter(|i| !spec.key_items.contains(&i.key))
+                .map(|i| quoted(i.key.as_str()))
+                .collect(),
+            key_items: spec.key_items.iter().map(|k| quoted(k.as_str())).collect(),
+            column_types: spec
+                .items
+                .iter()
+                .map(|i| backend.column_type(i.item_type))
+                .collect(),
+            item_types: spec.items.iter().map(|i| i.item_type).collect(),
+        }
+    }
+
+    /// Temporary tables for the rows, the failed checks and (for a snapshot)
+    /// the rows it no longer names. Dropped first in case a connection that
+    /// loaded an earlier batch kept them.
+    pub(crate) fn create(&self) -> Vec<String> {
+        let integer = match self.backend {
+            Backend::Sqlite => "INTEGER",
+            Backend::Postgres => "BIGINT",
+        };
+        let columns: Vec<String> = self
+            .items
+            .iter()
+            .zip(&self.column_types)
+            .map(|(c, t)| format!("{c} {t}"))
+            .collect();
+        let mut statements = self.drop();
+        statements.push(format!(
+            "CREATE TEMP TABLE {STAGE} (_line {integer} NOT NULL, _op TEXT, _target_row {integer}, \
+             _record TEXT NOT NULL, {})",
+            columns.join(", ")
+        ));
+        statements.push(format!(
+            "CREATE TEMP TABLE {STAGE_FAILURES} (n {integer} NOT NULL, row_number {integer} NOT NULL, \
+             row_key TEXT, item TEXT, value TEXT, rule TEXT NOT NULL, severity TEXT NOT NULL, \
+             reason TEXT NOT NULL)"
+        ));
+        statements.push(format!(
+            "CREATE TEMP TABLE {GONE} (_row_id {integer} PRIMARY KEY)"
+        ));
+        statements
+    }
+
+    pub(crate) fn drop(&self) -> Vec<String> {
+        [STAGE, STAGE_FAILURES, GONE]
+            .iter()
+            .map(|t| format!("DROP TABLE IF EXISTS {t}"))
+            .collect()
+    }
+
+    /// Rows staged by one statement.
+    pub(crate) fn rows_per_statement(&self) -> usize {
+        (MAX_PARAMETERS / (self.items.len() + 2)).clamp(1, 1_000)
+    }
+
+    /// Stage `rows` rows with bound values: for each, its order, its record
+    /// as JSON text (what the change log will carry), then its items.
+    /// Plain parameters rather than one JSON document: the database then
+    /// parses nothing, which is where staging spent most of its time. On
+    /// SQLite the parameters are anonymous `?`: the driver looks each numbered
+    /// one up by name, and that lookup is linear in the statement's
+    /// parameters, which made a thousand-row statement quadratic.
+    pub(crate) fn insert_rows(&self, rows: usize) -> String {
+        let per_row = self.items.len() + 2;
+        let mut sql = format!(
+            "INSERT INTO {STAGE} (_line, _record, {}) VALUES ",
+            self.items.join(", ")
+        );
+        for r in 0..rows {
+            if r > 0 {
+                sql.push(',');
+            }
+            let base = r * per_row;
+            match self.backend {
+                Backend::Sqlite => {
+                    sql.push_str("(?, ?");
+                    for _ in &self.item_types {
+                        sql.push_str(", ?");
+                    }
+                }
+                Backend::Postgres => {
+                    sql.push_str(&format!("(${}, ${}", base + 1, base + 2));
+                    for (i, t) in self.item_types.iter().enumerate() {
+                        sql.push_str(", ");
+                        sql.push_str(&self.backend.placeholder(*t, base + 3 + i));
+                    }
+                }
+            }
+            sql.push(')');
+        }
+        sql
+    }
+
+    pub(crate) fn item_types(&self) -> &[ItemType] {
+        &self.item_types
+    }
+
+    /// Stage failed checks: `$1` a JSON array of failure objects.
+    pub(crate) fn insert_failures(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!(
+                "INSERT INTO {STAGE_FAILURES} (n, row_number, row_key, item, value, rule, severity, reason)
+                 SELECT json_extract(value, '$.n'), json_extract(value, '$.row_number'),
+                        json_extract(value, '$.row_key'), json_extract(value, '$.item'),
+                        json_extract(value, '$.value'), json_extract(value, '$.rule'),
+                        json_extract(value, '$.severity'), json_extract(value, '$.reason')
+                 FROM json_each($1)"
+            ),
+            Backend::Postgres => format!(
+                "INSERT INTO {STAGE_FAILURES} (n, row_number, row_key, item, value, rule, severity, reason)
+                 SELECT f.n, f.row_number, f.row_key, f.item, f.value, f.rule, f.severity, f.reason
+                 FROM json_to_recordset(CAST($1 AS json)) AS f(n BIGINT, row_number BIGINT, row_key TEXT,
+                      item TEXT, value TEXT, rule TEXT, severity TEXT, reason TEXT)"
+            ),
+        }
+    }
+
+    /// Compare the staged rows with the resource's: each staged row learns the
+    /// row it would replace and what it does to it. Reads the resource only.
+    pub(crate) fn diff(&self, mode: BatchMode) -> Vec<String> {
+        let matched = match mode {
+            BatchMode::Delete => "'delete'".to_owned(),
+            BatchMode::Upsert | BatchMode::Replace if self.non_key_items.is_empty() => {
+                "'same'".to_owned()
+            }
+            BatchMode::Upsert | BatchMode::Replace => {
+                let differs: Vec<String> = self
+                    .non_key_items
+                    .iter()
+                    .map(|c| format!("t.{c} IS DISTINCT FROM s.{c}"))
+                    .collect();
+                format!(
+                    "CASE WHEN {} THEN 'update' ELSE 'same' END",
+                    differs.join(" OR ")
+                )
+            }
+        };
+        let join: Vec<String> = self
+            .key_items
+            .iter()
+            .map(|c| format!("t.{c} = s.{c}"))
+            .collect();
+        let unmatched = match mode {
+            BatchMode::Delete => "absent",
+            BatchMode::Upsert | BatchMode::Replace => "insert",
+        };
+        let mut statements = vec![
+            format!(
+                "UPDATE {STAGE} AS s SET _target_row = t._row_id, _op = {matched} \
+                 FROM {} AS t WHERE {}",
+                self.table,
+                join.join(" AND ")
+            ),
+            format!("UPDATE {STAGE} SET _op = '{unmatched}' WHERE _op IS NULL"),
+        ];
+        if mode == BatchMode::Replace {
+            statements.push(format!(
+                "CREATE INDEX {STAGE}_target ON {STAGE} (_target_row)"
+            ));
+            statements.push(format!(
+                "INSERT INTO {GONE} (_row_id) SELECT t._row_id FROM {} AS t \
+                 WHERE NOT EXISTS (SELECT 1 FROM {STAGE} AS s WHERE s._target_row = t._row_id)",
+                self.table
+            ));
+        }
+        statements
+    }
+
+    /// How many staged rows do what (`_op`, count).
+    pub(crate) fn op_counts(&self) -> String {
+        format!("SELECT _op, COUNT(*) AS n FROM {STAGE} GROUP BY _op")
+    }
+
+    pub(crate) fn gone_count(&self) -> String {
+        format!("SELECT COUNT(*) AS n FROM {GONE}")
+    }
+
+    /// The key of a row as a JSON object, from the columns of `alias`.
+    fn key_json(&self, alias: &str) -> String {
+        let pairs: Vec<String> = self
+            .key_items
+            .iter()
+            .map(|c| format!("'{}', {alias}.{c}", unquote(c)))
+            .collect();
+        match self.backend {
+            Backend::Sqlite => format!("json_object({})", pairs.join(", ")),
+            Backend::Postgres => format!("CAST(json_build_object({}) AS TEXT)", pairs.join(", ")),
+        }
+    }
+
+    /// Log the staged rows' changes in the order they arrived: `$1` resource,
+    /// `$2` batch, `$3` the first sequence number.
+    pub(crate) fn log_staged(&self) -> String {
+        format!(
+            "INSERT INTO change_log (resource_id, seq, batch_id, op, row_key, record) \
+             SELECT $1, $3 - 1 + ROW_NUMBER() OVER (ORDER BY s._line), $2, s._op, {}, \
+                    CASE WHEN s._op = 'delete' THEN NULL ELSE s._record END \
+             FROM {STAGE} AS s WHERE s._op IN ('insert', 'update', 'delete')",
+            self.key_json("s")
+        )
+    }
+
+    /// Log the deletions of rows a snapshot no longer names, after the staged
+    /// changes, in the order the rows were first stored.
+    pub(crate) fn log_gone(&self) -> String {
+        format!(
+            "INSERT INTO change_log (resource_id, seq, batch_id, op, row_key, record) \
+             SELECT $1, $3 - 1 + ROW_NUMBER() OVER (ORDER BY t._row_id), $2, 'delete', {}, NULL \
+             FROM {} AS t JOIN {GONE} AS g ON g._row_id = t._row_id",
+            self.key_json("t"),
+            self.table
+        )
+    }
+
+    /// Write the changes into the resource's table: `$1` the batch.
+    pub(crate) fn apply(&self, mode: BatchMode) -> Vec<String> {
+        let mut statements = Vec::new();
+        match mode {
+            BatchMode::Upsert | BatchMode::Replace => {
+                if !self.non_key_items.is_empty() {
+                    let sets: Vec<String> = self
+                        .non_key_items
+                        .iter()
+                        .map(|c| format!("{c} = s.{c}"))
+                        .collect();
+                    statements.push(format!(
+                        "UPDATE {} AS t SET _batch_id = $1, {} FROM {STAGE} AS s \
+                         WHERE t._row_id = s._target_row AND s._op = 'update'",
+                        self.table,
+                        sets.join(", ")
+                    ));
+                }
+                if mode == BatchMode::Replace {
+                    statements.push(format!(
+                        "DELETE FROM {} WHERE _row_id IN (SELECT _row_id FROM {GONE})",
+                        self.table
+                    ));
+                }
+                let columns = self.items.join(", ");
+                let values: Vec<String> = self.items.iter().map(|c| format!("s.{c}")).collect();
+                statements.push(format!(
+                    "INSERT INTO {} (_batch_id, {columns}) SELECT $1, {} FROM {STAGE} AS s \
+                     WHERE s._op = 'insert' ORDER BY s._line",
+                    self.table,
+                    values.join(", ")
+                ));
+            }
+            BatchMode::Delete => statements.push(format!(
+                "DELETE FROM {} WHERE _row_id IN \
+                 (SELECT _target_row FROM {STAGE} WHERE _op = 'delete')",
+                self.table
+            )),
+        }
+        statements
+    }
+
+    /// Keep the staged failed checks with the batch: `$1` the batch.
+    pub(crate) fn copy_failures(&self) -> String {
+        format!(
+            "INSERT INTO batch_failures (batch_id, n, row_number, row_key, item, value, rule, severity, reason) \
+             SELECT $1, n, row_number, row_key, item, value, rule, severity, reason FROM {STAGE_FAILURES}"
+        )
+    }
+}
+
+/// A quoted catalog key back to its bare form (keys never contain quotes).
+fn unquote(quoted: &str) -> &str {
+    quoted.trim_matches('"')
+}
