@@ -161,3 +161,9 @@ impl From<rongshu_core::catalog::CatalogError> for ApiError {
         ApiError::Unprocessable(e.to_string())
     }
 }
+
+impl From<rongshu_core::catalog::ElementError> for ApiError {
+    fn from(e: rongshu_core::catalog::ElementError) -> Self {
+        ApiError::Unprocessable(e.to_string())
+    }
+}

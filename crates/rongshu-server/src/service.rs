@@ -8,7 +8,9 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 use rongshu_core::account::{DepartmentCode, Role, Username, check_password_strength};
 use rongshu_core::audit::AuditRecord;
-use rongshu_core::catalog::{ResourceSpec, Transition};
+use rongshu_core::catalog::{
+    ElementCode, ElementSpec, NewElementRequest, ResourceSpec, Transition,
+};
 use rongshu_core::quality::{
     BatchChecks, InMemoryReferences, QualityTally, RowChecker, RowVerdict, RuleSet, RuleSpec,
     Severity, TallyComparison, Violation,
@@ -17,8 +19,8 @@ use rongshu_ingest::{
     BatchFormat, BatchReport, IngestError, ReadOptions, Reject, RejectList, RowOutcome, open_batch,
 };
 use rongshu_store::{
-    Applied, BatchMode, CatalogActor, Department, FailureRow, NewUser, Resource, RowCells, Store,
-    TokenOwner, User,
+    Applied, BatchMode, CatalogActor, DataElement, Department, FailureRow, NewUser, Resource,
+    RowCells, Store, TokenOwner, User,
 };
 
 use crate::auth::{password, token};
@@ -257,6 +259,57 @@ pub async fn transition_resource(
     Ok(store
         .transition_resource(code, transition, comment, actor, audit)
         .await?)
+}
+
+/// Register a data element with its authoritative department.
+pub async fn create_element(
+    store: &Store,
+    now: DateTime<Utc>,
+    doer: &Doer,
+    request: NewElementRequest,
+) -> Result<DataElement, ApiError> {
+    let spec = ElementSpec::parse(request)?;
+    let audit = doer.record(
+        now,
+        "element.create",
+        None,
+        serde_json::json!({ "name": spec.name, "authority": spec.authority.as_str() }),
+    );
+    let actor = CatalogActor {
+        label: &doer.label,
+        now,
+    };
+    Ok(store.create_element(&spec, actor, audit).await?)
+}
+
+/// Change a data element (its code stays): names, description, or which
+/// department is its authority.
+pub async fn update_element(
+    store: &Store,
+    now: DateTime<Utc>,
+    doer: &Doer,
+    code: &str,
+    mut request: NewElementRequest,
+) -> Result<DataElement, ApiError> {
+    // A code that cannot be an element's names none.
+    let code = ElementCode::parse(code)
+        .map_err(|_| ApiError::NotFound(format!("data element {code} does not exist")))?;
+    match request.code.as_deref().map(str::trim) {
+        None | Some("") => request.code = Some(code.to_string()),
+        Some(given) if given == code.as_str() => {}
+        Some(given) => {
+            return Err(ApiError::Unprocessable(format!(
+                "code: an element's code does not change (\"{given}\" is not {code}); register a new element instead"
+            )));
+        }
+    }
+    let spec = ElementSpec::parse(request)?;
+    let audit = doer.record(now, "element.update", None, serde_json::json!({}));
+    let actor = CatalogActor {
+        label: &doer.label,
+        now,
+    };
+    Ok(store.update_element(&spec, actor, audit).await?)
 }
 
 /// Rejects listed inline in a report; the count covers all of them.

@@ -13,6 +13,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::audit::append_in;
 use crate::db::{Backend, parse_ts, quote_ident, ts};
+use crate::elements::index_elements;
 use crate::{Department, Store, StoreError};
 
 /// A resource as the catalog holds it: `spec` is the version readers see (the
@@ -237,6 +238,7 @@ impl Store {
         mut audit: AuditRecord,
     ) -> Result<Resource, StoreError> {
         let department = self.department(department_code).await?;
+        self.check_elements(spec).await?;
         let mut tx = self.begin_write().await?;
         let code = self
             .insert_resource(&mut tx, &department, spec, wanted_code, &actor)
@@ -257,8 +259,12 @@ impl Store {
         mut audit: AuditRecord,
     ) -> Result<Vec<String>, StoreError> {
         let mut departments = Vec::new();
-        for (dept, _, _) in entries {
+        for (dept, spec, _) in entries {
             departments.push(self.department(dept).await?);
+            self.check_elements(spec).await.map_err(|e| match e {
+                StoreError::Invalid(m) => StoreError::Invalid(format!("{}: {m}", spec.name)),
+                other => other,
+            })?;
         }
         let mut tx = self.begin_write().await?;
         let mut codes = Vec::with_capacity(entries.len());
@@ -337,6 +343,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        index_elements(&mut *tx, id, spec).await?;
         record_history(
             &mut *tx,
             id,
@@ -414,6 +421,7 @@ impl Store {
             None => (current.version, current.spec.clone()),
         };
         check_compatible(&base_spec, spec)?;
+        self.check_elements(spec).await?;
         let changes = diff_specs(Some(&base_spec), spec);
         if changes.is_empty() {
             return Ok(current);
@@ -450,6 +458,7 @@ impl Store {
             .bind(current.id)
             .execute(&mut *tx)
             .await?;
+            index_elements(&mut tx, current.id, spec).await?;
             current.version
         } else if let Some(w) = &current.working {
             sqlx::query(
@@ -609,6 +618,7 @@ impl Store {
                 .bind(current.id)
                 .execute(&mut *tx)
                 .await?;
+                index_elements(&mut tx, current.id, &published).await?;
             }
             Transition::Retire => {
                 // A version still under work dies with the resource.

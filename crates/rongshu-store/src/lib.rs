@@ -10,6 +10,7 @@ mod catalog;
 mod changes;
 mod db;
 mod demands;
+mod elements;
 mod error;
 mod migrations;
 mod records;
@@ -26,6 +27,7 @@ pub use catalog::{
 pub use changes::{BatchMode, Change};
 pub use db::Backend;
 pub use demands::{Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand};
+pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts};
 pub use error::StoreError;
 pub use records::{Filter, RecordPage, RecordQuery};
 

@@ -246,6 +246,48 @@ const MIGRATIONS: &[Migration] = &[
         sqlite_only: &[],
         postgres_only: &[],
     },
+    Migration {
+        version: 7,
+        name: "data elements",
+        statements: &[
+            "CREATE TABLE data_elements (
+                id {id},
+                code TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                name_en TEXT,
+                description TEXT NOT NULL,
+                authority_id BIGINT NOT NULL REFERENCES departments(id),
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL)",
+            "CREATE TABLE data_element_history (
+                id {id},
+                element_id BIGINT NOT NULL REFERENCES data_elements(id),
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                changes TEXT NOT NULL)",
+            "CREATE INDEX data_element_history_by_element ON data_element_history (element_id, id)",
+            // Which item of which resource carries which element, as the
+            // resource's current declaration says: kept with `resources.spec`,
+            // so an element's sources are one indexed lookup. Element codes are
+            // not a foreign key: items named elements before the registry existed.
+            "CREATE TABLE resource_item_elements (
+                resource_id BIGINT NOT NULL REFERENCES resources(id),
+                item_key TEXT NOT NULL,
+                element_code TEXT NOT NULL,
+                PRIMARY KEY (resource_id, item_key))",
+            "CREATE INDEX resource_item_elements_by_element ON resource_item_elements (element_code, resource_id)",
+        ],
+        // Items that already name an element are indexed from their declarations.
+        sqlite_only: &["INSERT INTO resource_item_elements (resource_id, item_key, element_code)
+                SELECT r.id, json_extract(i.value, '$.key'), json_extract(i.value, '$.element')
+                FROM resources r, json_each(r.spec, '$.items') i
+                WHERE json_extract(i.value, '$.element') IS NOT NULL"],
+        postgres_only: &["INSERT INTO resource_item_elements (resource_id, item_key, element_code)
+                SELECT r.id, i ->> 'key', i ->> 'element'
+                FROM resources r CROSS JOIN LATERAL jsonb_array_elements(CAST(r.spec AS jsonb) -> 'items') AS i
+                WHERE i ->> 'element' IS NOT NULL"],
+    },
 ];
 
 /// The newest schema version this binary knows.

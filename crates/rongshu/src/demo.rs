@@ -1,5 +1,6 @@
 //! `serve --demo`: on an empty database, departments, users with printed
-//! credentials, and resources with data, so the first page is not empty.
+//! credentials, the standard data elements, and resources with data pointing
+//! at them, so the first page is not empty.
 
 use std::io::Write;
 use std::path::Path;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
 use rongshu_core::account::Role;
-use rongshu_core::catalog::{NewResourceRequest, ResourceSpec, Transition};
+use rongshu_core::catalog::{NewElementRequest, NewResourceRequest, ResourceSpec, Transition};
 use rongshu_server::PasswordCost;
 use rongshu_server::service::{self, Doer};
 use rongshu_store::{BatchMode, Store};
@@ -81,6 +82,90 @@ fn catalog_metadata(department: &str, index: usize, declaration: &mut serde_json
     }
 }
 
+/// The standard data elements (code, name, English name, authoritative
+/// department): public security for a person's identity and household, the
+/// health commission for deaths (death certificates), the telecoms office for
+/// mobile numbers (real-name registration), market regulation for entities.
+const ELEMENTS: &[(&str, &str, &str, &str)] = &[
+    (
+        "person.citizen_id",
+        "公民身份号码",
+        "Citizen ID number",
+        "gaj",
+    ),
+    ("person.name", "姓名", "Name", "gaj"),
+    ("person.sex", "性别", "Sex", "gaj"),
+    ("person.birth_date", "出生日期", "Date of birth", "gaj"),
+    (
+        "person.household_address",
+        "户籍地址",
+        "Household registration address",
+        "gaj",
+    ),
+    ("person.death_date", "死亡日期", "Date of death", "wjw"),
+    ("person.mobile", "手机号码", "Mobile phone number", "tel"),
+    (
+        "entity.uscc",
+        "统一社会信用代码",
+        "Unified social credit code",
+        "scjgj",
+    ),
+    ("entity.name", "主体名称", "Entity name", "scjgj"),
+    (
+        "entity.legal_representative_id",
+        "法定代表人身份号码",
+        "Legal representative's ID number",
+        "scjgj",
+    ),
+    (
+        "entity.legal_representative_name",
+        "法定代表人姓名",
+        "Legal representative's name",
+        "scjgj",
+    ),
+    (
+        "entity.registered_address",
+        "住所",
+        "Registered address",
+        "scjgj",
+    ),
+    ("entity.status", "登记状态", "Registration status", "scjgj"),
+];
+
+/// The data element a department's extract column carries, if any. Columns
+/// about someone else (a spouse, a mother, an employer) carry none: their
+/// values are not the record's subject's.
+fn element_of(department: &str, key: &str) -> Option<&'static str> {
+    Some(match (department, key) {
+        ("scjgj" | "swj", "uscc") => "entity.uscc",
+        ("scjgj", "entity_name") | ("swj", "taxpayer_name") => "entity.name",
+        ("scjgj", "legal_rep_id_number") => "entity.legal_representative_id",
+        ("scjgj" | "swj", "legal_rep_name") => "entity.legal_representative_name",
+        ("scjgj", "address") => "entity.registered_address",
+        ("scjgj", "status") => "entity.status",
+        ("gaj", "address") => "person.household_address",
+        (_, "id_number") => "person.citizen_id",
+        (_, "name") => "person.name",
+        (_, "sex") => "person.sex",
+        (_, "birth_date") => "person.birth_date",
+        (_, "phone") => "person.mobile",
+        _ => return None,
+    })
+}
+
+/// Point the items of a department's declaration at their data elements.
+fn point_at_elements(department: &str, declaration: &mut serde_json::Value) {
+    let Some(items) = declaration.get_mut("items").and_then(|v| v.as_array_mut()) else {
+        return;
+    };
+    for item in items.iter_mut().filter_map(|i| i.as_object_mut()) {
+        let key = item.get("key").and_then(|k| k.as_str()).unwrap_or_default();
+        if let Some(element) = element_of(department, key) {
+            item.insert("element".into(), json!(element));
+        }
+    }
+}
+
 /// Load the demo when the database has no departments yet; otherwise do nothing.
 /// The demo is the synthetic city: each department's extract registered as a
 /// resource and delivered as a batch through the same path as the API.
@@ -149,10 +234,28 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
         .await?;
     }
 
+    for (code, name, name_en, authority) in ELEMENTS {
+        service::create_element(
+            store,
+            now,
+            &doer,
+            NewElementRequest {
+                code: Some((*code).into()),
+                name: Some((*name).into()),
+                name_en: Some((*name_en).into()),
+                description: String::new(),
+                authority: Some((*authority).into()),
+            },
+        )
+        .await
+        .map_err(e)?;
+    }
+
     let mut resources: Vec<(String, ResourceSpec, std::path::PathBuf)> = Vec::new();
     for (i, extract) in manifest.extracts.iter().enumerate() {
         let mut declaration = serde_json::to_value(&extract.resource)?;
         catalog_metadata(&extract.department.code, i, &mut declaration);
+        point_at_elements(&extract.department.code, &mut declaration);
         let spec = spec(declaration)?;
         resources.push((
             extract.department.code.clone(),

@@ -3,12 +3,17 @@
 //! it an invalid declaration cannot exist.
 
 mod diff;
+mod element;
 mod lifecycle;
 mod metadata;
 mod spec;
 mod types;
 
 pub use diff::{FieldChange, diff_specs};
+pub use element::{
+    ElementCode, ElementError, ElementSpec, ItemStanding, MAX_ELEMENT_DESCRIPTION_CHARS,
+    MAX_ELEMENT_NAME_CHARS, NewElementRequest, item_standings,
+};
 pub use lifecycle::{LifecycleError, Status, Transition, next as next_status};
 pub use metadata::{Classification, Format, OpenType, PRIORITY_TOPICS, ResourceKind, ShareMode};
 pub use spec::{

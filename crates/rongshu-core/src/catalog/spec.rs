@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 use super::CatalogError;
+use super::element::{ElementCode, ElementError};
 use super::metadata::{Classification, Format, OpenType, ResourceKind, ShareMode};
 use super::types::{Grade, ItemKey, ItemType, ResourceCode, ShareType, UpdateCycle};
 use crate::kind::ItemKind;
@@ -30,7 +31,7 @@ pub struct Item {
     pub kind_inferred: bool,
     /// The data element (数据元) the item carries, e.g. `person.name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub element: Option<String>,
+    pub element: Option<ElementCode>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
 }
@@ -419,7 +420,7 @@ impl ResourceSpec {
                     } else {
                         it.kind.map(|k| k.as_str().to_owned())
                     },
-                    element: it.element.clone(),
+                    element: it.element.as_ref().map(ToString::to_string),
                     description: it.description.clone(),
                 })
                 .collect(),
@@ -427,22 +428,16 @@ impl ResourceSpec {
     }
 }
 
-/// A data element code: dotted lower-case identifiers, `person.name`.
-fn parse_element(raw: &str) -> Result<String, String> {
-    let ok = raw.len() <= 100
-        && raw.contains('.')
-        && raw.split('.').all(|part| {
-            part.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        });
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err(format!(
-            "\"{raw}\" is not a data element code such as person.name"
-        ))
+/// An element error without its own field prefix: the item's field names it.
+fn element_message(e: ElementError) -> String {
+    match e {
+        ElementError::BadCode(raw) => {
+            format!("\"{raw}\" is not a data element code such as person.name")
+        }
+        ElementError::CodeTooLong { max } => {
+            format!("a data element code has at most {max} characters")
+        }
+        other => other.to_string(),
     }
 }
 
@@ -482,7 +477,7 @@ fn parse_item(index: usize, raw: ItemRequest) -> Result<Item, CatalogError> {
         }
     };
     let element = text(raw.element)
-        .map(|e| parse_element(&e).map_err(|m| err(field("element"), m)))
+        .map(|e| ElementCode::parse(&e).map_err(|m| err(field("element"), element_message(m))))
         .transpose()?;
     if raw.length == Some(0) {
         return Err(err(field("length"), "a length must be at least 1"));

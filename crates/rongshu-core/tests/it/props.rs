@@ -4,6 +4,7 @@
 use chrono::{Datelike, NaiveDate};
 use proptest::prelude::*;
 use proptest::sample::select;
+use rongshu_core::catalog::ElementCode;
 use rongshu_core::division::{self, DivisionCode, DivisionLevel, TownshipCode};
 use rongshu_core::ident::{
     self, CitizenId, IdentKind, Mobile, OrgCode, Uscc, UsccError, parse_date, validate,
@@ -290,5 +291,22 @@ proptest! {
                 prop_assert!(masked.chars().count() <= s.chars().count().max(1));
             }
         }
+    }
+
+    #[test]
+    fn element_codes_in_the_subject_name_form_parse_and_round_trip(
+        code in "[a-z][a-z0-9_]{0,20}(\\.[a-z][a-z0-9_]{0,20}){1,3}"
+    ) {
+        let parsed = ElementCode::parse(&code).unwrap();
+        prop_assert_eq!(parsed.as_str(), code.as_str());
+        let json = serde_json::to_string(&parsed).unwrap();
+        let back: ElementCode = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(back, parsed);
+    }
+
+    #[test]
+    fn element_codes_accept_exactly_the_subject_name_form(s in "\\PC{0,30}|[a-zA-Z0-9_.]{0,30}") {
+        let shape = regex::Regex::new(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$").unwrap();
+        prop_assert_eq!(ElementCode::parse(&s).is_ok(), shape.is_match(&s), "{}", s);
     }
 }

@@ -124,7 +124,10 @@ fn entry_rows(entry: &CatalogEntry) -> Vec<Vec<Cell>> {
             );
             set(Column::ItemRequired, Cell::text(yes_no(item.required)));
             set(Column::ItemKind, Cell::opt(raw.kind));
-            set(Column::ItemElement, Cell::opt(item.element.as_deref()));
+            set(
+                Column::ItemElement,
+                Cell::opt(item.element.as_ref().map(|e| e.as_str())),
+            );
             set(Column::ItemDescription, Cell::text(&item.description));
             row
         })

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod catalog_io;
 pub(crate) mod demands;
+pub(crate) mod elements;
 mod records;
 pub(crate) mod resources;
 mod system;
@@ -59,6 +60,14 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
             post(resources::transition),
         )
         .route("/api/v1/resources/{code}/records", get(records::read))
+        .route(
+            "/api/v1/elements",
+            get(elements::list).post(elements::create),
+        )
+        .route(
+            "/api/v1/elements/{code}",
+            get(elements::show).put(elements::update),
+        )
         .route("/api/v1/audit/events", get(audit::events))
         .route("/api/v1/timeliness", get(timeliness::list))
         .route("/api/v1/catalog/export", get(catalog_io::export))

@@ -60,7 +60,7 @@ fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
            ("fields" = Option<String>, Query, description = "Comma-separated item keys to return"),
            ("limit" = Option<i64>, Query, description = "Records per page, 1 to 1000 (default 100)"),
            ("after" = Option<String>, Query, description = "The `next` cursor of the previous page")),
-    responses((status = 200, description = "`{\"records\": [...], \"next\": cursor or null}`"),
+    responses((status = 200, description = "`{\"records\": [...], \"next\": cursor or null, \"elements\": [{item, element, authoritative}], \"authoritative\": [item keys whose values are of record]}`"),
               (status = 400, description = "Unknown item or a value of the wrong type"),
               (status = 401, description = "Not signed in"),
               (status = 403, description = "The resource is not shared with the caller")))]
@@ -150,11 +150,26 @@ pub async fn read(
     );
     audit.resource = Some(code.clone());
     audit.rows = Some(records.len() as i64);
+    // Said once for the page, not per row: which returned items carry a data
+    // element, and which of them are the element's value of record.
+    let elements: Vec<_> =
+        crate::routes::resources::item_standings(&state, &resource.provider.code, spec)
+            .await?
+            .into_iter()
+            .filter(|s| returned.contains(&s.item.as_str()))
+            .collect();
+    let authoritative: Vec<&str> = elements
+        .iter()
+        .filter(|s| s.authoritative)
+        .map(|s| s.item.as_str())
+        .collect();
     // The read is on record before anyone sees its answer.
     state.store.append_audit(&audit).await?;
     Ok(Json(json!({
         "records": records,
         "next": page.next_after.map(encode_cursor),
+        "elements": elements,
+        "authoritative": authoritative,
     })))
 }
 

@@ -16,7 +16,9 @@ use crate::routes::admin::doer;
 use crate::service;
 use crate::state::AppState;
 use rongshu_core::account::Role;
-use rongshu_core::catalog::{NewResourceRequest, ResourceSpec, Status, Transition};
+use rongshu_core::catalog::{
+    ElementCode, ItemStanding, NewResourceRequest, ResourceSpec, Status, Transition,
+};
 use rongshu_ingest::BatchFormat;
 use rongshu_store::{BatchMode, Resource};
 
@@ -130,7 +132,8 @@ pub struct ShowQuery {
 #[utoipa::path(get, path = "/api/v1/resources/{code}", tag = "catalog",
     params(("code" = String, Path, description = "Resource code"),
            ("version" = Option<i64>, Query, description = "A version's declaration instead of the current one")),
-    responses((status = 200, description = "The resource"), (status = 404, description = "No such resource or version")))]
+    responses((status = 200, description = "The resource; each item carries `authoritative`: true when its data element names this resource's provider as the authoritative source"),
+              (status = 404, description = "No such resource or version")))]
 pub async fn show(
     State(state): State<AppState>,
     actor: Actor,
@@ -139,7 +142,9 @@ pub async fn show(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let resource = visible_resource(&state, &actor, &code).await?;
     let Some(version) = q.version else {
-        return Ok(Json(json!(resource)));
+        let mut body = json!(resource);
+        mark_items(&state, &resource.provider.code, &resource.spec, &mut body).await?;
+        return Ok(Json(body));
     };
     let found = state.store.resource_version(&code, version).await?;
     if found.state != Status::Published && !sees_unpublished(&actor, &resource) {
@@ -148,6 +153,7 @@ pub async fn show(
         )));
     }
     let mut body = json!(found.spec);
+    mark_items(&state, &resource.provider.code, &found.spec, &mut body).await?;
     if let Some(obj) = body.as_object_mut() {
         obj.insert("code".into(), json!(resource.code));
         obj.insert("provider".into(), json!(resource.provider));
@@ -158,6 +164,47 @@ pub async fn show(
         obj.insert("review_comment".into(), json!(found.review_comment));
     }
     Ok(Json(body))
+}
+
+/// The standing of each item of `spec` that carries a data element: of
+/// record when `provider` is the element's authoritative department, a
+/// witness otherwise.
+pub(crate) async fn item_standings(
+    state: &AppState,
+    provider: &str,
+    spec: &ResourceSpec,
+) -> Result<Vec<ItemStanding>, ApiError> {
+    let elements: Vec<&ElementCode> = spec
+        .items
+        .iter()
+        .filter_map(|i| i.element.as_ref())
+        .collect();
+    let authorities = state.store.element_authorities(&elements).await?;
+    Ok(rongshu_core::catalog::item_standings(spec, provider, |e| {
+        authorities.get(e.as_str()).map(String::as_str)
+    }))
+}
+
+/// Mark every item of a resource's JSON with `authoritative`: true only for
+/// an item whose element names the resource's provider as its authority.
+async fn mark_items(
+    state: &AppState,
+    provider: &str,
+    spec: &ResourceSpec,
+    body: &mut serde_json::Value,
+) -> Result<(), ApiError> {
+    let standings = item_standings(state, provider, spec).await?;
+    let Some(items) = body.get_mut("items").and_then(|v| v.as_array_mut()) else {
+        return Ok(());
+    };
+    for item in items.iter_mut().filter_map(|i| i.as_object_mut()) {
+        let key = item.get("key").and_then(|k| k.as_str()).unwrap_or_default();
+        let authoritative = standings
+            .iter()
+            .any(|s| s.authoritative && s.item.as_str() == key);
+        item.insert("authoritative".into(), json!(authoritative));
+    }
+    Ok(())
 }
 
 /// Change a resource's declaration (its provider's data officer). A published

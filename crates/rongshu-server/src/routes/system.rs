@@ -35,6 +35,10 @@ use crate::state::AppState;
         super::resources::list_batches,
         super::resources::batch_failures,
         super::records::read,
+        super::elements::list,
+        super::elements::create,
+        super::elements::show,
+        super::elements::update,
         super::audit::events,
         super::timeliness::list,
         super::catalog_io::export,
@@ -53,6 +57,7 @@ use crate::state::AppState;
         (name = "admin", description = "Departments, users and applications"),
         (name = "catalog", description = "Resources (政务信息资源)"),
         (name = "data", description = "Batches and records"),
+        (name = "elements", description = "Data elements (数据元) and their authoritative sources (一数一源)"),
         (name = "audit", description = "The audit log"),
     )
 )]

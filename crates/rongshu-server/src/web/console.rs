@@ -42,9 +42,9 @@ pub fn routes() -> Router<AppState> {
         .route("/console/demands/{id}/{action}", post(demand_action))
 }
 
-type Fields = Vec<(String, String)>;
+pub(super) type Fields = Vec<(String, String)>;
 
-fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
+pub(super) fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
     fields
         .iter()
         .find(|(k, _)| k == name)
@@ -54,9 +54,9 @@ fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
 /// A user signed in through the web session, with the session's CSRF token.
 /// Anyone else is sent to the sign-in page, so a console handler that takes
 /// this cannot run for them.
-struct ConsoleUser {
-    actor: Actor,
-    csrf: String,
+pub(super) struct ConsoleUser {
+    pub(super) actor: Actor,
+    pub(super) csrf: String,
 }
 
 impl axum::extract::FromRequestParts<AppState> for ConsoleUser {
@@ -80,11 +80,11 @@ fn to_sign_in() -> Response {
 }
 
 /// The form's CSRF field must be the session's token.
-fn csrf_ok(csrf: &str, fields: &Fields) -> bool {
+pub(super) fn csrf_ok(csrf: &str, fields: &Fields) -> bool {
     !csrf.is_empty() && field(fields, "csrf") == csrf
 }
 
-fn csrf_refused() -> Response {
+pub(super) fn csrf_refused() -> Response {
     (
         StatusCode::FORBIDDEN,
         "the form expired (CSRF token mismatch); reload the page",
@@ -92,7 +92,7 @@ fn csrf_refused() -> Response {
         .into_response()
 }
 
-fn error_page(e: ApiError) -> Response {
+pub(super) fn error_page(e: ApiError) -> Response {
     e.into_response()
 }
 
@@ -440,6 +440,8 @@ struct DetailPage<'a> {
     review_link: bool,
     actions: Vec<&'static str>,
     history: Vec<HistoryEntry>,
+    /// Keys of the items whose data element names this provider as its authority.
+    authoritative: std::collections::HashSet<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -477,6 +479,14 @@ async fn resource_detail(
     .filter(|tr| resources::may_transition(&actor, &r, *tr))
     .map(Transition::as_str)
     .collect();
+    let authoritative = match resources::item_standings(&state, &r.provider.code, &r.spec).await {
+        Ok(marks) => marks
+            .into_iter()
+            .filter(|m| m.authoritative)
+            .map(|m| m.item.to_string())
+            .collect(),
+        Err(e) => return error_page(e),
+    };
     let provider = actor.department().code == r.provider.code;
     let under_review = r.status == Status::Submitted
         || r.working
@@ -491,6 +501,7 @@ async fn resource_detail(
         notice: q.notice.as_deref().unwrap_or(""),
         actions,
         history,
+        authoritative,
     };
     render(&page, &[])
 }

@@ -2,6 +2,7 @@
 //! `/console`. They work without JavaScript; forms carry a CSRF token.
 
 mod console;
+mod elements;
 mod i18n;
 
 use askama::Template;
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/login", post(console_login))
         .route("/console/logout", post(console_logout))
         .merge(console::routes())
+        .merge(elements::routes())
 }
 
 #[derive(Deserialize)]

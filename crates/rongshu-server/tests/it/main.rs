@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod basics;
 mod catalog;
+mod elements;
 mod records;
 mod search;
 mod web;

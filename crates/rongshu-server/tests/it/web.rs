@@ -132,7 +132,10 @@ async fn the_console_signs_in_with_a_form(app: &TestApp) {
 
 /// Sign in through the console's form; returns the session cookie and the
 /// session's CSRF token (from the sign-out form).
-async fn console_session(app: &TestApp, username: &str) -> (reqwest::Client, String, String) {
+pub(crate) async fn console_session(
+    app: &TestApp,
+    username: &str,
+) -> (reqwest::Client, String, String) {
     let client = reqwest::Client::builder()
         .redirect(Policy::none())
         .build()

@@ -340,6 +340,27 @@ async fn serve_starts_stops_and_starts_again_with_the_demo(place: Place) {
     assert_eq!(resources.len(), 13);
     let population = resources.iter().find(|r| r.provider.code == "gaj").unwrap();
     assert!(population.row_count > 15_000, "{}", population.row_count);
+    // One data, one source: public security's names are of record, the other
+    // departments' are witnesses.
+    let sources = store.element_sources("person.name").await.unwrap();
+    let of_record: Vec<&str> = sources
+        .iter()
+        .filter(|s| s.authoritative)
+        .map(|s| s.department.code.as_str())
+        .collect();
+    assert_eq!(of_record, ["gaj"]);
+    assert!(sources.iter().filter(|s| !s.authoritative).count() >= 5);
+    let entity_names = store.element_sources("entity.name").await.unwrap();
+    assert!(
+        entity_names
+            .iter()
+            .any(|s| s.department.code == "scjgj" && s.authoritative)
+    );
+    assert!(
+        entity_names
+            .iter()
+            .any(|s| s.department.code == "swj" && !s.authoritative)
+    );
     store.close().await;
 }
 
