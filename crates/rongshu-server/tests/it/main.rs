@@ -9,6 +9,8 @@ mod audit;
 mod auth;
 mod basics;
 mod catalog;
+mod ground_truth;
 mod records;
 mod search;
+mod uploads;
 mod web;
