@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use rongshu_store::StoreError;
 use serde::Serialize;
 
+use crate::uploads::{UploadError, UploadState};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -165,5 +167,34 @@ impl From<rongshu_core::catalog::CatalogError> for ApiError {
 impl From<rongshu_core::catalog::ElementError> for ApiError {
     fn from(e: rongshu_core::catalog::ElementError) -> Self {
         ApiError::Unprocessable(e.to_string())
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        match e {
+            UploadError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            UploadError::NotOpen {
+                id,
+                state: UploadState::Committed,
+                batch_id,
+            } => ApiError::Conflict(format!(
+                "upload {id} was committed as batch {}: it takes no more chunks and loads only once",
+                batch_id.unwrap_or_default()
+            )),
+            UploadError::NotOpen { .. }
+            | UploadError::Busy(_)
+            | UploadError::OffsetMismatch { .. } => ApiError::Conflict(e.to_string()),
+            UploadError::TooLarge { .. } => ApiError::PayloadTooLarge(e.to_string()),
+            UploadError::TotalConflict { .. }
+            | UploadError::PastTheEnd { .. }
+            | UploadError::BodyTooLong { .. }
+            | UploadError::BodyTooShort { .. }
+            | UploadError::CutOff { .. } => ApiError::BadRequest(e.to_string()),
+            UploadError::SizeMismatch { .. } | UploadError::ChecksumMismatch { .. } => {
+                ApiError::Unprocessable(e.to_string())
+            }
+            UploadError::Corrupt { .. } | UploadError::Io(_) => ApiError::internal(e),
+        }
     }
 }

@@ -14,6 +14,7 @@ mod metrics;
 mod routes;
 pub mod service;
 mod state;
+mod uploads;
 mod web;
 
 use std::net::SocketAddr;
@@ -59,6 +60,7 @@ impl App {
         search.follow();
         sweep_stale_batches(store.clone(), clock.clone());
         let state = AppState::new(store, search, config, clock);
+        sweep_uploads(&state).await;
         let router = router(state.clone());
         Ok(App {
             listener,
@@ -123,6 +125,19 @@ async fn open_search(config: &ServerConfig, store: &Store) -> std::io::Result<Ar
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))
         }
+    }
+}
+
+/// Uploads left stale while the server was down are removed, and commits it
+/// was in the middle of are opened again. A failure here is logged, not fatal:
+/// it costs disk space, not correctness.
+async fn sweep_uploads(state: &AppState) {
+    match state.uploads.sweep(state.clock.now()).await {
+        Ok(s) if s.removed + s.reopened > 0 => {
+            tracing::info!(removed = s.removed, reopened = s.reopened, "swept uploads");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not sweep the uploads folder"),
     }
 }
 

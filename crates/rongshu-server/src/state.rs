@@ -9,6 +9,7 @@ use crate::catalog_search::CatalogSearch;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
+use crate::uploads::UploadStore;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -19,6 +20,8 @@ pub struct Inner {
     pub config: ServerConfig,
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
+    /// Batch files arriving in chunks, under the data directory.
+    pub uploads: UploadStore,
     /// Verified against when a user name is unknown, to keep timing uniform.
     pub decoy_hash: String,
 }
@@ -31,12 +34,14 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let decoy_hash = crate::auth::password::decoy_hash(config.password_cost);
+        let uploads = UploadStore::new(config.data_dir.join("uploads"));
         Self(Arc::new(Inner {
             store,
             search,
             config,
             clock,
             metrics: Metrics::default(),
+            uploads,
             decoy_hash,
         }))
     }

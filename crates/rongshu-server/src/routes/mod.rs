@@ -10,6 +10,7 @@ mod records;
 pub(crate) mod resources;
 mod system;
 mod timeliness;
+mod uploads;
 mod validate;
 
 use axum::Router;
@@ -68,6 +69,11 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
             "/api/v1/elements/{code}",
             get(elements::show).put(elements::update),
         )
+        .route("/api/v1/resources/{code}/uploads", post(uploads::open))
+        .route(
+            "/api/v1/resources/{code}/uploads/{id}/commit",
+            post(uploads::commit),
+        )
         .route("/api/v1/audit/events", get(audit::events))
         .route("/api/v1/timeliness", get(timeliness::list))
         .route("/api/v1/catalog/export", get(catalog_io::export))
@@ -91,6 +97,14 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
             "/api/v1/resources/{code}/batches",
             post(resources::upload_batch)
                 .get(resources::list_batches)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        // Chunks stream to disk too, under the same upload limit.
+        .route(
+            "/api/v1/resources/{code}/uploads/{id}",
+            get(uploads::show)
+                .put(uploads::put_chunk)
+                .delete(uploads::abandon)
                 .layer(DefaultBodyLimit::disable()),
         )
 }

@@ -438,37 +438,13 @@ pub async fn upload_batch(
 ) -> Result<Json<service::BatchOutcome>, ApiError> {
     let mode = match q.mode.as_deref() {
         None => BatchMode::Upsert,
-        Some(m) => BatchMode::parse(m).ok_or_else(|| {
-            ApiError::BadRequest(format!("mode: \"{m}\" is not upsert, replace or delete"))
-        })?,
+        Some(m) => parse_mode(m)?,
     };
-    let resource = visible_resource(&state, &actor, &code).await?;
-    require_provider(&actor, &resource)?;
-    if resource.status == Status::Retired {
-        return Err(ApiError::Conflict(format!(
-            "{code} is retired: it takes no new batches"
-        )));
-    }
+    let resource = deliverable_resource(&state, &actor, &code).await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        });
-    // CSV when the client does not say; text/plain and octet-stream are how
-    // many tools send a CSV file.
-    let format = match content_type.as_deref() {
-        None | Some("text/plain" | "application/octet-stream") => BatchFormat::Csv,
-        Some(other) => BatchFormat::from_content_type(other).ok_or_else(|| {
-            ApiError::UnsupportedMediaType(format!(
-                "a batch is sent as text/csv, application/json (or application/x-ndjson) or an XLSX workbook, not {other}"
-            ))
-        })?,
-    };
+        .and_then(|v| v.to_str().ok());
+    let format = batch_format(content_type)?;
     let upload = spool_upload(&state, body).await?;
     let result = service::ingest_file(
         &state.store,
@@ -482,6 +458,50 @@ pub async fn upload_batch(
     .await;
     drop(upload);
     Ok(Json(result?))
+}
+
+/// A batch mode named in a request.
+pub(crate) fn parse_mode(raw: &str) -> Result<BatchMode, ApiError> {
+    BatchMode::parse(raw).ok_or_else(|| {
+        ApiError::BadRequest(format!("mode: \"{raw}\" is not upsert, replace or delete"))
+    })
+}
+
+/// The resource a batch is delivered to, once the caller is known to be its
+/// provider's data officer and it still takes batches.
+pub(crate) async fn deliverable_resource(
+    state: &AppState,
+    actor: &Actor,
+    code: &str,
+) -> Result<Resource, ApiError> {
+    let resource = visible_resource(state, actor, code).await?;
+    require_provider(actor, &resource)?;
+    if resource.status == Status::Retired {
+        return Err(ApiError::Conflict(format!(
+            "{code} is retired: it takes no new batches"
+        )));
+    }
+    Ok(resource)
+}
+
+/// The format a batch file's Content-Type names. CSV when the client does not
+/// say; text/plain and octet-stream are how many tools send a CSV file.
+pub(crate) fn batch_format(content_type: Option<&str>) -> Result<BatchFormat, ApiError> {
+    let essence = content_type.map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    });
+    match essence.as_deref() {
+        None | Some("text/plain" | "application/octet-stream") => Ok(BatchFormat::Csv),
+        Some(other) => BatchFormat::from_content_type(other).ok_or_else(|| {
+            ApiError::UnsupportedMediaType(format!(
+                "a batch is sent as text/csv, application/json (or application/x-ndjson) or an XLSX workbook, not {other}"
+            ))
+        }),
+    }
 }
 
 #[derive(Deserialize)]
@@ -537,7 +557,7 @@ async fn spool_upload(state: &AppState, body: Body) -> Result<Spooled, ApiError>
 
 /// Read and drop a little more of a refused body, so that a client still
 /// sending it gets the 413 instead of a reset connection.
-async fn drain_briefly(stream: &mut axum::body::BodyDataStream) {
+pub(crate) async fn drain_briefly(stream: &mut axum::body::BodyDataStream) {
     const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
     let mut drained = 0;
     let deadline = tokio::time::sleep(std::time::Duration::from_secs(5));

@@ -10,6 +10,8 @@ mod auth;
 mod basics;
 mod catalog;
 mod elements;
+mod ground_truth;
 mod records;
 mod search;
+mod uploads;
 mod web;
