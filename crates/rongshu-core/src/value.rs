@@ -47,6 +47,13 @@ pub fn parse_cell(item_type: ItemType, raw: &str) -> Result<Option<CellValue>, C
     if trimmed.is_empty() {
         return Ok(None);
     }
+    // No text column can hold a NUL (PostgreSQL refuses it outright); in a
+    // delivered file it means binary data or a broken export.
+    if trimmed.contains('\0') {
+        return Err(CellError(
+            "the value contains a NUL character (byte 0): binary data, not text".into(),
+        ));
+    }
     let value = match item_type {
         ItemType::String => {
             if raw.chars().count() > MAX_CELL_CHARS {
@@ -115,9 +122,7 @@ fn parse_decimal(s: &str) -> Result<String, CellError> {
 /// Dates in the forms departments write them: 2024-01-05, 20240105, 2024/1/5,
 /// 2024.1.5, 2024年1月5日.
 pub fn parse_date(s: &str) -> Result<NaiveDate, CellError> {
-    // TEMPORARY until ident::date lands.
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| CellError(format!("\"{s}\" is not a date")))
+    crate::ident::parse_date(s).map_err(|e| CellError(e.to_string()))
 }
 
 fn parse_datetime(s: &str) -> Result<NaiveDateTime, CellError> {
@@ -186,5 +191,31 @@ mod tests {
                 .is_some()
         );
         assert!(parse_cell(ItemType::Date, "2024-02-30").is_err());
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_in_any_type() {
+        for t in [ItemType::String, ItemType::Integer, ItemType::Date] {
+            assert!(parse_cell(t, "12\u{0}3").is_err());
+        }
+    }
+
+    #[test]
+    fn dates_are_read_in_the_forms_departments_write() {
+        for written in [
+            "2024-06-30",
+            "20240630",
+            "2024/6/30",
+            "2024.6.30",
+            "2024年6月30日",
+        ] {
+            assert_eq!(
+                parse_cell(ItemType::Date, written).unwrap(),
+                Some(CellValue::Date(
+                    NaiveDate::from_ymd_opt(2024, 6, 30).unwrap()
+                )),
+                "{written}"
+            );
+        }
     }
 }

@@ -555,6 +555,16 @@ pub async fn ingest_file(
         }
     };
     let rows_rejected = rejects.total();
+    // A snapshot deletes whatever it does not name, so one that names nothing
+    // (an empty or cut-off file, or one whose every row was rejected) would
+    // empty the resource: almost always a mistake, never worth the risk.
+    if mode == BatchMode::Replace && rows_read == rows_rejected {
+        let reason = format!(
+            "a full replacement with no loadable rows ({rows_read} read, {rows_rejected} rejected) would delete every row; nothing was changed"
+        );
+        break_with_failure(writer, &reason, now).await;
+        return Err(ApiError::Unprocessable(reason));
+    }
     let truncated = rows_rejected as usize > REPORT_REJECT_CAP;
     let mut report = BatchReport {
         batch_id: writer.batch_id().to_owned(),

@@ -409,8 +409,10 @@ impl BatchWriter {
             .enumerate()
             .map(|(i, f)| {
                 serde_json::json!({
-                    "n": self.failures_written + i as i64 + 1, "row_number": f.row, "row_key": f.key,
-                    "item": f.item, "value": f.value, "rule": f.rule, "severity": f.severity, "reason": f.reason,
+                    "n": self.failures_written + i as i64 + 1, "row_number": f.row,
+                    "row_key": f.key.as_deref().map(storable), "item": f.item.as_deref().map(storable),
+                    "value": f.value.as_deref().map(storable), "rule": storable(&f.rule),
+                    "severity": f.severity, "reason": storable(&f.reason),
                 })
             })
             .collect();
@@ -615,6 +617,12 @@ impl BatchWriter {
         let _ = self.conn.close().await;
         store.mark_failed(id, reason, now).await
     }
+}
+
+/// Text as a column can keep it: a failed value quoted from a broken file may
+/// carry NUL characters, which PostgreSQL refuses in text.
+fn storable(text: &str) -> String {
+    text.replace('\0', "\u{fffd}")
 }
 
 /// How long a loading batch may go without a heartbeat before it is taken for

@@ -19,6 +19,7 @@ on_both_backends!(
     declared_quality_rules_reject_warn_and_are_reported,
     overdue_resources_are_listed_from_their_update_cycle,
     a_loading_batch_holds_up_no_reader_and_one_batch_loads_at_a_time,
+    malformed_files_are_reported_or_refused_and_the_data_stays,
 );
 
 async fn a_batch_is_loaded_and_read_back_with_filters_and_paging(app: &TestApp) {
@@ -859,4 +860,126 @@ async fn a_loading_batch_holds_up_no_reader_and_one_batch_loads_at_a_time(app: &
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+async fn malformed_files_are_reported_or_refused_and_the_data_stays(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    let batches = format!("/api/v1/resources/{code}/batches");
+    let res = app
+        .post_csv(&batches, &cast.provider, population_csv(5))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let records_now = || async {
+        let (_, page, _) = json_of(
+            app.get(
+                &format!("/api/v1/resources/{code}/records?limit=100"),
+                Some(&cast.provider),
+            )
+            .await,
+        )
+        .await;
+        page["records"].clone()
+    };
+    let before = records_now().await;
+    let header = "id_number,name,birth_date,district,children,income\n";
+    let id = citizen_id("510104", "19800101", 0);
+    let cases: Vec<(&str, &str, &str, Vec<u8>)> = vec![
+        ("empty file", "upsert", "text/csv", Vec::new()),
+        (
+            "empty snapshot",
+            "replace",
+            "text/csv",
+            header.as_bytes().to_vec(),
+        ),
+        (
+            "snapshot of bad rows only",
+            "replace",
+            "text/csv",
+            format!("{header}123,张三,1980-01-01,锦江区,1,1.00\n").into_bytes(),
+        ),
+        (
+            "ragged rows",
+            "upsert",
+            "text/csv",
+            format!("{header}{id},改名\n{id},改名,1980-01-01,锦江区,1,1.00,extra\n").into_bytes(),
+        ),
+        (
+            "cut inside a quoted field",
+            "upsert",
+            "text/csv",
+            format!("{header}{id},\"改名,1980-01-01").into_bytes(),
+        ),
+        (
+            "bytes in no encoding",
+            "upsert",
+            "text/csv",
+            [
+                header.as_bytes(),
+                &[0xff, 0xfe, 0x81, 0x00, 0xc3, 0x28, b'\n'],
+            ]
+            .concat(),
+        ),
+        (
+            "a workbook that is not a zip",
+            "upsert",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            b"PK\x03\x04 this is not really a workbook".to_vec(),
+        ),
+        (
+            "a cut JSON array",
+            "upsert",
+            "application/json",
+            format!("[{{\"id_number\": \"{id}\", \"name\": \"改名\"").into_bytes(),
+        ),
+        (
+            "not JSON at all",
+            "upsert",
+            "application/json",
+            b"<html>".to_vec(),
+        ),
+        (
+            "an unknown mode",
+            "merge",
+            "text/csv",
+            population_csv(1).into_bytes(),
+        ),
+        (
+            "a type nobody sends",
+            "upsert",
+            "image/png",
+            vec![0x89, b'P', b'N', b'G'],
+        ),
+    ];
+    for (what, mode, content_type, body) in cases {
+        let res = app
+            .client
+            .post(app.url(&format!("{batches}?mode={mode}")))
+            .bearer_auth(&cast.provider)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (status, answer, _) = json_of(res).await;
+        match status.as_u16() {
+            200 => assert_eq!(answer["rows_loaded"], 0, "{what}: {answer}"),
+            400 | 413 | 415 | 422 => assert!(
+                answer["detail"].as_str().is_some_and(|d| !d.is_empty()),
+                "{what}: a 4xx says why: {answer}"
+            ),
+            other => panic!("{what}: {other} {answer}"),
+        }
+        assert_eq!(
+            records_now().await,
+            before,
+            "{what}: the previous data is intact"
+        );
+    }
+    let (_, shown, _) = json_of(
+        app.get(&format!("/api/v1/resources/{code}"), Some(&cast.provider))
+            .await,
+    )
+    .await;
+    assert_eq!(shown["row_count"], 5);
 }
