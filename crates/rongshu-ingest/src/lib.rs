@@ -9,6 +9,7 @@ mod json_batch;
 mod report;
 mod row_check;
 mod source;
+pub mod table_sheet;
 mod xlsx_batch;
 
 pub use csv_batch::CsvBatch;

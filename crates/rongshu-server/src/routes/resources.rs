@@ -573,16 +573,19 @@ pub(crate) async fn drain_briefly(stream: &mut axum::body::BodyDataStream) {
     }
 }
 
-/// Every failed check of a batch (rejected rows and warnings), as a CSV a
-/// provider can fix and send back: the full list behind the report's first rows.
+/// Every failed check of a batch (rejected rows and warnings), as a CSV or a
+/// workbook a provider can fix and send back: the full list behind the
+/// report's first rows.
 #[utoipa::path(get, path = "/api/v1/resources/{code}/batches/{batch}/failures", tag = "data",
-    params(("code" = String, Path, description = "Resource code"), ("batch" = String, Path, description = "Batch id")),
-    responses((status = 200, description = "CSV: row, key, item, value, rule, severity, reason"),
+    params(("code" = String, Path, description = "Resource code"), ("batch" = String, Path, description = "Batch id"),
+           ("format" = Option<String>, Query, description = "csv (default, streamed) or xlsx")),
+    responses((status = 200, description = "CSV or XLSX: row, key, item, value, rule, severity, reason"),
               (status = 403, description = "Not the provider")))]
 pub async fn batch_failures(
     State(state): State<AppState>,
     actor: Actor,
     Path((code, batch)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<FailuresQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let resource = visible_resource(&state, &actor, &code).await?;
@@ -593,48 +596,128 @@ pub async fn batch_failures(
     }
     // An unknown batch is a 404; a batch of another resource lists nothing.
     state.store.batch_report(&batch).await?;
-    const PAGE: i64 = 10_000;
-    let mut out = csv::Writer::from_writer(Vec::from(&b"\xEF\xBB\xBF"[..]));
-    out.write_record(["row", "key", "item", "value", "rule", "severity", "reason"])
-        .map_err(ApiError::internal)?;
-    let mut after = 0;
-    loop {
-        let page = state
-            .store
-            .batch_failures(&code, &batch, after, PAGE)
-            .await?;
-        let Some((last, _)) = page.last() else { break };
-        after = *last;
-        for (_, f) in &page {
-            out.write_record([
-                f.row.to_string().as_str(),
-                f.key.as_deref().unwrap_or(""),
-                f.item.as_deref().unwrap_or(""),
-                f.value.as_deref().unwrap_or(""),
-                &f.rule,
-                &f.severity,
-                &f.reason,
-            ])
-            .map_err(ApiError::internal)?;
+    let (content_type, body) = match q.format.as_deref() {
+        None | Some("csv") => (
+            "text/csv; charset=utf-8",
+            Body::from_stream(failures_csv(state.clone(), code, batch.clone())),
+        ),
+        Some("xlsx") => (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Body::from(failures_xlsx(&state, &code, &batch).await?),
+        ),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "format: \"{other}\" is not csv or xlsx"
+            )));
         }
-        if (page.len() as i64) < PAGE {
-            break;
-        }
-    }
-    let body = out
-        .into_inner()
-        .map_err(|e| ApiError::internal_msg(e.to_string()))?;
+    };
+    let extension = if content_type.starts_with("text/csv") {
+        "csv"
+    } else {
+        "xlsx"
+    };
     Ok((
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{batch}-failures.csv\""),
+                format!("attachment; filename=\"{batch}-failures.{extension}\""),
             ),
         ],
         body,
     )
         .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct FailuresQuery {
+    /// csv (default) or xlsx.
+    format: Option<String>,
+}
+
+const FAILURE_COLUMNS: [&str; 7] = ["row", "key", "item", "value", "rule", "severity", "reason"];
+/// Failures read from the database at a time while a list is written.
+const FAILURE_PAGE: i64 = 10_000;
+
+fn failure_cells(f: &rongshu_store::FailureRow) -> [String; 7] {
+    [
+        f.row.to_string(),
+        f.key.clone().unwrap_or_default(),
+        f.item.clone().unwrap_or_default(),
+        f.value.clone().unwrap_or_default(),
+        f.rule.clone(),
+        f.severity.clone(),
+        f.reason.clone(),
+    ]
+}
+
+/// The failures as CSV (with a BOM, for spreadsheets), a page at a time, so
+/// a batch with millions of failed checks streams in constant memory.
+fn failures_csv(
+    state: AppState,
+    code: String,
+    batch: String,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, ApiError>> {
+    let start = (Some(0_i64), true);
+    futures_util::stream::try_unfold(start, move |(after, first)| {
+        let (state, code, batch) = (state.clone(), code.clone(), batch.clone());
+        async move {
+            let Some(after) = after else { return Ok(None) };
+            let page = state
+                .store
+                .batch_failures(&code, &batch, after, FAILURE_PAGE)
+                .await?;
+            let mut out = csv::Writer::from_writer(Vec::new());
+            if first {
+                out.write_record(FAILURE_COLUMNS)
+                    .map_err(ApiError::internal)?;
+            }
+            for (_, f) in &page {
+                out.write_record(failure_cells(f))
+                    .map_err(ApiError::internal)?;
+            }
+            let mut bytes = out
+                .into_inner()
+                .map_err(|e| ApiError::internal_msg(e.to_string()))?;
+            if first {
+                bytes.splice(0..0, b"\xEF\xBB\xBF".iter().copied());
+            }
+            let next = match page.last() {
+                Some((last, _)) if page.len() as i64 == FAILURE_PAGE => Some(*last),
+                _ => None,
+            };
+            Ok(Some((bytes, (next, false))))
+        }
+    })
+}
+
+/// The failures as a workbook a provider can correct and send back. A sheet
+/// holds about a million rows; past that the CSV has the rest.
+async fn failures_xlsx(state: &AppState, code: &str, batch: &str) -> Result<Vec<u8>, ApiError> {
+    use rongshu_ingest::table_sheet::TableSheet;
+    let mut sheet = TableSheet::new("失败记录", &FAILURE_COLUMNS).map_err(ApiError::internal)?;
+    let mut after = 0;
+    'pages: loop {
+        let page = state
+            .store
+            .batch_failures(code, batch, after, FAILURE_PAGE)
+            .await?;
+        for (_, f) in &page {
+            let cells = failure_cells(f);
+            let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
+            if !sheet.push(&refs).map_err(ApiError::internal)? {
+                break 'pages;
+            }
+        }
+        match page.last() {
+            Some((last, _)) if page.len() as i64 == FAILURE_PAGE => after = *last,
+            _ => break,
+        }
+    }
+    tokio::task::spawn_blocking(move || sheet.finish())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
 }
 
 /// The resource's batches, newest first (its provider and the platform office).

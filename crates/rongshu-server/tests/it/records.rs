@@ -175,6 +175,43 @@ async fn a_bad_row_is_reported_by_line_and_item_and_the_rest_loads(app: &TestApp
     )
     .await;
     assert_eq!(batches["items"][0]["state"], "loaded");
+
+    // The full list of failures, to fix and send back: CSV (streamed) or a workbook.
+    let batch = report["batch_id"].as_str().unwrap();
+    let failures = format!("/api/v1/resources/{code}/batches/{batch}/failures");
+    let res = app.get(&failures, Some(&cast.provider)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines[0], "row,key,item,value,rule,severity,reason");
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[1].starts_with(&format!(
+            "7,{},birth_date,",
+            citizen_id("510104", "19800101", 5)
+        )),
+        "{text}"
+    );
+    let res = app
+        .get(&format!("{failures}?format=xlsx"), Some(&cast.provider))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("spreadsheetml")
+    );
+    assert!(
+        res.bytes().await.unwrap().starts_with(b"PK"),
+        "a zip, as XLSX is"
+    );
+    let res = app
+        .get(&format!("{failures}?format=pdf"), Some(&cast.provider))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = app.get(&failures, Some(&cast.consumer)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
 async fn sharing_rules_decide_who_reads(app: &TestApp) {
