@@ -435,7 +435,7 @@ pub async fn ingest_file(
             match outcome {
                 Ok(RowOutcome::Accepted(mut cells)) => {
                     let verdict = checker.check(&cells);
-                    tally.record(&verdict);
+                    tally.record_at(batch.last_row(), &verdict);
                     for v in &verdict.violations {
                         failures.push(FailureRow {
                             row: batch.last_row(),
@@ -487,7 +487,10 @@ pub async fn ingest_file(
                         severity: "reject".into(),
                         reason: r.reason.clone(),
                     });
-                    tally.record(&RowVerdict::from_violations(vec![violation], r.key.clone()));
+                    tally.record_at(
+                        r.row,
+                        &RowVerdict::from_violations(vec![violation], r.key.clone()),
+                    );
                     rejects.push(r);
                 }
                 Err(e) => return send(Chunk::Fatal(e)),

@@ -35,7 +35,8 @@ impl RuleCount {
 /// One failing row as the report lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailingRow {
-    /// 1-based data row in the batch.
+    /// The row's line in the file (the header is line 1), or its 1-based
+    /// place in the batch when it was counted without one.
     pub row: u64,
     /// The row's key values joined by `|`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,6 +126,12 @@ impl QualityTally {
     /// Count one row: its verdict from [`super::RowChecker::check`], or from
     /// [`RowVerdict::from_violations`] for a row the reader refused (type, required).
     pub fn record(&mut self, verdict: &RowVerdict) {
+        self.record_at(self.rows + 1, verdict);
+    }
+
+    /// Count a row's verdict, listing its failures under `line`: the file's
+    /// line number, as every report names rows (the header being line 1).
+    pub fn record_at(&mut self, line: u64, verdict: &RowVerdict) {
         self.rows += 1;
         if verdict.reject {
             self.rejected_rows += 1;
@@ -142,7 +149,7 @@ impl QualityTally {
             }
             if self.failures.len() < self.inline_limit {
                 self.failures.push(FailingRow {
-                    row: self.rows,
+                    row: line,
                     key: verdict.key.clone(),
                     violation: v.clone(),
                 });

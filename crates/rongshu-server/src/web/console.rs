@@ -442,6 +442,8 @@ struct DetailPage<'a> {
     history: Vec<HistoryEntry>,
     /// Keys of the items whose data element names this provider as its authority.
     authoritative: std::collections::HashSet<String>,
+    /// The provider and the platform office see the batches and their reports.
+    can_see_batches: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -494,6 +496,7 @@ async fn resource_detail(
             .is_some_and(|w| w.state == Status::Submitted);
     let page = DetailPage {
         t,
+        can_see_batches: resources::sees_unpublished(&actor, &r),
         can_edit: provider && r.status != Status::Retired,
         review_link: under_review,
         r,

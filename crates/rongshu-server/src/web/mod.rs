@@ -1,6 +1,7 @@
 //! Server-rendered pages: the public portal at `/` and the console at
 //! `/console`. They work without JavaScript; forms carry a CSRF token.
 
+mod batches;
 mod console;
 mod elements;
 mod i18n;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/logout", post(console_logout))
         .merge(console::routes())
         .merge(elements::routes())
+        .merge(batches::routes())
 }
 
 #[derive(Deserialize)]

@@ -11,6 +11,7 @@ on_both_backends!(
     the_portal_shows_live_counts_in_both_languages,
     the_console_signs_in_with_a_form,
     a_resource_is_registered_reviewed_and_published_in_the_console,
+    the_provider_reads_a_batch_quality_report_in_the_console,
 );
 
 async fn the_portal_shows_live_counts_in_both_languages(app: &TestApp) {
@@ -395,4 +396,79 @@ async fn a_resource_is_registered_reviewed_and_published_in_the_console(app: &Te
     let demand_page = res.headers()["location"].to_str().unwrap().to_owned();
     let html = page(&demand_page).await.unwrap().text().await.unwrap();
     assert!(html.contains("不动产登记信息") && html.contains("权利人、坐落"));
+}
+
+async fn the_provider_reads_a_batch_quality_report_in_the_console(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    app.post_csv(
+        &format!("/api/v1/resources/{code}/batches"),
+        &cast.provider,
+        population_csv(10),
+    )
+    .await;
+    // The second batch: one impossible date (rejected), the rest as before.
+    let broken = population_csv(10).replacen("1980-01-01", "1980-02-30", 2);
+    let res = app
+        .post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            broken,
+        )
+        .await;
+    let report: serde_json::Value = res.json().await.unwrap();
+    let batch = report["batch_id"].as_str().unwrap().to_owned();
+
+    let (client, session, _) = console_session(app, "gaj_officer").await;
+    let page = |path: String| {
+        let req = client.get(app.url(&path)).header("cookie", &session);
+        async move { req.send().await.unwrap() }
+    };
+    let detail = page(format!("/console/resources/{code}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        detail.contains(&format!("/console/resources/{code}/batches")),
+        "a link to the batches"
+    );
+    let list = page(format!("/console/resources/{code}/batches"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains(&batch) && list.contains("已入库"), "{list}");
+    let res = page(format!("/console/resources/{code}/batches/{batch}")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    for expected in [
+        "质量报告",
+        "与上一批次相比",
+        "type:birth_date",
+        "no such date 19800230",
+        // Rows are named by their line in the file: the first data row is line 2.
+        "<tr><td>2</td><td>510104198001010006</td>",
+        &format!("/batches/{batch}/failures?format=xlsx"),
+    ] {
+        assert!(
+            html.contains(expected),
+            "the report shows {expected}: {html}"
+        );
+    }
+    let english = page(format!("/console/resources/{code}/batches/{batch}?lang=en"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(english.contains("Quality report") && english.contains("Since the previous batch"));
+    // Another department sees neither list nor report.
+    let (other, other_session, _) = console_session(app, "rsj_officer").await;
+    let res = other
+        .get(app.url(&format!("/console/resources/{code}/batches/{batch}")))
+        .header("cookie", &other_session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
