@@ -24,11 +24,12 @@ pub use batches::{Applied, BatchRow, BatchWriter, FailureRow, RowCells, batch_le
 pub use catalog::{
     CatalogActor, HistoryEntry, PortalCounts, Resource, ResourceVersion, WorkingVersion,
 };
-pub use changes::{BatchMode, Change};
+pub use changes::{AsOfPage, BatchMode, Change};
 pub use db::Backend;
 pub use demands::{Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand};
 pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts};
 pub use error::StoreError;
+pub use migrations::latest_version;
 pub use records::{Filter, RecordPage, RecordQuery};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

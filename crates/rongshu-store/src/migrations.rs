@@ -288,6 +288,14 @@ const MIGRATIONS: &[Migration] = &[
                 FROM resources r CROSS JOIN LATERAL jsonb_array_elements(CAST(r.spec AS jsonb) -> 'items') AS i
                 WHERE i ->> 'element' IS NOT NULL"],
     },
+    Migration {
+        version: 10,
+        name: "data as of a batch",
+        // A row's versions side by side, for rebuilding the data as of a batch.
+        statements: &["CREATE INDEX change_log_by_key ON change_log (resource_id, row_key, seq)"],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
 ];
 
 /// The newest schema version this binary knows.
@@ -329,7 +337,14 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
                 binary: latest_version(),
             });
         }
-        if migration.version <= current {
+        // Each migration is applied once, whatever else is there: branches
+        // that each added one merge in any order.
+        let applied = sqlx::query("SELECT 1 AS one FROM schema_migrations WHERE version = $1")
+            .bind(migration.version)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if applied {
             // End the transaction now: a dropped one would hold the lock until
             // its connection is next used.
             tx.rollback().await?;

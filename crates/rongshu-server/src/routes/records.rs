@@ -14,7 +14,7 @@ use crate::routes::admin::doer;
 use crate::state::AppState;
 use rongshu_core::catalog::{Grade, ShareType};
 use rongshu_core::value::parse_cell;
-use rongshu_store::{Filter, RecordQuery, Resource};
+use rongshu_store::{Filter, RecordPage, RecordQuery, Resource};
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1_000;
@@ -53,13 +53,15 @@ fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
     Ok(i64::from_be_bytes(bytes))
 }
 
-/// Read records. Any query parameter other than `fields`, `limit` and `after`
-/// filters on the item of that key (`?name=张三`).
+/// Read records. Any query parameter other than `fields`, `limit`, `after` and
+/// `as_of` filters on the item of that key (`?name=张三`). `as_of=BATCH` reads
+/// the data as that batch left it (versioned data, from the change log).
 #[utoipa::path(get, path = "/api/v1/resources/{code}/records", tag = "data",
     params(("code" = String, Path, description = "Resource code"),
            ("fields" = Option<String>, Query, description = "Comma-separated item keys to return"),
            ("limit" = Option<i64>, Query, description = "Records per page, 1 to 1000 (default 100)"),
-           ("after" = Option<String>, Query, description = "The `next` cursor of the previous page")),
+           ("after" = Option<String>, Query, description = "The `next` cursor of the previous page"),
+           ("as_of" = Option<String>, Query, description = "A batch id: the data as that batch left it (no item filters)")),
     responses((status = 200, description = "`{\"records\": [...], \"next\": cursor or null, \"elements\": [{item, element, authoritative}], \"authoritative\": [item keys whose values are of record]}`"),
               (status = 400, description = "Unknown item or a value of the wrong type"),
               (status = 401, description = "Not signed in"),
@@ -80,8 +82,10 @@ pub async fn read(
         after: None,
     };
     let mut fields_given = false;
+    let mut as_of: Option<&str> = None;
     for (name, value) in &params {
         match name.as_str() {
+            "as_of" => as_of = Some(value.as_str()),
             "fields" => {
                 fields_given = true;
                 for f in value.split(',').map(str::trim).filter(|f| !f.is_empty()) {
@@ -129,7 +133,30 @@ pub async fn read(
     if !fields_given {
         query.fields = spec.items.iter().map(|i| i.key.to_string()).collect();
     }
-    let page = state.store.query_records(&resource, &query).await?;
+    let page = match as_of {
+        None => state.store.query_records(&resource, &query).await?,
+        // The data as a past batch left it, rebuilt from the change log.
+        Some(batch) => {
+            if !query.filters.is_empty() {
+                return Err(ApiError::BadRequest(
+                    "as_of: a past batch's data is paged whole; filters apply to the current data only"
+                        .into(),
+                ));
+            }
+            let past = state
+                .store
+                .records_as_of(&resource, batch, query.after.unwrap_or(0), query.limit)
+                .await?;
+            let chosen = |mut r: Map<String, Value>| {
+                r.retain(|k, _| query.fields.iter().any(|f| f == k));
+                r
+            };
+            RecordPage {
+                records: past.records.into_iter().map(chosen).collect(),
+                next_after: past.next_after,
+            }
+        }
+    };
     let records: Vec<Map<String, Value>> = page
         .records
         .into_iter()

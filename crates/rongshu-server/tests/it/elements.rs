@@ -607,7 +607,10 @@ async fn items_that_named_elements_before_the_registry_are_indexed_on_upgrade(ap
     let upgraded = rongshu_store::Store::open(&app.store_url().await)
         .await
         .unwrap();
-    assert_eq!(upgraded.schema_version().await.unwrap(), 7);
+    assert_eq!(
+        upgraded.schema_version().await.unwrap(),
+        rongshu_store::latest_version()
+    );
     upgraded.close().await;
 
     register(app, &cast, "person.name", "姓名", "gaj").await;

@@ -479,6 +479,47 @@ async fn upserts_snapshots_and_deletes_are_logged_in_order(app: &TestApp) {
         .map(|r| r["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["甲"]);
+
+    // The data as each batch left it, rebuilt from the log, a page at a time.
+    let mut batches = app.store.batches(&code, 10).await.unwrap();
+    batches.reverse();
+    let expected: [&[&str]; 4] = [
+        &["丙", "乙", "甲"],
+        &["丁", "丙", "乙二", "甲"],
+        &["丁二", "甲"],
+        &["甲"],
+    ];
+    assert_eq!(batches.len(), expected.len());
+    for (batch, want) in batches.iter().zip(expected) {
+        let mut names = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = app
+                .store
+                .records_as_of(&resource, &batch.batch_id, after, 2)
+                .await
+                .unwrap();
+            for r in &page.records {
+                assert!(r.contains_key("birth_date"), "every item is present: {r:?}");
+                names.push(r["name"].as_str().unwrap().to_owned());
+            }
+            match page.next_after {
+                Some(n) => after = n,
+                None => break,
+            }
+        }
+        names.sort();
+        let mut want: Vec<&str> = want.to_vec();
+        want.sort();
+        assert_eq!(names, want, "as of {}", batch.batch_id);
+    }
+    let err = app
+        .store
+        .records_as_of(&resource, "bnope", 0, 10)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+
     let (status, _, _) = json_of(
         app.post_csv(
             &format!("/api/v1/resources/{code}/batches?mode=merge"),
