@@ -2,6 +2,7 @@
 //! and the server-rendered portal and console. `App::build` binds and wires
 //! everything; `main` (in the `rongshu` binary) only parses arguments.
 
+pub mod audit_writer;
 mod auth;
 mod catalog_query;
 pub mod catalog_search;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use rongshu_store::Store;
 
+use crate::audit_writer::AuditWriter;
 use crate::catalog_search::CatalogSearch;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
@@ -22,6 +23,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Batch files arriving in chunks, under the data directory.
     pub uploads: UploadStore,
+    /// Reads' audit events, group-committed.
+    pub audit: AuditWriter,
     /// Verified against when a user name is unknown, to keep timing uniform.
     pub decoy_hash: String,
 }
@@ -35,6 +38,7 @@ impl AppState {
     ) -> Self {
         let decoy_hash = crate::auth::password::decoy_hash(config.password_cost);
         let uploads = UploadStore::new(config.data_dir.join("uploads"));
+        let audit = AuditWriter::start(store.clone(), Some(config.data_dir.clone()));
         Self(Arc::new(Inner {
             store,
             search,
@@ -42,6 +46,7 @@ impl AppState {
             clock,
             metrics: Metrics::default(),
             uploads,
+            audit,
             decoy_hash,
         }))
     }

@@ -16,6 +16,20 @@ pub(crate) async fn append_in(
     conn: &mut AnyConnection,
     record: &AuditRecord,
 ) -> Result<i64, StoreError> {
+    Ok(append_linked(conn, record).await?.seq)
+}
+
+/// A point of the chain: an event's number and hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ChainPoint {
+    pub seq: i64,
+    pub hash: String,
+}
+
+async fn append_linked(
+    conn: &mut AnyConnection,
+    record: &AuditRecord,
+) -> Result<ChainPoint, StoreError> {
     sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
         .execute(&mut *conn)
         .await?;
@@ -50,7 +64,7 @@ pub(crate) async fn append_in(
         .bind(&hash)
         .execute(&mut *conn)
         .await?;
-    Ok(seq)
+    Ok(ChainPoint { seq, hash })
 }
 
 /// One event as listed to people (the console, tests).
@@ -84,6 +98,38 @@ impl Store {
         let seq = append_in(&mut tx, record).await?;
         tx.commit().await?;
         Ok(seq)
+    }
+
+    /// Record several events in one transaction (a group commit): one write
+    /// for many reads' events. Returns each event's number, in order, and the
+    /// chain's head after the last.
+    pub async fn append_audit_group(
+        &self,
+        records: &[AuditRecord],
+    ) -> Result<(Vec<i64>, Option<ChainPoint>), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut seqs = Vec::with_capacity(records.len());
+        let mut head = None;
+        for record in records {
+            let point = append_linked(&mut tx, record).await?;
+            seqs.push(point.seq);
+            head = Some(point);
+        }
+        tx.commit().await?;
+        Ok((seqs, head))
+    }
+
+    /// The hash of event `seq`, if there is one: to compare with a checkpoint
+    /// kept outside the database.
+    pub async fn audit_hash_at(&self, seq: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT hash FROM audit_events WHERE seq = $1")
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("hash")?),
+            None => None,
+        })
     }
 
     /// Recompute every event's hash and link, in order.

@@ -19,7 +19,7 @@ mod stage;
 pub use accounts::{
     Application, Department, LoginCandidate, NewUser, Session, TokenInfo, TokenOwner, User,
 };
-pub use audit::{AuditEventRow, VerifyOutcome};
+pub use audit::{AuditEventRow, ChainPoint, VerifyOutcome};
 pub use batches::{Applied, BatchRow, BatchWriter, FailureRow, RowCells, batch_lease};
 pub use catalog::{
     CatalogActor, HistoryEntry, PortalCounts, Resource, ResourceVersion, WorkingVersion,

@@ -251,7 +251,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = Store::connect(&cli.db.url()?).await?;
             match store.verify_audit().await? {
                 VerifyOutcome::Intact { events, head } => {
-                    println!("audit log intact: {events} events, head {head}");
+                    // The chain must still hold the head a server last wrote
+                    // outside the database: a chain cut short, or rewritten
+                    // whole by someone with database access, does not.
+                    let checkpoint =
+                        rongshu_server::audit_writer::read_checkpoint(&cli.db.data_dir)
+                            .with_context(|| "the audit checkpoint file cannot be read")?;
+                    if let Some(point) = checkpoint {
+                        let stored = store.audit_hash_at(point.seq).await?;
+                        if stored.as_deref() != Some(point.hash.as_str()) {
+                            println!(
+                                "audit log BROKEN: the checkpoint outside the database names event {} with hash {}, the log has {}",
+                                point.seq,
+                                point.hash,
+                                stored.unwrap_or_else(|| "no such event".into())
+                            );
+                            return Ok(ExitCode::from(2));
+                        }
+                        println!(
+                            "audit log intact: {events} events, head {head}; checkpoint at event {} matches",
+                            point.seq
+                        );
+                    } else {
+                        println!("audit log intact: {events} events, head {head}");
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 VerifyOutcome::Broken { checked, brk } => {

@@ -191,7 +191,7 @@ pub async fn read(
         .map(|s| s.item.as_str())
         .collect();
     // The read is on record before anyone sees its answer.
-    state.store.append_audit(&audit).await?;
+    state.audit.record(audit).await?;
     Ok(Json(json!({
         "records": records,
         "next": page.next_after.map(encode_cursor),

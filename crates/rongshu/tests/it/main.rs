@@ -590,6 +590,42 @@ async fn a_server_killed_mid_batch_keeps_the_old_data(place: Place) {
     );
     terminate(server.id());
     server.wait().unwrap();
+
+    // The reads above were audited, and the server kept the chain's head in a
+    // checkpoint outside the database.
+    let said = place.run_ok(&["audit", "verify"]);
+    assert!(
+        said.contains("checkpoint at event") && said.contains("matches"),
+        "{said}"
+    );
+    // Someone with database access cuts the log's tail and moves the head back:
+    // the chain alone still links up; the checkpoint does not.
+    let store = rongshu_store::Store::connect(&place.url().await)
+        .await
+        .unwrap();
+    let unguard = match store.backend() {
+        rongshu_store::Backend::Sqlite => "DROP TRIGGER audit_events_no_delete",
+        rongshu_store::Backend::Postgres => "DROP TRIGGER audit_events_no_change ON audit_events",
+    };
+    store.execute_unchecked_for_tests(unguard).await.unwrap();
+    store
+        .execute_unchecked_for_tests("DELETE FROM audit_events WHERE seq > 3")
+        .await
+        .unwrap();
+    store
+        .execute_unchecked_for_tests(
+            "UPDATE audit_head SET seq = 3, hash = (SELECT hash FROM audit_events WHERE seq = 3) WHERE id = 1",
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let out = place.run(&["audit", "verify"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("BROKEN") && said.contains("checkpoint"),
+        "{said}"
+    );
 }
 
 #[test]
