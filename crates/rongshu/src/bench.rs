@@ -26,11 +26,31 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
     },
+    /// Keyed lookups of single persons through the audited, masked data API
+    /// beside an endpoint of the same server that only returns a fixed JSON
+    /// (`/api/v1/ping`), on loopback with a load generator in this process;
+    /// then counts the audit events the lookups left.
+    Api {
+        /// People in the registry looked up.
+        #[arg(long, default_value_t = 100_000)]
+        people: u64,
+        /// Seconds of load on each endpoint.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Requests in flight at once (each on its own connection).
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
 }
 
 pub async fn run(command: BenchCommand, db: &DbArgs) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Ingest { rows } => ingest(rows, db).await,
+        BenchCommand::Api {
+            people,
+            seconds,
+            connections,
+        } => crate::bench_api::run(people, seconds, connections, db).await,
     }
 }
 
@@ -48,7 +68,7 @@ const COLUMNS: [(&str, &str, &str); 10] = [
 ];
 
 /// A deterministic CSV of `rows` people with valid ID numbers and USCCs.
-fn write_csv(path: &Path, rows: u64) -> anyhow::Result<u64> {
+pub(crate) fn write_csv(path: &Path, rows: u64) -> anyhow::Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let header: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
     writeln!(out, "{}", header.join(","))?;
@@ -96,7 +116,7 @@ fn write_csv(path: &Path, rows: u64) -> anyhow::Result<u64> {
     Ok(std::fs::metadata(path)?.len())
 }
 
-fn spec() -> anyhow::Result<ResourceSpec> {
+pub(crate) fn spec() -> anyhow::Result<ResourceSpec> {
     let items: Vec<serde_json::Value> = COLUMNS
         .iter()
         .map(|(k, t, _)| serde_json::json!({"key": k, "type": t, "grade": 2, "kind": "text"}))

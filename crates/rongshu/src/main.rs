@@ -1,6 +1,7 @@
 //! The `rongshu` command: parses arguments and hands over to the libraries.
 
 mod bench;
+mod bench_api;
 mod cli;
 mod demo;
 

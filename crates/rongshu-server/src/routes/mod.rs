@@ -26,6 +26,7 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
     let json_limit = DefaultBodyLimit::max(state.config.json_body_limit);
     Router::new()
         .route("/healthz", get(system::healthz))
+        .route("/api/v1/ping", get(system::ping))
         .route("/metrics", get(system::metrics))
         .route("/api/v1/openapi.json", get(system::openapi))
         .route("/api/v1/auth/login", post(auth::login_handler))

@@ -1,0 +1,259 @@
+//! `rongshu bench api`: single-person lookups through the audited, masked data
+//! API beside a bare endpoint of the same server, with the load generated in
+//! this process over loopback; then every lookup's audit event is counted.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail};
+use rongshu_core::account::Role;
+use rongshu_core::catalog::{NewResourceRequest, ResourceSpec, Transition};
+use rongshu_core::ident::citizen_id;
+use rongshu_server::service::{self, Doer, NewAccount};
+use rongshu_server::{App, PasswordCost, ServerConfig, SystemClock};
+use rongshu_store::{BatchMode, Store, TokenOwner};
+
+use crate::bench::{spec, write_csv};
+use crate::cli::DbArgs;
+
+/// Latencies and counts of one endpoint under load.
+struct Load {
+    ok: u64,
+    failed: u64,
+    seconds: f64,
+    /// Sorted, in microseconds.
+    latencies: Vec<u64>,
+}
+
+impl Load {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.seconds
+    }
+
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let at = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[at.min(self.latencies.len() - 1)] as f64 / 1000.0
+    }
+}
+
+/// The same ID numbers `write_csv` writes, by row.
+fn id_of(row: u64) -> String {
+    let birth = chrono::NaiveDate::from_ymd_opt(1940, 1, 1).unwrap_or_default()
+        + chrono::Duration::days((row / 1000) as i64);
+    let first17 = format!("510104{}{:03}", birth.format("%Y%m%d"), row % 1000);
+    let check = citizen_id::check_char(&first17).unwrap_or('0');
+    format!("{first17}{check}")
+}
+
+/// The registry as the data API serves it: ID numbers, names and phones are
+/// grade 3, so another department reads them masked.
+fn registry_spec() -> anyhow::Result<ResourceSpec> {
+    let mut request = serde_json::to_value(spec()?.to_request())?;
+    request["share_type"] = serde_json::json!("unconditional");
+    request["grade"] = serde_json::json!(3);
+    if let Some(items) = request["items"].as_array_mut() {
+        for item in items {
+            if matches!(item["key"].as_str(), Some("id_number" | "name" | "phone")) {
+                item["grade"] = serde_json::json!(3);
+            }
+        }
+    }
+    let request: NewResourceRequest = serde_json::from_value(request)?;
+    ResourceSpec::parse(request).map_err(|e| anyhow!("{e}"))
+}
+
+async fn hammer(
+    client: &reqwest::Client,
+    urls: Arc<dyn Fn(u64) -> String + Send + Sync>,
+    token: &str,
+    seconds: u64,
+    connections: usize,
+) -> Load {
+    let started = Instant::now();
+    let until = started + Duration::from_secs(seconds);
+    let workers: Vec<_> = (0..connections)
+        .map(|worker| {
+            let (client, urls, token) = (client.clone(), urls.clone(), token.to_owned());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let (mut ok, mut failed) = (0u64, 0u64);
+                let mut n = worker as u64 * 7919;
+                while Instant::now() < until {
+                    n = n
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let sent = Instant::now();
+                    let answer = client.get(urls(n >> 20)).bearer_auth(&token).send().await;
+                    match answer {
+                        Ok(r) if r.status().is_success() => {
+                            // Read the whole body: the work a real client waits for.
+                            if r.bytes().await.is_ok() {
+                                ok += 1;
+                                latencies.push(sent.elapsed().as_micros() as u64);
+                            } else {
+                                failed += 1;
+                            }
+                        }
+                        _ => failed += 1,
+                    }
+                }
+                (ok, failed, latencies)
+            })
+        })
+        .collect();
+    let mut load = Load {
+        ok: 0,
+        failed: 0,
+        seconds: 0.0,
+        latencies: Vec::new(),
+    };
+    for worker in workers {
+        if let Ok((ok, failed, latencies)) = worker.await {
+            load.ok += ok;
+            load.failed += failed;
+            load.latencies.extend(latencies);
+        }
+    }
+    load.seconds = started.elapsed().as_secs_f64();
+    load.latencies.sort_unstable();
+    load
+}
+
+fn print_load(what: &str, load: &Load) {
+    println!(
+        "{what:<34} {:>8.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} ok, {} failed)",
+        load.rate(),
+        load.percentile(0.50),
+        load.percentile(0.99),
+        load.ok,
+        load.failed
+    );
+}
+
+pub async fn run(
+    people: u64,
+    seconds: u64,
+    connections: usize,
+    db: &DbArgs,
+) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir()?;
+    let url = match db.database_url.as_deref() {
+        Some(u) if u.starts_with("postgres") => u.to_owned(),
+        _ => rongshu_store::sqlite_url_for_dir(dir.path()),
+    };
+    let store = Store::open(&url).await?;
+    let now = chrono::Utc::now();
+    let cli = Doer::cli();
+    let e = anyhow::Error::from;
+    let suffix = std::process::id();
+    let (provider, consumer) = (format!("bp{suffix}"), format!("bc{suffix}"));
+    service::create_department(&store, now, &cli, &provider, "基准测试提供部门", None)
+        .await
+        .map_err(e)?;
+    service::create_department(&store, now, &cli, &consumer, "基准测试使用部门", None)
+        .await
+        .map_err(e)?;
+    let resource = service::create_resource(&store, now, &cli, &provider, &registry_spec()?)
+        .await
+        .map_err(e)?;
+    for step in [Transition::Submit, Transition::Approve] {
+        service::transition_resource(&store, now, &cli, &resource.code, step, None)
+            .await
+            .map_err(e)?;
+    }
+    let resource = store.resource(&resource.code).await?;
+    let csv = dir.path().join("people.csv");
+    write_csv(&csv, people)?;
+    let loaded = service::ingest_csv_file(&store, now, &cli, &resource, &csv, BatchMode::Upsert)
+        .await
+        .map_err(e)?;
+    if loaded.report.rows_loaded != people {
+        bail!("loaded {} of {people} people", loaded.report.rows_loaded);
+    }
+    let user = service::create_user(
+        &store,
+        now,
+        &cli,
+        NewAccount {
+            username: &format!("reader{suffix}"),
+            department: &consumer,
+            roles: &[Role::DataOfficer],
+            password: None,
+        },
+        PasswordCost::TEST,
+    )
+    .await
+    .map_err(e)?;
+    let (_, token, _) =
+        service::create_token(&store, now, &cli, &TokenOwner::User(user), "bench", Some(1))
+            .await
+            .map_err(e)?;
+
+    let mut config = ServerConfig::new("127.0.0.1:0".parse()?, dir.path().join("server"));
+    config.password_cost = PasswordCost::TEST;
+    let app = App::build(config, store.clone(), Arc::new(SystemClock)).await?;
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    println!(
+        "{people} people; {connections} requests in flight; {seconds} s per endpoint; backend {}",
+        store.backend().name()
+    );
+
+    let reads_before = store.audit_events(Some("data.read"), i64::MAX).await?.len();
+    let bare_base = base.clone();
+    let bare = hammer(
+        &client,
+        Arc::new(move |_| format!("{bare_base}/api/v1/ping")),
+        &token,
+        seconds,
+        connections,
+    )
+    .await;
+    let code = resource.code.clone();
+    let lookups = hammer(
+        &client,
+        Arc::new(move |n| {
+            format!(
+                "{base}/api/v1/resources/{code}/records?id_number={}",
+                id_of(n % people)
+            )
+        }),
+        &token,
+        seconds,
+        connections,
+    )
+    .await;
+    let _ = stop.send(());
+    let _ = server.await;
+    let reads_after = store.audit_events(Some("data.read"), i64::MAX).await?.len();
+    let audited = (reads_after - reads_before) as u64;
+
+    print_load("bare endpoint (fixed JSON)", &bare);
+    print_load("audited, masked person lookup", &lookups);
+    println!(
+        "ratio {:.2} (lookups per second / bare per second); audit events {audited} for {} answered lookups{}",
+        lookups.rate() / bare.rate().max(f64::MIN_POSITIVE),
+        lookups.ok,
+        if audited >= lookups.ok {
+            ""
+        } else {
+            "  EVENTS MISSING"
+        }
+    );
+    store.close().await;
+    Ok(if audited >= lookups.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
