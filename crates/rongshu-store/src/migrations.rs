@@ -288,6 +288,68 @@ const MIGRATIONS: &[Migration] = &[
                 FROM resources r CROSS JOIN LATERAL jsonb_array_elements(CAST(r.spec AS jsonb) -> 'items') AS i
                 WHERE i ->> 'element' IS NOT NULL"],
     },
+    Migration {
+        version: 8,
+        name: "share requests and grants",
+        statements: &[
+            // The office's list of exceptions to "weekends off": holidays on
+            // weekdays and make-up working days (调休) on weekends.
+            "CREATE TABLE holidays (
+                date TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                name TEXT NOT NULL)",
+            "CREATE TABLE share_requests (
+                id {id},
+                public_id TEXT NOT NULL UNIQUE,
+                resource_id BIGINT NOT NULL REFERENCES resources(id),
+                consumer_id BIGINT NOT NULL REFERENCES departments(id),
+                application_id BIGINT NOT NULL REFERENCES applications(id),
+                items TEXT NOT NULL,
+                purpose TEXT NOT NULL,
+                purpose_text TEXT NOT NULL,
+                legal_basis TEXT NOT NULL,
+                row_scope TEXT NOT NULL,
+                duration_days BIGINT NOT NULL,
+                plain_wanted BIGINT NOT NULL,
+                state TEXT NOT NULL,
+                submitted_by TEXT NOT NULL,
+                submitted_at TEXT NOT NULL,
+                due_at TEXT NOT NULL,
+                decided_at TEXT,
+                decided_by TEXT,
+                reason TEXT)",
+            "CREATE INDEX share_requests_by_consumer ON share_requests (consumer_id, id)",
+            "CREATE INDEX share_requests_by_resource ON share_requests (resource_id, id)",
+            "CREATE INDEX share_requests_open ON share_requests (state, due_at)",
+            "CREATE TABLE share_request_events (
+                id {id},
+                request_id BIGINT NOT NULL REFERENCES share_requests(id),
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                text TEXT NOT NULL)",
+            "CREATE INDEX share_request_events_by_request ON share_request_events (request_id, id)",
+            "CREATE TABLE grants (
+                id {id},
+                request_id BIGINT UNIQUE REFERENCES share_requests(id),
+                resource_id BIGINT NOT NULL REFERENCES resources(id),
+                application_id BIGINT NOT NULL REFERENCES applications(id),
+                consumer_id BIGINT NOT NULL REFERENCES departments(id),
+                items TEXT NOT NULL,
+                row_scope TEXT NOT NULL,
+                purpose TEXT NOT NULL,
+                plain_allowed BIGINT NOT NULL,
+                starts_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                revoked_at TEXT,
+                revoked_by TEXT,
+                reason TEXT)",
+            // Every data read looks for the caller's grants on a resource.
+            "CREATE INDEX grants_by_reader ON grants (resource_id, consumer_id, application_id)",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
 ];
 
 /// The newest schema version this binary knows.
