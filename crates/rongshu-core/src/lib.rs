@@ -10,4 +10,5 @@ pub mod ident;
 pub mod kind;
 pub mod mask;
 pub mod quality;
+pub mod sharing;
 pub mod value;

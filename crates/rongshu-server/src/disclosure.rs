@@ -1,39 +1,30 @@
-//! What a reader may see of a record: grades decide. The provider sees its own
-//! data plain; another department sees grades 1-2 plain, grade 3 masked and
-//! grade 4 not at all (it is only ever verified).
+//! What a reader sees of a record, as the access decision says: plain items
+//! pass, masked ones go through rongshu-core masking, hidden ones are removed.
+//! Pure: the decision was made before (see `access`).
 
-use rongshu_core::catalog::{Grade, ResourceSpec};
+use rongshu_core::catalog::ResourceSpec;
 use rongshu_core::kind::ItemKind;
 use rongshu_core::mask;
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    Provider,
-    Consumer,
-}
+use crate::access::{Disclosure, ReadAccess};
 
 pub fn present_record(
     spec: &ResourceSpec,
     mut record: Map<String, Value>,
-    audience: Audience,
+    access: &ReadAccess,
 ) -> Map<String, Value> {
-    if audience == Audience::Provider {
-        return record;
-    }
-    for item in &spec.items {
-        let key = item.key.as_str();
-        if item.grade >= Grade::CORE {
-            record.remove(key);
-        } else if item.grade >= Grade::SENSITIVE {
-            if let Some(Value::String(s)) = record.get(key) {
-                let masked = mask_text(item.kind, s);
-                record.insert(key.to_owned(), Value::String(masked));
-            } else if let Some(v) = record.get_mut(key)
-                && !v.is_null()
-            {
-                *v = Value::String("***".into());
-            }
+    // Deny by default: a field the decision does not name is removed.
+    record.retain(|key, _| access.disclosure(key) != Disclosure::Hidden);
+    for (key, value) in record.iter_mut() {
+        if access.disclosure(key) != Disclosure::Masked {
+            continue;
+        }
+        let kind = spec.item(key).and_then(|i| i.kind);
+        match value {
+            Value::String(s) => *s = mask_text(kind, s),
+            Value::Null => {}
+            other => *other = Value::String("***".into()),
         }
     }
     record

@@ -2,12 +2,14 @@
 //! and the server-rendered portal and console. `App::build` binds and wires
 //! everything; `main` (in the `rongshu` binary) only parses arguments.
 
+mod access;
 pub mod audit_writer;
 mod auth;
 mod catalog_query;
 pub mod catalog_search;
 pub mod clock;
 pub mod config;
+mod data_query;
 mod disclosure;
 mod error;
 mod extract;

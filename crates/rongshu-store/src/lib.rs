@@ -14,6 +14,7 @@ mod elements;
 mod error;
 mod migrations;
 mod records;
+mod sharing;
 mod stage;
 
 pub use accounts::{
@@ -30,7 +31,11 @@ pub use demands::{Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand};
 pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts};
 pub use error::StoreError;
 pub use migrations::latest_version;
-pub use records::{Filter, RecordPage, RecordQuery};
+pub use records::{Filter, FilterOp, RecordPage, RecordQuery};
+pub use sharing::{
+    Decision, Grant, NewShareRequest, ResourceRef, ShareRequest, ShareRequestEvent,
+    ShareRequestFilter,
+};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

@@ -1,5 +1,6 @@
-//! Reading a resource's records: equality filters on items, chosen fields, and
-//! keyset paging on the row id so that deep pages cost the same as the first.
+//! Reading a resource's records: filters on items (equality, ranges, `in`),
+//! chosen fields, and keyset paging on the row id so that deep pages cost the
+//! same as the first.
 
 use rongshu_core::catalog::{ItemType, ResourceSpec};
 use rongshu_core::value::CellValue;
@@ -7,14 +8,46 @@ use serde_json::{Map, Value};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::batches::bind_cell;
-use crate::db::quote_ident;
+use crate::db::{Backend, quote_ident};
 use crate::{Resource, Store, StoreError};
 
-/// `item = value`, with the value already checked against the item's type.
+/// A condition on one item, with its values already checked against the
+/// item's type.
 #[derive(Debug, Clone)]
 pub struct Filter {
     pub item: String,
-    pub value: CellValue,
+    pub op: FilterOp,
+}
+
+#[derive(Debug, Clone)]
+pub enum FilterOp {
+    Eq(CellValue),
+    Lt(CellValue),
+    Lte(CellValue),
+    Gt(CellValue),
+    Gte(CellValue),
+    /// One of the values; an empty list matches nothing.
+    In(Vec<CellValue>),
+}
+
+impl Filter {
+    pub fn eq(item: impl Into<String>, value: CellValue) -> Self {
+        Self {
+            item: item.into(),
+            op: FilterOp::Eq(value),
+        }
+    }
+
+    fn values(&self) -> &[CellValue] {
+        match &self.op {
+            FilterOp::Eq(v)
+            | FilterOp::Lt(v)
+            | FilterOp::Lte(v)
+            | FilterOp::Gt(v)
+            | FilterOp::Gte(v) => std::slice::from_ref(v),
+            FilterOp::In(vs) => vs,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -75,12 +108,36 @@ impl Store {
             let item = spec
                 .item(&filter.item)
                 .ok_or_else(|| StoreError::NotFound(format!("item {}", filter.item)))?;
-            n += 1;
-            conditions.push(format!(
-                "{} = {}",
-                quote_ident(item.key.as_str()),
+            let col = quote_ident(item.key.as_str());
+            let mut next = || {
+                n += 1;
                 self.backend.placeholder(item.item_type, n)
-            ));
+            };
+            let condition = match &filter.op {
+                FilterOp::Eq(_) => format!("{col} = {}", next()),
+                FilterOp::In(values) if values.is_empty() => "1 = 0".to_owned(),
+                FilterOp::In(values) => {
+                    let marks: Vec<String> = values.iter().map(|_| next()).collect();
+                    format!("{col} IN ({})", marks.join(", "))
+                }
+                FilterOp::Lt(_) | FilterOp::Lte(_) | FilterOp::Gt(_) | FilterOp::Gte(_) => {
+                    let sign = match &filter.op {
+                        FilterOp::Lt(_) => "<",
+                        FilterOp::Lte(_) => "<=",
+                        FilterOp::Gt(_) => ">",
+                        _ => ">=",
+                    };
+                    let mark = next();
+                    if self.backend == Backend::Sqlite && item.item_type == ItemType::Decimal {
+                        // SQLite keeps decimals as canonical text, which does
+                        // not sort as numbers; compare them as numbers.
+                        format!("CAST({col} AS REAL) {sign} CAST({mark} AS REAL)")
+                    } else {
+                        format!("{col} {sign} {mark}")
+                    }
+                }
+            };
+            conditions.push(condition);
             filter_types.push(item.item_type);
         }
         if query.after.is_some() {
@@ -96,7 +153,9 @@ impl Store {
 
         let mut q = sqlx::query(AssertSqlSafe(select));
         for (filter, item_type) in query.filters.iter().zip(filter_types) {
-            q = bind_cell(q, item_type, Some(&filter.value));
+            for value in filter.values() {
+                q = bind_cell(q, item_type, Some(value));
+            }
         }
         if let Some(after) = query.after {
             q = q.bind(after);

@@ -6,8 +6,12 @@ mod auth;
 mod catalog_io;
 pub(crate) mod demands;
 pub(crate) mod elements;
+mod export;
+pub(crate) mod grants;
+mod holidays;
 mod records;
 pub(crate) mod resources;
+pub(crate) mod share_requests;
 mod system;
 mod timeliness;
 mod uploads;
@@ -62,6 +66,35 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
             post(resources::transition),
         )
         .route("/api/v1/resources/{code}/records", get(records::read))
+        .route("/api/v1/resources/{code}/query", post(records::query))
+        .route("/api/v1/resources/{code}/export", get(export::export))
+        .route(
+            "/api/v1/share-requests",
+            get(share_requests::list).post(share_requests::create),
+        )
+        .route("/api/v1/share-requests/{id}", get(share_requests::show))
+        .route(
+            "/api/v1/share-requests/{id}/comments",
+            post(share_requests::comment),
+        )
+        .route(
+            "/api/v1/share-requests/{id}/approve",
+            post(share_requests::approve),
+        )
+        .route(
+            "/api/v1/share-requests/{id}/reject",
+            post(share_requests::reject),
+        )
+        .route(
+            "/api/v1/share-requests/{id}/withdraw",
+            post(share_requests::withdraw),
+        )
+        .route("/api/v1/grants", get(grants::list))
+        .route("/api/v1/grants/{id}/revoke", post(grants::revoke))
+        .route(
+            "/api/v1/holidays",
+            get(holidays::list).put(holidays::replace),
+        )
         .route(
             "/api/v1/elements",
             get(elements::list).post(elements::create),

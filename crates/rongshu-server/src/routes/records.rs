@@ -1,71 +1,38 @@
 //! Reading a resource's records through the one data API: filters, field
-//! choice, keyset paging, masking by grade, and an audit event committed before
-//! the answer leaves.
+//! choice, keyset paging, disclosure as the access decision says, and an audit
+//! event committed before the answer leaves. A query string (`GET records`)
+//! and a JSON body (`POST query`) are two spellings of the same read.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Map, Value, json};
 
+use crate::access::{self, Disclosure, ReadAccess};
 use crate::auth::Actor;
-use crate::disclosure::{Audience, present_record};
+use crate::data_query::{self, QueryBody, encode_cursor};
+use crate::disclosure::present_record;
 use crate::error::ApiError;
-use crate::extract::ApiQuery;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::admin::doer;
 use crate::state::AppState;
-use rongshu_core::catalog::{Grade, ShareType};
-use rongshu_core::value::parse_cell;
-use rongshu_store::{Filter, RecordPage, RecordQuery, Resource};
-
-pub const DEFAULT_LIMIT: i64 = 100;
-pub const MAX_LIMIT: i64 = 1_000;
-
-/// Who may read: the provider always; any signed-in department when the
-/// resource is shared unconditionally; nobody else until the request
-/// workflow grants it.
-fn audience(actor: &Actor, resource: &Resource) -> Result<Audience, ApiError> {
-    if actor.department().code == resource.provider.code {
-        return Ok(Audience::Provider);
-    }
-    match resource.spec.share_type {
-        ShareType::Unconditional => Ok(Audience::Consumer),
-        ShareType::Conditional => Err(ApiError::Forbidden(format!(
-            "{} is shared on condition: it is read under an approved share request",
-            resource.code
-        ))),
-        ShareType::None => Err(ApiError::Forbidden(format!(
-            "{} is not shared outside {}",
-            resource.code, resource.provider.name
-        ))),
-    }
-}
-
-fn encode_cursor(row_id: i64) -> String {
-    format!("r{}", hex::encode(row_id.to_be_bytes()))
-}
-
-fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
-    let bad = || ApiError::BadRequest("after: not a cursor this API gave out".into());
-    let hex_part = cursor.strip_prefix('r').ok_or_else(bad)?;
-    let bytes: [u8; 8] = hex::decode(hex_part)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(bad)?;
-    Ok(i64::from_be_bytes(bytes))
-}
+use rongshu_core::audit::AuditRecord;
+use rongshu_store::{RecordPage, RecordQuery, Resource};
 
 /// Read records. Any query parameter other than `fields`, `limit`, `after` and
-/// `as_of` filters on the item of that key (`?name=张三`). `as_of=BATCH` reads
-/// the data as that batch left it (versioned data, from the change log).
+/// `as_of` filters on the item of that key: `?district=武侯区` for equality,
+/// `?children.gte=1` (also `.lt`, `.lte`, `.gt`), `?district.in=锦江区,武侯区`.
+/// `as_of=BATCH` reads the data as that batch left it (versioned data, rebuilt
+/// from the change log; no filters).
 #[utoipa::path(get, path = "/api/v1/resources/{code}/records", tag = "data",
     params(("code" = String, Path, description = "Resource code"),
            ("fields" = Option<String>, Query, description = "Comma-separated item keys to return"),
            ("limit" = Option<i64>, Query, description = "Records per page, 1 to 1000 (default 100)"),
            ("after" = Option<String>, Query, description = "The `next` cursor of the previous page"),
            ("as_of" = Option<String>, Query, description = "A batch id: the data as that batch left it (no item filters)")),
-    responses((status = 200, description = "`{\"records\": [...], \"next\": cursor or null, \"elements\": [{item, element, authoritative}], \"authoritative\": [item keys whose values are of record]}`"),
+    responses((status = 200, description = "`{\"records\": [...], \"next\": cursor or null, \"access\": {reader, grant, masked}, \"elements\": [{item, element, authoritative}], \"authoritative\": [item keys whose values are of record]}`"),
               (status = 400, description = "Unknown item or a value of the wrong type"),
               (status = 401, description = "Not signed in"),
-              (status = 403, description = "The resource is not shared with the caller")))]
+              (status = 403, description = "The resource, or a filtered item, is not shared with the caller")))]
 pub async fn read(
     State(state): State<AppState>,
     actor: Actor,
@@ -73,114 +40,156 @@ pub async fn read(
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
     let resource = crate::routes::resources::visible_resource(&state, &actor, &code).await?;
-    let audience = audience(&actor, &resource)?;
-    let spec = &resource.spec;
-    let mut query = RecordQuery {
-        filters: Vec::new(),
-        fields: Vec::new(),
-        limit: DEFAULT_LIMIT,
-        after: None,
-    };
-    let mut fields_given = false;
-    let mut as_of: Option<&str> = None;
-    for (name, value) in &params {
-        match name.as_str() {
-            "as_of" => as_of = Some(value.as_str()),
-            "fields" => {
-                fields_given = true;
-                for f in value.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-                    if spec.item(f).is_none() {
-                        return Err(ApiError::BadRequest(format!(
-                            "fields: {code} has no item \"{f}\""
-                        )));
-                    }
-                    query.fields.push(f.to_owned());
-                }
-            }
-            "limit" => {
-                query.limit = value
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|l| (1..=MAX_LIMIT).contains(l))
-                    .ok_or_else(|| {
-                        ApiError::BadRequest(format!(
-                            "limit must be a number from 1 to {MAX_LIMIT}"
-                        ))
-                    })?;
-            }
-            "after" => query.after = Some(decode_cursor(value)?),
-            item_key => {
-                let item = spec.item(item_key).ok_or_else(|| {
-                    ApiError::BadRequest(format!("{code} has no item \"{item_key}\" to filter on"))
-                })?;
-                if audience == Audience::Consumer && item.grade >= Grade::CORE {
-                    return Err(ApiError::Forbidden(format!(
-                        "{item_key} is a core item (grade 4): it can only be verified, not searched"
-                    )));
-                }
-                let cell = parse_cell(item.item_type, value)
-                    .map_err(|e| ApiError::BadRequest(format!("{item_key}: {e}")))?
-                    .ok_or_else(|| {
-                        ApiError::BadRequest(format!("{item_key}: give a value to filter on"))
-                    })?;
-                query.filters.push(Filter {
-                    item: item_key.to_owned(),
-                    value: cell,
-                });
-            }
+    let access = access::decide(&state, &actor, &resource).await?;
+    let as_of = params
+        .iter()
+        .find(|(k, _)| k == "as_of")
+        .map(|(_, v)| v.clone());
+    let params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k != "as_of").collect();
+    let (query, asked) = data_query::from_params(&code, &resource.spec, &access, &params, true)?;
+    match as_of {
+        None => {
+            answer(
+                &state, &actor, &resource, &access, &query, &asked, "records",
+            )
+            .await
         }
-    }
-    if !fields_given {
-        query.fields = spec.items.iter().map(|i| i.key.to_string()).collect();
-    }
-    let page = match as_of {
-        None => state.store.query_records(&resource, &query).await?,
-        // The data as a past batch left it, rebuilt from the change log.
         Some(batch) => {
-            if !query.filters.is_empty() {
+            if !asked.is_empty() {
                 return Err(ApiError::BadRequest(
                     "as_of: a past batch's data is paged whole; filters apply to the current data only"
                         .into(),
                 ));
             }
+            if !access.row_scope.is_empty() {
+                return Err(ApiError::Forbidden(
+                    "as_of: a grant limited to some rows reads the current data only".into(),
+                ));
+            }
             let past = state
                 .store
-                .records_as_of(&resource, batch, query.after.unwrap_or(0), query.limit)
+                .records_as_of(&resource, &batch, query.after.unwrap_or(0), query.limit)
                 .await?;
             let chosen = |mut r: Map<String, Value>| {
                 r.retain(|k, _| query.fields.iter().any(|f| f == k));
                 r
             };
-            RecordPage {
+            let page = RecordPage {
                 records: past.records.into_iter().map(chosen).collect(),
                 next_after: past.next_after,
-            }
+            };
+            respond(
+                &state,
+                &actor,
+                &resource,
+                &access,
+                &query,
+                &asked,
+                "records.as_of",
+                page,
+            )
+            .await
         }
-    };
+    }
+}
+
+/// The same read as `GET records`, with the query in a JSON body:
+/// `{"filters": [{"item": "children", "op": "gte", "value": 1}], "fields": [...], "limit": n, "after": cursor}`.
+#[utoipa::path(post, path = "/api/v1/resources/{code}/query", tag = "data", request_body = QueryBody,
+    params(("code" = String, Path, description = "Resource code")),
+    responses((status = 200, description = "As `GET records`"),
+              (status = 400, description = "Unknown item, operator or a value of the wrong type"),
+              (status = 401, description = "Not signed in"),
+              (status = 403, description = "The resource, or a filtered item, is not shared with the caller")))]
+pub async fn query(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<QueryBody>,
+) -> Result<Json<Value>, ApiError> {
+    let resource = crate::routes::resources::visible_resource(&state, &actor, &code).await?;
+    let access = access::decide(&state, &actor, &resource).await?;
+    let (query, asked) = data_query::from_body(&code, &resource.spec, &access, &body)?;
+    answer(&state, &actor, &resource, &access, &query, &asked, "query").await
+}
+
+/// The `data.read` audit event: who, which resource and items, under which
+/// grant and purpose, which items were masked, how it was asked.
+pub(crate) fn read_event(
+    state: &AppState,
+    actor: &Actor,
+    resource: &Resource,
+    access: &ReadAccess,
+    returned: &[&str],
+    asked: &[String],
+    operation: &str,
+) -> AuditRecord {
+    let masked: Vec<&str> = returned
+        .iter()
+        .copied()
+        .filter(|f| access.disclosure(f) == Disclosure::Masked)
+        .collect();
+    let scope: Vec<&str> = access.row_scope.iter().map(|f| f.item.as_str()).collect();
+    let mut audit = doer(actor).record(
+        state.clock.now(),
+        "data.read",
+        Some(resource.code.clone()),
+        json!({
+            "operation": operation,
+            "reader": access.reader,
+            "items": returned,
+            "masked": masked,
+            "filters": asked,
+            "row_scope": scope,
+            "grant": access.grant.as_ref().map(|g| g.id),
+            "purpose": access.grant.as_ref().map(|g| g.purpose),
+        }),
+    );
+    audit.resource = Some(resource.code.clone());
+    audit
+}
+
+async fn answer(
+    state: &AppState,
+    actor: &Actor,
+    resource: &Resource,
+    access: &ReadAccess,
+    query: &RecordQuery,
+    asked: &[String],
+    operation: &str,
+) -> Result<Json<Value>, ApiError> {
+    let page = state.store.query_records(resource, query).await?;
+    respond(
+        state, actor, resource, access, query, asked, operation, page,
+    )
+    .await
+}
+
+/// Disclose a page as the access decision says, put the read on record, answer.
+#[allow(clippy::too_many_arguments)]
+async fn respond(
+    state: &AppState,
+    actor: &Actor,
+    resource: &Resource,
+    access: &ReadAccess,
+    query: &RecordQuery,
+    asked: &[String],
+    operation: &str,
+    page: RecordPage,
+) -> Result<Json<Value>, ApiError> {
+    let spec = &resource.spec;
     let records: Vec<Map<String, Value>> = page
         .records
         .into_iter()
-        .map(|r| present_record(spec, r, audience))
+        .map(|r| present_record(spec, r, access))
         .collect();
-    let returned: Vec<&str> = query
-        .fields
-        .iter()
-        .map(String::as_str)
-        .filter(|f| records.first().is_none_or(|r| r.contains_key(*f)))
-        .collect();
-    let filter_items: Vec<&str> = query.filters.iter().map(|f| f.item.as_str()).collect();
-    let mut audit = doer(&actor).record(
-        state.clock.now(),
-        "data.read",
-        Some(code.clone()),
-        json!({ "items": returned, "filters": filter_items, "masked": audience == Audience::Consumer }),
-    );
-    audit.resource = Some(code.clone());
+    let returned: Vec<&str> = query.fields.iter().map(String::as_str).collect();
+    let mut audit = read_event(state, actor, resource, access, &returned, asked, operation);
     audit.rows = Some(records.len() as i64);
     // Said once for the page, not per row: which returned items carry a data
     // element, and which of them are the element's value of record.
     let elements: Vec<_> =
-        crate::routes::resources::item_standings(&state, &resource.provider.code, spec)
+        crate::routes::resources::item_standings(state, &resource.provider.code, spec)
             .await?
             .into_iter()
             .filter(|s| returned.contains(&s.item.as_str()))
@@ -192,22 +201,20 @@ pub async fn read(
         .collect();
     // The read is on record before anyone sees its answer.
     state.audit.record(audit).await?;
+    let masked: Vec<&str> = returned
+        .iter()
+        .copied()
+        .filter(|f| access.disclosure(f) == Disclosure::Masked)
+        .collect();
     Ok(Json(json!({
         "records": records,
         "next": page.next_after.map(encode_cursor),
+        "access": {
+            "reader": access.reader,
+            "grant": access.grant,
+            "masked": masked,
+        },
         "elements": elements,
         "authoritative": authoritative,
     })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_junk_is_refused() {
-        assert_eq!(decode_cursor(&encode_cursor(12345)).unwrap(), 12345);
-        assert!(decode_cursor("12345").is_err());
-        assert!(decode_cursor("rzz").is_err());
-    }
 }

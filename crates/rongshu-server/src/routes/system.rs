@@ -41,6 +41,19 @@ use crate::state::AppState;
         super::uploads::commit,
         super::uploads::abandon,
         super::records::read,
+        super::records::query,
+        super::export::export,
+        super::share_requests::create,
+        super::share_requests::list,
+        super::share_requests::show,
+        super::share_requests::comment,
+        super::share_requests::approve,
+        super::share_requests::reject,
+        super::share_requests::withdraw,
+        super::grants::list,
+        super::grants::revoke,
+        super::holidays::list,
+        super::holidays::replace,
         super::elements::list,
         super::elements::create,
         super::elements::show,
@@ -65,6 +78,7 @@ use crate::state::AppState;
         (name = "data", description = "Batches and records"),
         (name = "elements", description = "Data elements (数据元) and their authoritative sources (一数一源)"),
         (name = "audit", description = "The audit log"),
+        (name = "sharing", description = "Share requests (共享申请), grants (授权) and the working-day calendar"),
     )
 )]
 pub struct ApiDoc;

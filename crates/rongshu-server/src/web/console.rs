@@ -147,7 +147,7 @@ struct ResourceForm<'a> {
     grades: Vec<&'static str>,
 }
 
-fn split_list(s: &str) -> Vec<String> {
+pub(super) fn split_list(s: &str) -> Vec<String> {
     s.split([',', '，', '、', ';', '；'])
         .map(str::trim)
         .filter(|x| !x.is_empty())
@@ -447,9 +447,9 @@ struct DetailPage<'a> {
 }
 
 #[derive(serde::Deserialize)]
-struct NoticeQuery {
-    lang: Option<String>,
-    notice: Option<String>,
+pub(super) struct NoticeQuery {
+    pub(super) lang: Option<String>,
+    pub(super) notice: Option<String>,
 }
 
 async fn resource_detail(
@@ -534,7 +534,7 @@ async fn transition(
     }
 }
 
-fn form_urlencoded_component(s: &str) -> String {
+pub(super) fn form_urlencoded_component(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

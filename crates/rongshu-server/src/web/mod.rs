@@ -5,6 +5,7 @@ mod batches;
 mod console;
 mod elements;
 mod i18n;
+mod sharing;
 
 use askama::Template;
 use axum::Form;
@@ -36,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .merge(console::routes())
         .merge(elements::routes())
         .merge(batches::routes())
+        .merge(sharing::routes())
 }
 
 #[derive(Deserialize)]

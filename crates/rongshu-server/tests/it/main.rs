@@ -13,5 +13,6 @@ mod elements;
 mod ground_truth;
 mod records;
 mod search;
+mod sharing;
 mod uploads;
 mod web;

@@ -249,6 +249,11 @@ impl TestApp {
             .await;
         self.seed_user("rsj", "rsj_officer", &[Role::DataOfficer, Role::DeptAdmin])
             .await;
+        self.cast_tokens().await
+    }
+
+    /// Sign the usual cast in again (after the clock moved past their sessions).
+    pub async fn cast_tokens(&self) -> Cast {
         Cast {
             admin: self.login("admin").await,
             provider: self.login("gaj_officer").await,

@@ -1,0 +1,18 @@
+//! Sharing (共享): what a consumer asks a provider for, how the answer moves a
+//! request through its states, what an approval grants, and the working-day
+//! calendar the 10-day answer rule is counted in.
+
+mod calendar;
+mod purpose;
+mod request;
+mod state;
+
+pub use calendar::{
+    CalendarError, DayKind, HolidayEntry, SLA_WORKING_DAYS, WorkingCalendar, local_date,
+};
+pub use purpose::Purpose;
+pub use request::{
+    Approval, GrantTerms, MAX_DURATION_DAYS, RowScope, ScopeTerm, ShareRequestError,
+    ShareRequestInput, ShareRequestSpec,
+};
+pub use state::{RequestAction, RequestState, TransitionError};
