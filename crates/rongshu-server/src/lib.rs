@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 mod disclosure;
 mod error;
+mod exchange;
 mod extract;
 mod metrics;
 mod routes;
@@ -30,7 +31,7 @@ use tokio::net::TcpListener;
 use tracing::Instrument;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{PasswordCost, ServerConfig};
+pub use config::{PasswordCost, ServerConfig, WebhookConfig};
 pub use error::ApiError;
 pub use routes::ApiDoc;
 pub use state::AppState;
@@ -61,6 +62,7 @@ impl App {
         sweep_stale_batches(store.clone(), clock.clone());
         let state = AppState::new(store, search, config, clock);
         sweep_uploads(&state).await;
+        exchange::delivery::start(state.clone());
         let router = router(state.clone());
         Ok(App {
             listener,

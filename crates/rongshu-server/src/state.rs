@@ -24,6 +24,8 @@ pub struct Inner {
     pub uploads: UploadStore,
     /// Verified against when a user name is unknown, to keep timing uniform.
     pub decoy_hash: String,
+    /// Wakes the webhook worker when a batch has loaded or a subscription changed.
+    pub deliveries: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
             metrics: Metrics::default(),
             uploads,
             decoy_hash,
+            deliveries: Arc::new(tokio::sync::Notify::new()),
         }))
     }
 }

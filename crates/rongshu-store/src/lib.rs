@@ -15,6 +15,7 @@ mod error;
 mod migrations;
 mod records;
 mod stage;
+mod subscriptions;
 
 pub use accounts::{
     Application, Department, LoginCandidate, NewUser, Session, TokenInfo, TokenOwner, User,
@@ -30,6 +31,9 @@ pub use demands::{Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand};
 pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts};
 pub use error::StoreError;
 pub use records::{Filter, RecordPage, RecordQuery};
+pub use subscriptions::{
+    AttemptOutcome, ClaimedSubscription, Delivery, NewSubscription, Subscription,
+};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

@@ -22,8 +22,17 @@ pub const MAX_LIMIT: i64 = 1_000;
 /// Who may read: the provider always; any signed-in department when the
 /// resource is shared unconditionally; nobody else until the request
 /// workflow grants it.
-fn audience(actor: &Actor, resource: &Resource) -> Result<Audience, ApiError> {
-    if actor.department().code == resource.provider.code {
+pub(crate) fn audience(actor: &Actor, resource: &Resource) -> Result<Audience, ApiError> {
+    department_audience(&actor.department().code, resource)
+}
+
+/// [`audience`] for a department acting without a caller at hand (a webhook
+/// subscription is delivered by the server on its department's behalf).
+pub(crate) fn department_audience(
+    department: &str,
+    resource: &Resource,
+) -> Result<Audience, ApiError> {
+    if department == resource.provider.code {
         return Ok(Audience::Provider);
     }
     match resource.spec.share_type {

@@ -55,6 +55,13 @@ use crate::state::AppState;
         super::demands::answer,
         super::demands::close,
         super::validate::check,
+        super::changes::feed,
+        super::verify::verify,
+        super::subscriptions::create,
+        super::subscriptions::list,
+        super::subscriptions::show,
+        super::subscriptions::cancel,
+        super::subscriptions::replay,
     ),
     tags(
         (name = "system", description = "Health and metadata"),
@@ -64,6 +71,7 @@ use crate::state::AppState;
         (name = "data", description = "Batches and records"),
         (name = "elements", description = "Data elements (数据元) and their authoritative sources (一数一源)"),
         (name = "audit", description = "The audit log"),
+        (name = "exchange", description = "Change feeds, webhook subscriptions and verification without disclosure (共享交换, 核验)"),
     )
 )]
 pub struct ApiDoc;

@@ -4,6 +4,7 @@
 mod console;
 mod elements;
 mod i18n;
+mod subscriptions;
 
 use askama::Template;
 use axum::Form;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/logout", post(console_logout))
         .merge(console::routes())
         .merge(elements::routes())
+        .merge(subscriptions::routes())
 }
 
 #[derive(Deserialize)]
