@@ -105,6 +105,28 @@ pub async fn decide(
     consumer_access(resource, &grants)
 }
 
+/// Decide how a department reads `resource` when no one signed in asks: a
+/// webhook pushed on a subscription's behalf. It reads as the department's
+/// signed-in people do, under any grant in force of the department.
+pub async fn decide_for_department(
+    state: &AppState,
+    department: &str,
+    resource: &Resource,
+) -> Result<ReadAccess, ApiError> {
+    if department == resource.provider.code {
+        return Ok(ReadAccess::provider(&resource.spec));
+    }
+    if resource.spec.share_type == ShareType::None {
+        return Err(not_shared(resource));
+    }
+    let department = state.store.department(department).await?;
+    let grants = state
+        .store
+        .active_grants(resource.id, department.id, None, state.clock.now())
+        .await?;
+    consumer_access(resource, &grants)
+}
+
 fn not_shared(resource: &Resource) -> ApiError {
     ApiError::Forbidden(format!(
         "{} is not shared outside {}",

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Argon2id cost. Production uses the OWASP-recommended figures; tests use a
 /// cheap setting so the suite stays fast on two cores.
@@ -38,6 +39,35 @@ pub struct ServerConfig {
     pub login_window_minutes: i64,
     /// Set the Secure flag on cookies (behind HTTPS).
     pub secure_cookies: bool,
+    pub webhooks: WebhookConfig,
+}
+
+/// How the webhook worker delivers.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// The first retry waits this long; each failure in a row doubles it…
+    pub retry_base: Duration,
+    /// …up to this.
+    pub retry_cap: Duration,
+    /// How often the worker looks for due work besides being woken: batches
+    /// loaded by another process or the command line, and retries falling due.
+    pub poll_every: Duration,
+    /// Changes per POST.
+    pub batch_size: i64,
+    /// How long a receiver has to answer one POST.
+    pub timeout: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            retry_base: Duration::from_secs(1),
+            retry_cap: Duration::from_secs(10 * 60),
+            poll_every: Duration::from_secs(2),
+            batch_size: 500,
+            timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl ServerConfig {
@@ -52,6 +82,7 @@ impl ServerConfig {
             login_max_failures: 5,
             login_window_minutes: 15,
             secure_cookies: false,
+            webhooks: WebhookConfig::default(),
         }
     }
 }

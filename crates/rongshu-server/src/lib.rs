@@ -12,6 +12,7 @@ pub mod config;
 mod data_query;
 mod disclosure;
 mod error;
+mod exchange;
 mod extract;
 mod metrics;
 mod routes;
@@ -33,7 +34,7 @@ use tokio::net::TcpListener;
 use tracing::Instrument;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{PasswordCost, ServerConfig};
+pub use config::{PasswordCost, ServerConfig, WebhookConfig};
 pub use error::ApiError;
 pub use routes::ApiDoc;
 pub use state::AppState;
@@ -64,6 +65,7 @@ impl App {
         sweep_stale_batches(store.clone(), clock.clone());
         let state = AppState::new(store, search, config, clock);
         sweep_uploads(&state).await;
+        exchange::delivery::start(state.clone());
         let router = router(state.clone());
         Ok(App {
             listener,

@@ -27,6 +27,8 @@ pub struct Inner {
     pub audit: AuditWriter,
     /// Verified against when a user name is unknown, to keep timing uniform.
     pub decoy_hash: String,
+    /// Wakes the webhook worker when a batch has loaded or a subscription changed.
+    pub deliveries: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             uploads,
             audit,
             decoy_hash,
+            deliveries: Arc::new(tokio::sync::Notify::new()),
         }))
     }
 }

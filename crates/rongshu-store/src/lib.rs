@@ -16,6 +16,7 @@ mod migrations;
 mod records;
 mod sharing;
 mod stage;
+mod subscriptions;
 
 pub use accounts::{
     Application, Department, LoginCandidate, NewUser, Session, TokenInfo, TokenOwner, User,
@@ -35,6 +36,9 @@ pub use records::{Filter, FilterOp, RecordPage, RecordQuery};
 pub use sharing::{
     Decision, Grant, NewShareRequest, ResourceRef, ShareRequest, ShareRequestEvent,
     ShareRequestFilter,
+};
+pub use subscriptions::{
+    AttemptOutcome, ClaimedSubscription, Delivery, NewSubscription, Subscription,
 };
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

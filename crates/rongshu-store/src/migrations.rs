@@ -351,6 +351,56 @@ const MIGRATIONS: &[Migration] = &[
         postgres_only: &[],
     },
     Migration {
+        version: 9,
+        name: "webhook subscriptions",
+        statements: &[
+            // `secret` is kept as given out: the server must sign with it.
+            // `locked_until`/`lock_token` let one process at a time deliver a
+            // subscription; `epoch` moves on a replay, so a delivery in flight
+            // across a replay does not move the rewound position forward.
+            "CREATE TABLE subscriptions (
+                id {id},
+                department_id BIGINT NOT NULL REFERENCES departments(id),
+                resource_id BIGINT NOT NULL REFERENCES resources(id),
+                url TEXT NOT NULL,
+                secret TEXT NOT NULL,
+                state TEXT NOT NULL,
+                delivered_seq BIGINT NOT NULL,
+                epoch BIGINT NOT NULL DEFAULT 0,
+                failures BIGINT NOT NULL DEFAULT 0,
+                next_attempt_at TEXT,
+                locked_until TEXT,
+                lock_token TEXT,
+                last_attempt_at TEXT,
+                last_status BIGINT,
+                last_error TEXT,
+                last_success_at TEXT,
+                created_by TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL)",
+            "CREATE INDEX subscriptions_by_state ON subscriptions (state, next_attempt_at)",
+            "CREATE INDEX subscriptions_by_department ON subscriptions (department_id, id)",
+            "CREATE TABLE subscription_deliveries (
+                id {id},
+                subscription_id BIGINT NOT NULL REFERENCES subscriptions(id),
+                at TEXT NOT NULL,
+                from_seq BIGINT NOT NULL,
+                to_seq BIGINT NOT NULL,
+                status BIGINT,
+                error TEXT,
+                duration_ms BIGINT NOT NULL,
+                ok BIGINT NOT NULL)",
+            "CREATE INDEX subscription_deliveries_by_subscription ON subscription_deliveries (subscription_id, id)",
+            // Keys the platform makes for itself (e.g. for key pseudonyms in feeds).
+            "CREATE TABLE platform_secrets (
+                name TEXT PRIMARY KEY,
+                value TEXT NOT NULL,
+                created_at TEXT NOT NULL)",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
+    Migration {
         version: 10,
         name: "data as of a batch",
         // A row's versions side by side, for rebuilding the data as of a batch.

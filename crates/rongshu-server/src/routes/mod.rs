@@ -4,18 +4,21 @@ mod admin;
 mod audit;
 mod auth;
 mod catalog_io;
+mod changes;
 pub(crate) mod demands;
 pub(crate) mod elements;
 mod export;
 pub(crate) mod grants;
 mod holidays;
-mod records;
+pub(crate) mod records;
 pub(crate) mod resources;
 pub(crate) mod share_requests;
+pub(crate) mod subscriptions;
 mod system;
 mod timeliness;
 mod uploads;
 mod validate;
+mod verify;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -94,6 +97,20 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route(
             "/api/v1/holidays",
             get(holidays::list).put(holidays::replace),
+        )
+        .route("/api/v1/resources/{code}/changes", get(changes::feed))
+        .route("/api/v1/verify/{code}", post(verify::verify))
+        .route(
+            "/api/v1/subscriptions",
+            get(subscriptions::list).post(subscriptions::create),
+        )
+        .route(
+            "/api/v1/subscriptions/{id}",
+            get(subscriptions::show).delete(subscriptions::cancel),
+        )
+        .route(
+            "/api/v1/subscriptions/{id}/replay",
+            post(subscriptions::replay),
         )
         .route(
             "/api/v1/elements",

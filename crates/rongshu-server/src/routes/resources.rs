@@ -457,7 +457,10 @@ pub async fn upload_batch(
     )
     .await;
     drop(upload);
-    Ok(Json(result?))
+    let outcome = result?;
+    // Subscribers of the resource have new changes to receive.
+    state.deliveries.notify_one();
+    Ok(Json(outcome))
 }
 
 /// A batch mode named in a request.

@@ -69,6 +69,13 @@ use crate::state::AppState;
         super::demands::answer,
         super::demands::close,
         super::validate::check,
+        super::changes::feed,
+        super::verify::verify,
+        super::subscriptions::create,
+        super::subscriptions::list,
+        super::subscriptions::show,
+        super::subscriptions::cancel,
+        super::subscriptions::replay,
     ),
     tags(
         (name = "system", description = "Health and metadata"),
@@ -79,6 +86,7 @@ use crate::state::AppState;
         (name = "elements", description = "Data elements (数据元) and their authoritative sources (一数一源)"),
         (name = "audit", description = "The audit log"),
         (name = "sharing", description = "Share requests (共享申请), grants (授权) and the working-day calendar"),
+        (name = "exchange", description = "Change feeds, webhook subscriptions and verification without disclosure (共享交换, 核验)"),
     )
 )]
 pub struct ApiDoc;

@@ -314,6 +314,7 @@ pub async fn commit(
     .await;
     match result {
         Ok(outcome) => {
+            state.deliveries.notify_one();
             let batch = &outcome.report.batch_id;
             if let Err(e) = state
                 .uploads

@@ -6,6 +6,7 @@ mod console;
 mod elements;
 mod i18n;
 mod sharing;
+mod subscriptions;
 
 use askama::Template;
 use axum::Form;
@@ -38,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .merge(elements::routes())
         .merge(batches::routes())
         .merge(sharing::routes())
+        .merge(subscriptions::routes())
 }
 
 #[derive(Deserialize)]

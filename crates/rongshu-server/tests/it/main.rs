@@ -10,6 +10,7 @@ mod auth;
 mod basics;
 mod catalog;
 mod elements;
+mod exchange;
 mod ground_truth;
 mod records;
 mod search;

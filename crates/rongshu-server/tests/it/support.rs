@@ -112,6 +112,11 @@ impl TestApp {
         config.password_cost = PasswordCost::TEST;
         config.upload_limit = 2 * 1024 * 1024;
         config.json_body_limit = 256 * 1024;
+        // Webhook retries wait in clock time: tests move the manual clock on.
+        config.webhooks.retry_base = std::time::Duration::from_millis(500);
+        config.webhooks.retry_cap = std::time::Duration::from_secs(2);
+        config.webhooks.poll_every = std::time::Duration::from_millis(20);
+        config.webhooks.batch_size = 4;
         config
     }
 
