@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::hash::Hasher;
 
 use rongshu_core::catalog::ResourceSpec;
 use rongshu_core::value::{CellValue, parse_cell};
@@ -90,7 +91,11 @@ impl ColumnMap {
 pub(crate) struct RowChecker {
     spec: ResourceSpec,
     key_positions: Vec<usize>,
-    seen_keys: HashSet<Vec<u8>>,
+    /// The keys seen so far, as 128-bit digests (two independent SipHashes):
+    /// 16 bytes a row instead of the key's text and its allocation. Two
+    /// different keys collide with probability about n²/2¹²⁹, 10⁻²⁵ for ten
+    /// million rows.
+    seen_keys: HashSet<u128>,
     /// The row number of the last outcome, for callers that check further.
     last_row: std::cell::Cell<u64>,
 }
@@ -198,14 +203,21 @@ impl RowChecker {
             }
         }
         // A key repeated within one batch: the later row is rejected.
-        let mut key = Vec::new();
+        let mut first = std::hash::DefaultHasher::new();
+        let mut second = std::hash::DefaultHasher::new();
+        // Seeding the second differently makes the two digests independent.
+        second.write_u8(0x5a);
         for &i in &self.key_positions {
             if let Some(Some(cell)) = typed.get(i) {
-                key.extend_from_slice(cell.canonical_text().as_bytes());
+                let text = cell.canonical_text();
+                first.write(text.as_bytes());
+                second.write(text.as_bytes());
             }
-            key.push(0x1f);
+            first.write_u8(0x1f);
+            second.write_u8(0x1f);
         }
-        if !self.seen_keys.insert(key) {
+        let digest = (u128::from(first.finish()) << 64) | u128::from(second.finish());
+        if !self.seen_keys.insert(digest) {
             return self.reject(
                 row,
                 cells,
