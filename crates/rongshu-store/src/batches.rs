@@ -480,6 +480,51 @@ impl BatchWriter {
         now: DateTime<Utc>,
         audit: AuditRecord,
     ) -> Result<Applied, StoreError> {
+        match self
+            .complete(rows_read, rows_rejected, report, now, audit)
+            .await
+        {
+            Ok(applied) => {
+                // The staging tables go with the batch; a connection that
+                // cannot drop them is closed instead of going back to the pool.
+                let mut dropped = true;
+                for statement in self.sql.drop() {
+                    if sqlx::query(AssertSqlSafe(statement))
+                        .execute(&mut *self.conn)
+                        .await
+                        .is_err()
+                    {
+                        dropped = false;
+                        break;
+                    }
+                }
+                if !dropped {
+                    let _ = self.conn.close().await;
+                }
+                Ok(applied)
+            }
+            // Nothing of the batch was committed; say so on the batch at once
+            // rather than leaving it `loading` (and its resource blocked)
+            // until its lease runs out.
+            Err(e) => {
+                let (store, id) = (self.store.clone(), self.batch_row_id);
+                let _ = self.conn.close().await;
+                if let Err(marking) = store.mark_failed(id, &e.to_string(), now).await {
+                    tracing::error!(error = %marking, batch = id, "could not mark a failed batch");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn complete(
+        &mut self,
+        rows_read: i64,
+        rows_rejected: i64,
+        report: &serde_json::Value,
+        now: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<Applied, StoreError> {
         self.flush().await?;
         let staged_at = Instant::now();
         for statement in self.sql.diff(self.mode) {
@@ -594,18 +639,6 @@ impl BatchWriter {
             write_lock_ms = diffed_at.elapsed().as_millis() as u64,
             "batch applied"
         );
-        // The staging tables go with the batch; a connection that cannot drop
-        // them is closed instead of going back to the pool.
-        for statement in self.sql.drop() {
-            if sqlx::query(AssertSqlSafe(statement))
-                .execute(&mut *self.conn)
-                .await
-                .is_err()
-            {
-                let _ = self.conn.close().await;
-                break;
-            }
-        }
         Ok(applied)
     }
 
