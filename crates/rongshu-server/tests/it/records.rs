@@ -20,6 +20,7 @@ on_both_backends!(
     overdue_resources_are_listed_from_their_update_cycle,
     a_loading_batch_holds_up_no_reader_and_one_batch_loads_at_a_time,
     malformed_files_are_reported_or_refused_and_the_data_stays,
+    an_export_as_a_workbook_is_masked_like_a_read,
 );
 
 async fn a_batch_is_loaded_and_read_back_with_filters_and_paging(app: &TestApp) {
@@ -1060,4 +1061,55 @@ async fn malformed_files_are_reported_or_refused_and_the_data_stays(app: &TestAp
     )
     .await;
     assert_eq!(shown["row_count"], 5);
+}
+
+async fn an_export_as_a_workbook_is_masked_like_a_read(app: &TestApp) {
+    use calamine::{Reader, Xlsx};
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    let res = app
+        .post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            population_csv(5),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let sheet_of = |bytes: Vec<u8>| {
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let range = book.worksheet_range("数据").unwrap();
+        range
+            .rows()
+            .map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    let export =
+        format!("/api/v1/resources/{code}/export?format=xlsx&fields=id_number,name,district");
+    let res = app.get(&export, Some(&cast.provider)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("spreadsheetml")
+    );
+    let rows = sheet_of(res.bytes().await.unwrap().to_vec());
+    assert_eq!(rows[0], ["id_number", "name", "district"]);
+    assert_eq!(rows.len(), 6);
+    let plain_id = citizen_id("510104", "19800101", 0);
+    assert_eq!(
+        rows[1][0], plain_id,
+        "the provider reads its own data plain"
+    );
+    let res = app.get(&export, Some(&cast.consumer)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let rows = sheet_of(res.bytes().await.unwrap().to_vec());
+    assert_eq!(rows.len(), 6);
+    for row in &rows[1..] {
+        assert!(
+            row[0].contains("********") && row[1] == "张*",
+            "grade-3 items are masked in a workbook too: {rows:?}"
+        );
+    }
+    assert_eq!(rows[1][2], "锦江区", "grade-1 items stay plain");
 }
