@@ -142,7 +142,7 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
-        let sql = StageSql::new(self.backend, resource);
+        let sql = StageSql::new(self.backend, resource, mode);
         let staged = self.stage_connection(&sql).await;
         let conn = match staged {
             Ok(conn) => conn,

@@ -27,6 +27,8 @@ pub(crate) struct StageSql {
     key_items: Vec<String>,
     column_types: Vec<&'static str>,
     item_types: Vec<ItemType>,
+    /// What a staged row does when the resource has no row with its key.
+    unmatched: &'static str,
 }
 
 /// Bound values per statement, under both databases' limits (SQLite 32766,
@@ -34,7 +36,7 @@ pub(crate) struct StageSql {
 const MAX_PARAMETERS: usize = 30_000;
 
 impl StageSql {
-    pub(crate) fn new(backend: Backend, resource: &Resource) -> Self {
+    pub(crate) fn new(backend: Backend, resource: &Resource, mode: BatchMode) -> Self {
         let spec: &ResourceSpec = &resource.spec;
         let quoted = |k: &str| quote_ident(k);
         Self {
@@ -54,6 +56,10 @@ impl StageSql {
                 .map(|i| backend.column_type(i.item_type))
                 .collect(),
             item_types: spec.items.iter().map(|i| i.item_type).collect(),
+            unmatched: match mode {
+                BatchMode::Delete => "absent",
+                BatchMode::Upsert | BatchMode::Replace => "insert",
+            },
         }
     }
 
@@ -73,8 +79,13 @@ impl StageSql {
             .collect();
         let mut statements = self.drop();
         statements.push(format!(
-            "CREATE TEMP TABLE {STAGE} (_line {integer} NOT NULL, _op TEXT, _target_row {integer}, \
-             _record TEXT NOT NULL, {})",
+            // A row starts as what it does when its key is new, so comparing
+            // touches only the rows whose key the resource has: a first load
+            // rewrites no staged row (on PostgreSQL each update is a new row
+            // version).
+            "CREATE TEMP TABLE {STAGE} (_line {integer} NOT NULL, _op TEXT NOT NULL DEFAULT '{}', \
+             _target_row {integer}, _record TEXT NOT NULL, {})",
+            self.unmatched,
             columns.join(", ")
         ));
         statements.push(format!(
@@ -187,19 +198,12 @@ impl StageSql {
             .iter()
             .map(|c| format!("t.{c} = s.{c}"))
             .collect();
-        let unmatched = match mode {
-            BatchMode::Delete => "absent",
-            BatchMode::Upsert | BatchMode::Replace => "insert",
-        };
-        let mut statements = vec![
-            format!(
-                "UPDATE {STAGE} AS s SET _target_row = t._row_id, _op = {matched} \
-                 FROM {} AS t WHERE {}",
-                self.table,
-                join.join(" AND ")
-            ),
-            format!("UPDATE {STAGE} SET _op = '{unmatched}' WHERE _op IS NULL"),
-        ];
+        let mut statements = vec![format!(
+            "UPDATE {STAGE} AS s SET _target_row = t._row_id, _op = {matched} \
+             FROM {} AS t WHERE {}",
+            self.table,
+            join.join(" AND ")
+        )];
         if mode == BatchMode::Replace {
             statements.push(format!(
                 "CREATE INDEX {STAGE}_target ON {STAGE} (_target_row)"
