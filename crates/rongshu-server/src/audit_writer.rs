@@ -3,10 +3,10 @@
 //! together share one transaction: at the data API's rates one commit per read
 //! would make the audit log the bottleneck.
 //!
-//! After each group the chain's head is also written to a checkpoint file in
-//! the data directory, outside the database, so that `rongshu audit verify` can
-//! tell a chain that was cut short or rewritten by someone with database
-//! access from the one this server wrote.
+//! After a group the chain's head is also written (at most once a second) to
+//! a checkpoint file in the data directory, outside the database, so that
+//! `rongshu audit verify` can tell a chain that was cut short or rewritten by
+//! someone with database access from the one this server wrote.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,11 @@ use crate::error::ApiError;
 const MAX_GROUP: usize = 256;
 /// Events waiting for their group at most; beyond it callers wait to enqueue.
 const QUEUE: usize = 4_096;
+
+/// The checkpoint is rewritten at most this often: a file write and rename
+/// per group would sit on the hot path of every read. A head at most this old
+/// still pins the chain: everything before it must stay as it was.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The file beside the database that holds the last head this process wrote.
 pub const CHECKPOINT_FILE: &str = "audit-checkpoint.json";
@@ -37,6 +42,7 @@ impl AuditWriter {
     pub fn start(store: Store, checkpoint_dir: Option<PathBuf>) -> Self {
         let (queue, mut incoming) = mpsc::channel::<(AuditRecord, Waiter)>(QUEUE);
         tokio::spawn(async move {
+            let mut checkpointed: Option<std::time::Instant> = None;
             while let Some(first) = incoming.recv().await {
                 let mut group = vec![first];
                 while group.len() < MAX_GROUP {
@@ -48,10 +54,12 @@ impl AuditWriter {
                 let (records, waiters): (Vec<AuditRecord>, Vec<Waiter>) = group.into_iter().unzip();
                 match store.append_audit_group(&records).await {
                     Ok((seqs, head)) => {
-                        if let (Some(dir), Some(head)) = (&checkpoint_dir, head)
-                            && let Err(e) = write_checkpoint(dir, &head)
-                        {
-                            tracing::warn!(error = %e, "could not write the audit checkpoint");
+                        let due = checkpointed.is_none_or(|at| at.elapsed() >= CHECKPOINT_EVERY);
+                        if let (true, Some(dir), Some(head)) = (due, &checkpoint_dir, head) {
+                            checkpointed = Some(std::time::Instant::now());
+                            if let Err(e) = write_checkpoint(dir, &head) {
+                                tracing::warn!(error = %e, "could not write the audit checkpoint");
+                            }
                         }
                         for (waiter, seq) in waiters.into_iter().zip(seqs) {
                             let _ = waiter.send(Ok(seq));
