@@ -126,3 +126,66 @@ pub fn check_password_strength(password: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Where an API key or token stands at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    Active,
+    /// Replaced by a newer key and still working until its grace period ends.
+    Rotating,
+    Expired,
+    Revoked,
+}
+
+impl KeyState {
+    /// Revocation wins over everything; a rotated key is `Rotating` until the
+    /// end of its grace period (its expiry), then `Expired`.
+    pub fn at(
+        revoked: bool,
+        rotated: bool,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        if revoked {
+            KeyState::Revoked
+        } else if expires_at.is_some_and(|t| t <= now) {
+            KeyState::Expired
+        } else if rotated {
+            KeyState::Rotating
+        } else {
+            KeyState::Active
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Rotating => "rotating",
+            KeyState::Expired => "expired",
+            KeyState::Revoked => "revoked",
+        }
+    }
+
+    /// Whether a request made with the key is accepted.
+    pub fn works(self) -> bool {
+        matches!(self, KeyState::Active | KeyState::Rotating)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone, Utc};
+
+    #[test]
+    fn a_key_state_follows_revocation_expiry_and_rotation() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let later = Some(now + Duration::hours(1));
+        assert_eq!(KeyState::at(false, false, None, now), KeyState::Active);
+        assert_eq!(KeyState::at(false, true, later, now), KeyState::Rotating);
+        assert_eq!(KeyState::at(false, true, Some(now), now), KeyState::Expired);
+        assert_eq!(KeyState::at(true, true, later, now), KeyState::Revoked);
+        assert!(KeyState::Rotating.works() && !KeyState::Expired.works());
+    }
+}

@@ -9,6 +9,8 @@ pub mod division;
 pub mod ident;
 pub mod kind;
 pub mod mask;
+pub mod net;
 pub mod quality;
+pub mod rate;
 pub mod sharing;
 pub mod value;

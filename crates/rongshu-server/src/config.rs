@@ -5,6 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use rongshu_core::net::IpBlock;
+use rongshu_core::rate::RateLimit;
+
+/// 6,000 a minute (100 a second, in bursts of a minute's worth): room for a
+/// system paging through a resource, not for one gone into a loop.
+pub const DEFAULT_APP_RATE_LIMIT: RateLimit = RateLimit::clamped(6_000);
+
 /// Argon2id cost. Production uses the OWASP-recommended figures; tests use a
 /// cheap setting so the suite stays fast on two cores.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +47,16 @@ pub struct ServerConfig {
     /// Set the Secure flag on cookies (behind HTTPS).
     pub secure_cookies: bool,
     pub webhooks: WebhookConfig,
+    /// Proxies whose `X-Forwarded-For` is believed; from anyone else the
+    /// socket's peer address is the caller's, whatever the header says.
+    pub trusted_proxies: Vec<IpBlock>,
+    /// The rate limit of an application that has none of its own.
+    pub app_rate_limit: RateLimit,
+    /// How long a rotated application key keeps working.
+    pub key_rotation_grace: chrono::Duration,
+    /// How often overdue share requests are looked for (reminders and
+    /// escalation are once a day at most whatever this is).
+    pub overdue_sweep_every: Duration,
 }
 
 /// How the webhook worker delivers.
@@ -83,6 +100,10 @@ impl ServerConfig {
             login_window_minutes: 15,
             secure_cookies: false,
             webhooks: WebhookConfig::default(),
+            trusted_proxies: Vec::new(),
+            app_rate_limit: DEFAULT_APP_RATE_LIMIT,
+            key_rotation_grace: chrono::Duration::hours(24),
+            overdue_sweep_every: Duration::from_secs(10 * 60),
         }
     }
 }

@@ -31,6 +31,15 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// An application key used from an address outside its allow-list.
+    #[error("{0}")]
+    AddressNotAllowed(String),
+    /// An application over its rate limit: `Retry-After` says when to come back.
+    #[error("{detail}")]
+    RateLimited {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]
@@ -91,6 +100,16 @@ impl ApiError {
                 "too-many-requests",
                 "Too many requests",
             ),
+            ApiError::AddressNotAllowed(_) => (
+                StatusCode::FORBIDDEN,
+                "address-not-allowed",
+                "Address not allowed",
+            ),
+            ApiError::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Rate limit exceeded",
+            ),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -142,6 +161,14 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::RateLimited {
+            retry_after_secs, ..
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response
     }

@@ -15,6 +15,7 @@ mod error;
 mod exchange;
 mod extract;
 mod metrics;
+pub mod overdue;
 mod routes;
 pub mod service;
 mod state;
@@ -66,6 +67,7 @@ impl App {
         let state = AppState::new(store, search, config, clock);
         sweep_uploads(&state).await;
         exchange::delivery::start(state.clone());
+        overdue::start(state.clone());
         let router = router(state.clone());
         Ok(App {
             listener,
@@ -92,7 +94,11 @@ impl App {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        // The peer's address is what an application's allow-list is checked against.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await
     }

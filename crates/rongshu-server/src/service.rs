@@ -19,8 +19,8 @@ use rongshu_ingest::{
     BatchFormat, BatchReport, IngestError, ReadOptions, Reject, RejectList, RowOutcome, open_batch,
 };
 use rongshu_store::{
-    Applied, BatchMode, CatalogActor, DataElement, Department, FailureRow, NewUser, Resource,
-    RowCells, Store, TokenOwner, User,
+    Application, Applied, BatchMode, CatalogActor, DataElement, Department, FailureRow,
+    NewApplication, NewToken, NewUser, Resource, RowCells, Store, TokenOwner, User,
 };
 
 use crate::auth::{password, token};
@@ -151,7 +151,7 @@ pub async fn create_user(
 }
 
 /// A new token for a user or an application: the plain token is returned once
-/// and only its hash is kept.
+/// and only its hash (and its recognisable prefix) is kept.
 pub async fn create_token(
     store: &Store,
     now: DateTime<Utc>,
@@ -160,29 +160,138 @@ pub async fn create_token(
     label: &str,
     expires_days: Option<i64>,
 ) -> Result<(i64, String, Option<DateTime<Utc>>), ApiError> {
-    if let Some(days) = expires_days
-        && !(1..=3650).contains(&days)
-    {
-        return Err(ApiError::BadRequest(
+    let issued = issue_token(store, now, doer, owner, label, expires_days).await?;
+    Ok((issued.id, issued.token, issued.expires_at))
+}
+
+/// A token just made: the only moment its plain text exists.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IssuedToken {
+    pub id: i64,
+    /// The secret itself, shown once.
+    pub token: String,
+    pub prefix: String,
+    pub label: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Check an expiry in days (1 to 3650) and turn it into a moment.
+pub fn expiry(
+    now: DateTime<Utc>,
+    expires_days: Option<i64>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match expires_days {
+        Some(days) if !(1..=3650).contains(&days) => Err(ApiError::BadRequest(
             "expires_days must be between 1 and 3650".into(),
+        )),
+        Some(days) => Ok(Some(now + Duration::days(days))),
+        None => Ok(None),
+    }
+}
+
+/// Check a token's label: what its owner calls it, at most 100 characters.
+pub fn token_label(label: &str) -> Result<String, ApiError> {
+    let label = label.trim();
+    if label.chars().count() > 100 {
+        return Err(ApiError::BadRequest(
+            "a key's label has at most 100 characters".into(),
         ));
     }
-    let expires_at = expires_days.map(|d| now + Duration::days(d));
-    let plain = token::generate();
-    let owner_label = match owner {
+    Ok(label.to_owned())
+}
+
+pub(crate) fn owner_label(owner: &TokenOwner) -> String {
+    match owner {
         TokenOwner::User(u) => format!("user:{}", u.username),
         TokenOwner::Application(a) => format!("app:{}/{}", a.department.code, a.name),
-    };
+    }
+}
+
+pub async fn issue_token(
+    store: &Store,
+    now: DateTime<Utc>,
+    doer: &Doer,
+    owner: &TokenOwner,
+    label: &str,
+    expires_days: Option<i64>,
+) -> Result<IssuedToken, ApiError> {
+    let expires_at = expiry(now, expires_days)?;
+    let label = token_label(label)?;
+    let plain = token::generate();
+    let prefix = token::prefix(&plain);
     let audit = doer.record(
         now,
         "token.create",
-        Some(owner_label),
+        Some(owner_label(owner)),
         serde_json::json!({ "label": label, "expires_at": expires_at.map(|t| t.to_rfc3339()) }),
     );
     let id = store
-        .create_token(&token::hash(&plain), owner, label, expires_at, audit)
+        .create_token(
+            NewToken {
+                hash: &token::hash(&plain),
+                prefix: &prefix,
+                owner,
+                label: &label,
+                created_at: now,
+                expires_at,
+            },
+            audit,
+        )
         .await?;
-    Ok((id, plain, expires_at))
+    Ok(IssuedToken {
+        id,
+        token: plain,
+        prefix,
+        label,
+        expires_at,
+    })
+}
+
+/// Register one of a department's systems as an application.
+pub async fn create_application(
+    store: &Store,
+    now: DateTime<Utc>,
+    doer: &Doer,
+    department: &str,
+    name: &str,
+    description: &str,
+) -> Result<Application, ApiError> {
+    let department = DepartmentCode::parse(department).map_err(ApiError::BadRequest)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::BadRequest(
+            "an application needs a name of 1 to 100 characters".into(),
+        ));
+    }
+    let description = application_description(description)?;
+    let audit = doer.record(
+        now,
+        "application.create",
+        Some(format!("app:{department}/{name}")),
+        serde_json::json!({ "description": description }),
+    );
+    Ok(store
+        .create_application(
+            NewApplication {
+                department: &department,
+                name,
+                description: &description,
+            },
+            now,
+            audit,
+        )
+        .await?)
+}
+
+/// What an application is for, in at most 500 characters.
+pub fn application_description(text: &str) -> Result<String, ApiError> {
+    let text = text.trim();
+    if text.chars().count() > 500 {
+        return Err(ApiError::BadRequest(
+            "an application's description has at most 500 characters".into(),
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 pub async fn create_resource(

@@ -1,4 +1,5 @@
-//! What every handler shares: the store, the configuration, the clock, metrics.
+//! What every handler shares: the store, the configuration, the clock, metrics,
+//! and what application keys are held to.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -6,6 +7,8 @@ use std::sync::Arc;
 use rongshu_store::Store;
 
 use crate::audit_writer::AuditWriter;
+use crate::auth::app_guard::AppGuards;
+use crate::auth::key_use::KeyUse;
 use crate::catalog_search::CatalogSearch;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
@@ -29,6 +32,10 @@ pub struct Inner {
     pub decoy_hash: String,
     /// Wakes the webhook worker when a batch has loaded or a subscription changed.
     pub deliveries: Arc<tokio::sync::Notify>,
+    /// Applications' allow-lists and rate limits, as enforced in memory.
+    pub app_guards: AppGuards,
+    /// When application keys were last used, written sparingly.
+    pub key_use: KeyUse,
 }
 
 impl AppState {
@@ -44,13 +51,15 @@ impl AppState {
         Self(Arc::new(Inner {
             store,
             search,
-            config,
             clock,
             metrics: Metrics::default(),
             uploads,
             audit,
             decoy_hash,
             deliveries: Arc::new(tokio::sync::Notify::new()),
+            app_guards: AppGuards::new(config.app_rate_limit),
+            key_use: KeyUse::default(),
+            config,
         }))
     }
 }

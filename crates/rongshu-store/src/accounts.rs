@@ -1,5 +1,5 @@
-//! Departments, users, applications, API tokens, web sessions and the record of
-//! failed sign-ins. Secrets arrive here already hashed: the store never sees a
+//! Departments, users, API tokens, web sessions and the record of failed
+//! sign-ins (applications and their keys are in `applications`). Secrets arrive here already hashed: the store never sees a
 //! password or a token in plain.
 
 use chrono::{DateTime, Utc};
@@ -11,7 +11,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::audit::append_in;
 use crate::db::{parse_ts, ts};
-use crate::{Store, StoreError};
+use crate::{Application, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Department {
@@ -37,13 +37,6 @@ pub struct LoginCandidate {
     pub disabled: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Application {
-    pub id: i64,
-    pub name: String,
-    pub department: Department,
-}
-
 pub struct NewUser<'a> {
     pub username: &'a Username,
     pub department: &'a DepartmentCode,
@@ -67,6 +60,41 @@ pub struct TokenInfo {
     pub revoked: bool,
 }
 
+/// A token to store: its hash, never the token itself.
+pub struct NewToken<'a> {
+    pub hash: &'a str,
+    /// The token's first characters, to recognise it by in a list.
+    pub prefix: &'a str,
+    pub owner: &'a TokenOwner,
+    pub label: &'a str,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub(crate) async fn insert_token(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewToken<'_>,
+) -> Result<i64, StoreError> {
+    let (user_id, app_id) = match new.owner {
+        TokenOwner::User(u) => (Some(u.id), None),
+        TokenOwner::Application(a) => (None, Some(a.id)),
+    };
+    Ok(sqlx::query(
+        "INSERT INTO api_tokens (token_hash, prefix, user_id, application_id, label, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(new.hash)
+    .bind(new.prefix)
+    .bind(user_id)
+    .bind(app_id)
+    .bind(new.label)
+    .bind(ts(new.created_at))
+    .bind(new.expires_at.map(ts))
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?)
+}
+
 #[derive(Debug, Clone)]
 pub struct Session {
     pub user: User,
@@ -74,10 +102,10 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
-const DEPARTMENT_COLUMNS: &str = "d.id AS d_id, d.code AS d_code, d.name AS d_name, \
+pub(crate) const DEPARTMENT_COLUMNS: &str = "d.id AS d_id, d.code AS d_code, d.name AS d_name, \
      (SELECT p.code FROM departments p WHERE p.id = d.parent_id) AS d_parent";
 
-fn department_from(row: &AnyRow) -> Result<Department, StoreError> {
+pub(crate) fn department_from(row: &AnyRow) -> Result<Department, StoreError> {
     Ok(Department {
         id: row.try_get("d_id")?,
         code: row.try_get("d_code")?,
@@ -255,106 +283,14 @@ impl Store {
         })
     }
 
-    pub async fn create_application(
-        &self,
-        department: &DepartmentCode,
-        name: &str,
-        audit: AuditRecord,
-    ) -> Result<Application, StoreError> {
-        let dept = self.department(department.as_str()).await?;
-        let mut tx = self.begin_write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO applications (department_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(dept.id)
-        .bind(name)
-        .bind(ts(Utc::now()))
-        .fetch_one(&mut *tx)
-        .await;
-        let id: i64 = match inserted {
-            Ok(row) => row.try_get("id")?,
-            Err(e) if StoreError::is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "application {name} already exists in {department}"
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        append_in(&mut tx, &audit).await?;
-        tx.commit().await?;
-        Ok(Application {
-            id,
-            name: name.to_owned(),
-            department: dept,
-        })
-    }
-
-    pub async fn application(
-        &self,
-        department: &str,
-        name: &str,
-    ) -> Result<Application, StoreError> {
-        let sql = format!(
-            "SELECT a.id AS a_id, a.name AS a_name, {DEPARTMENT_COLUMNS} FROM applications a \
-             JOIN departments d ON d.id = a.department_id WHERE d.code = $1 AND a.name = $2"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(department)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("application {department}/{name}")))?;
-        Ok(Application {
-            id: row.try_get("a_id")?,
-            name: row.try_get("a_name")?,
-            department: department_from(&row)?,
-        })
-    }
-
-    async fn application_by_id(&self, id: i64) -> Result<Application, StoreError> {
-        let sql = format!(
-            "SELECT a.id AS a_id, a.name AS a_name, {DEPARTMENT_COLUMNS} FROM applications a \
-             JOIN departments d ON d.id = a.department_id WHERE a.id = $1"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("application #{id}")))?;
-        Ok(Application {
-            id: row.try_get("a_id")?,
-            name: row.try_get("a_name")?,
-            department: department_from(&row)?,
-        })
-    }
-
     /// Store a new token's hash for a user or an application; returns its id.
     pub async fn create_token(
         &self,
-        token_hash: &str,
-        owner: &TokenOwner,
-        label: &str,
-        expires_at: Option<DateTime<Utc>>,
+        new: NewToken<'_>,
         audit: AuditRecord,
     ) -> Result<i64, StoreError> {
-        let (user_id, app_id) = match owner {
-            TokenOwner::User(u) => (Some(u.id), None),
-            TokenOwner::Application(a) => (None, Some(a.id)),
-        };
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO api_tokens (token_hash, user_id, application_id, label, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(app_id)
-        .bind(label)
-        .bind(ts(Utc::now()))
-        .bind(expires_at.map(ts))
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        let id = insert_token(&mut tx, &new).await?;
         append_in(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(id)
@@ -393,12 +329,17 @@ impl Store {
 
     /// Revoke a token. Only its owner (user) or an admin of the owning
     /// department may; the caller checks that and passes the token's id.
-    pub async fn revoke_token(&self, id: i64, audit: AuditRecord) -> Result<(), StoreError> {
+    pub async fn revoke_token(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         )
-        .bind(ts(Utc::now()))
+        .bind(ts(now))
         .bind(id)
         .execute(&mut *tx)
         .await?;

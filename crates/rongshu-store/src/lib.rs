@@ -4,6 +4,7 @@
 //! differ (identity columns, column types, casts) `Backend` says how.
 
 mod accounts;
+mod applications;
 mod audit;
 mod batches;
 mod catalog;
@@ -19,8 +20,9 @@ mod stage;
 mod subscriptions;
 
 pub use accounts::{
-    Application, Department, LoginCandidate, NewUser, Session, TokenInfo, TokenOwner, User,
+    Department, LoginCandidate, NewToken, NewUser, Session, TokenInfo, TokenOwner, User,
 };
+pub use applications::{Application, ApplicationChange, ApplicationKey, NewApplication};
 pub use audit::{AuditEventRow, ChainPoint, VerifyOutcome};
 pub use batches::{Applied, BatchRow, BatchWriter, FailureRow, RowCells, batch_lease};
 pub use catalog::{
@@ -34,8 +36,8 @@ pub use error::StoreError;
 pub use migrations::latest_version;
 pub use records::{Filter, FilterOp, RecordPage, RecordQuery};
 pub use sharing::{
-    Decision, Grant, NewShareRequest, ResourceRef, ShareRequest, ShareRequestEvent,
-    ShareRequestFilter,
+    Decision, FollowUpDone, FollowUpWrite, Grant, NewShareRequest, OverdueRequest, ResourceRef,
+    ShareRequest, ShareRequestEvent, ShareRequestFilter,
 };
 pub use subscriptions::{
     AttemptOutcome, ClaimedSubscription, Delivery, NewSubscription, Subscription,

@@ -408,11 +408,43 @@ const MIGRATIONS: &[Migration] = &[
         sqlite_only: &[],
         postgres_only: &[],
     },
+    // Version 11 is another branch's; each is applied by membership.
+    Migration {
+        version: 12,
+        name: "application keys and overdue follow-up",
+        statements: &[
+            // `allowed_ips` is a JSON list of canonical CIDR blocks (empty: any
+            // address); `rate_limit` is requests a minute (NULL: the platform's
+            // default). `policy_version` moves on every change, so each server
+            // process knows when its cached copy of the policy is stale.
+            "ALTER TABLE applications ADD COLUMN description TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE applications ADD COLUMN allowed_ips TEXT NOT NULL DEFAULT '[]'",
+            "ALTER TABLE applications ADD COLUMN rate_limit BIGINT",
+            "ALTER TABLE applications ADD COLUMN disabled_at TEXT",
+            "ALTER TABLE applications ADD COLUMN policy_version BIGINT NOT NULL DEFAULT 0",
+            // `prefix` is the key's first characters, for recognising it in a
+            // list (not enough to use it); a rotated key points at the key
+            // that replaced it, and its grace period is its `expires_at`.
+            "ALTER TABLE api_tokens ADD COLUMN prefix TEXT",
+            "ALTER TABLE api_tokens ADD COLUMN last_used_at TEXT",
+            "ALTER TABLE api_tokens ADD COLUMN rotated_at TEXT",
+            "ALTER TABLE api_tokens ADD COLUMN replaced_by BIGINT REFERENCES api_tokens(id)",
+            "CREATE INDEX api_tokens_by_application ON api_tokens (application_id, id)",
+            // The overdue sweep: when the office was called in, and the Chengdu
+            // date of the last reminder (at most one a working day).
+            "ALTER TABLE share_requests ADD COLUMN escalated_at TEXT",
+            "ALTER TABLE share_requests ADD COLUMN last_reminded_on TEXT",
+            "CREATE INDEX share_requests_escalated ON share_requests (escalated_at)",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
 ];
 
 /// The newest schema version this binary knows.
 pub fn latest_version() -> i64 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
+    // The highest, not the last listed: branches' migrations merge in any order.
+    MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
 pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {

@@ -50,13 +50,18 @@ pub struct ShareRequest {
     pub reason: Option<String>,
     /// The grant an approval made.
     pub grant_id: Option<i64>,
+    /// When it was escalated to the platform office for being overdue.
+    pub escalated_at: Option<DateTime<Utc>>,
+    /// The (Chengdu) day of the last overdue reminder.
+    pub last_reminded_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ShareRequestEvent {
     pub at: DateTime<Utc>,
     pub actor: String,
-    /// `submitted`, `comment`, `approved`, `rejected`, `withdrawn`.
+    /// `submitted`, `comment`, `approved`, `rejected`, `withdrawn`, and the
+    /// overdue sweep's `reminder` and `escalated`.
     pub kind: String,
     pub text: String,
 }
@@ -112,17 +117,44 @@ pub enum Decision<'a> {
 }
 
 /// Which requests to list: a department's (as consumer or provider) or all;
-/// optionally one state, or only those overdue on a given day.
+/// optionally one state, only those overdue on a given day, or only those
+/// escalated to the office.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ShareRequestFilter<'a> {
     pub department: Option<&'a str>,
     pub state: Option<RequestState>,
     pub overdue_on: Option<NaiveDate>,
+    pub escalated: bool,
+}
+
+/// An open request past its due date, as the overdue sweep sees it.
+#[derive(Debug, Clone)]
+pub struct OverdueRequest {
+    pub id: i64,
+    pub public_id: String,
+    pub due_at: NaiveDate,
+    pub escalated: bool,
+    pub last_reminded_on: Option<NaiveDate>,
+}
+
+/// What a follow-up did (another process may have done part of it first).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FollowUpDone {
+    pub escalated: bool,
+    pub reminded: bool,
+}
+
+/// What the overdue sweep does to one request, with the words it adds to
+/// the discussion.
+pub struct FollowUpWrite<'a> {
+    pub escalate: Option<&'a str>,
+    /// The day of the reminder and its text.
+    pub remind: Option<(NaiveDate, &'a str)>,
 }
 
 const REQUEST_SELECT: &str = "SELECT s.id, s.public_id, s.items, s.purpose, s.purpose_text, s.legal_basis, \
      s.row_scope, s.duration_days, s.plain_wanted, s.state, s.submitted_by, s.submitted_at, s.due_at, \
-     s.decided_at, s.decided_by, s.reason, r.code AS r_code, r.name AS r_name, \
+     s.decided_at, s.decided_by, s.reason, s.escalated_at, s.last_reminded_on, r.code AS r_code, r.name AS r_name, \
      p.code AS p_code, p.name AS p_name, c.code AS c_code, c.name AS c_name, a.name AS a_name, \
      g.id AS grant_id \
      FROM share_requests s JOIN resources r ON r.id = s.resource_id \
@@ -200,7 +232,15 @@ fn request_from(row: &AnyRow) -> Result<ShareRequest, StoreError> {
         decided_by: row.try_get("decided_by")?,
         reason: row.try_get("reason")?,
         grant_id: row.try_get("grant_id")?,
+        escalated_at: opt_ts(row, "escalated_at")?,
+        last_reminded_on: opt_date(row, "last_reminded_on")?,
     })
+}
+
+fn opt_date(row: &AnyRow, column: &str) -> Result<Option<NaiveDate>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| NaiveDate::parse_from_str(&t, "%Y-%m-%d").map_err(corrupt))
+        .transpose()
 }
 
 fn grant_from(row: &AnyRow) -> Result<Grant, StoreError> {
@@ -400,9 +440,14 @@ impl Store {
             (Some(_), _) => Some(RequestState::Submitted.as_str()),
             (None, s) => s.map(RequestState::as_str),
         };
+        let escalated = if filter.escalated {
+            " AND s.escalated_at IS NOT NULL"
+        } else {
+            ""
+        };
         let sql = format!(
             "{REQUEST_SELECT} WHERE ($1 IS NULL OR p.code = $1 OR c.code = $1) \
-             AND ($2 IS NULL OR s.state = $2) AND ($3 IS NULL OR s.due_at < $3) ORDER BY s.id DESC"
+             AND ($2 IS NULL OR s.state = $2) AND ($3 IS NULL OR s.due_at < $3){escalated} ORDER BY s.id DESC"
         );
         sqlx::query(AssertSqlSafe(sql))
             .bind(filter.department)
@@ -534,6 +579,104 @@ impl Store {
         append_in(&mut tx, &audit).await?;
         tx.commit().await?;
         self.share_request(id).await
+    }
+
+    // ---- the overdue sweep -------------------------------------------------
+
+    /// Requests still waiting for an answer whose due date is before `today`.
+    pub async fn overdue_requests(
+        &self,
+        today: NaiveDate,
+    ) -> Result<Vec<OverdueRequest>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, public_id, due_at, escalated_at, last_reminded_on FROM share_requests
+             WHERE state = $1 AND due_at < $2 ORDER BY id",
+        )
+        .bind(RequestState::Submitted.as_str())
+        .bind(date_text(today))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let due: String = r.try_get("due_at")?;
+                Ok(OverdueRequest {
+                    id: r.try_get("id")?,
+                    public_id: r.try_get("public_id")?,
+                    due_at: NaiveDate::parse_from_str(&due, "%Y-%m-%d").map_err(corrupt)?,
+                    escalated: r.try_get::<Option<String>, _>("escalated_at")?.is_some(),
+                    last_reminded_on: opt_date(r, "last_reminded_on")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Escalate and/or remind, each only if nobody did it meanwhile (another
+    /// server's sweep, or an answer that closed the request): the updates
+    /// are conditional, and the discussion gets an entry only for the one
+    /// that took. Says what was done; when nothing was, nothing is written.
+    pub async fn follow_up_request(
+        &self,
+        id: i64,
+        write: FollowUpWrite<'_>,
+        actor: &str,
+        now: DateTime<Utc>,
+        mut audit: AuditRecord,
+    ) -> Result<FollowUpDone, StoreError> {
+        let open = RequestState::Submitted.as_str();
+        let mut tx = self.begin_write().await?;
+        let mut done = Vec::new();
+        if let Some(text) = write.escalate {
+            let n = sqlx::query(
+                "UPDATE share_requests SET escalated_at = $1
+                 WHERE id = $2 AND state = $3 AND escalated_at IS NULL",
+            )
+            .bind(ts(now))
+            .bind(id)
+            .bind(open)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                event(&mut tx, id, now, actor, "escalated", text).await?;
+                done.push("escalated");
+            }
+        }
+        if let Some((day, text)) = write.remind {
+            let n = sqlx::query(
+                "UPDATE share_requests SET last_reminded_on = $1
+                 WHERE id = $2 AND state = $3 AND (last_reminded_on IS NULL OR last_reminded_on < $1)",
+            )
+            .bind(date_text(day))
+            .bind(id)
+            .bind(open)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                event(&mut tx, id, now, actor, "reminder", text).await?;
+                done.push("reminder");
+            }
+        }
+        let outcome = FollowUpDone {
+            escalated: done.contains(&"escalated"),
+            reminded: done.contains(&"reminder"),
+        };
+        if done.is_empty() {
+            tx.rollback().await?;
+            return Ok(outcome);
+        }
+        let public_id: String = sqlx::query("SELECT public_id FROM share_requests WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("public_id")?;
+        audit.target = Some(format!("share_request:{public_id}"));
+        if let Some(detail) = audit.detail.as_object_mut() {
+            detail.insert("done".into(), serde_json::json!(done));
+        }
+        append_in(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     // ---- grants ------------------------------------------------------------

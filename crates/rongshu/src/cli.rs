@@ -77,6 +77,18 @@ pub enum Command {
         /// Load a demo city on first start (an empty database).
         #[arg(long)]
         demo: bool,
+        /// A proxy (address or CIDR block) whose X-Forwarded-For is believed when
+        /// checking applications' IP allow-lists; repeat for several. From anyone
+        /// else the connection's own address counts.
+        #[arg(
+            long = "trusted-proxy",
+            env = "RONGSHU_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<String>,
+        /// Requests a minute an application may make when it has no limit of its own.
+        #[arg(long, env = "RONGSHU_APP_RATE_LIMIT", default_value_t = 6_000)]
+        app_rate_limit: i64,
     },
     /// Write the synthetic city to a directory.
     Synth {
@@ -159,6 +171,8 @@ pub enum AdminCommand {
         department: String,
         #[arg(long)]
         name: String,
+        #[arg(long, default_value = "")]
+        description: String,
     },
     /// Issue an API token for a user (or, with --application DEPT/NAME, an application key); prints the token alone.
     CreateToken {
@@ -194,7 +208,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let clock = SystemClock;
     let now = || chrono::Utc::now();
     match cli.command {
-        Command::Serve { listen, demo } => {
+        Command::Serve {
+            listen,
+            demo,
+            trusted_proxies,
+            app_rate_limit,
+        } => {
+            let trusted_proxies = trusted_proxies
+                .iter()
+                .map(|p| rongshu_core::net::IpBlock::parse(p))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow!("--trusted-proxy: {e}"))?;
+            let app_rate_limit = rongshu_core::rate::RateLimit::per_minute(app_rate_limit)
+                .map_err(|e| anyhow!("--app-rate-limit: {e}"))?;
             let store = cli.db.open().await?;
             let failed = store.fail_interrupted_batches(now()).await?;
             if failed > 0 {
@@ -206,7 +232,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if demo {
                 crate::demo::load_if_empty(&store, &cli.db.data_dir).await?;
             }
-            let config = ServerConfig::new(listen, cli.db.data_dir.clone());
+            let mut config = ServerConfig::new(listen, cli.db.data_dir.clone());
+            config.trusted_proxies = trusted_proxies;
+            config.app_rate_limit = app_rate_limit;
             let app = App::build(config, store.clone(), Arc::new(clock)).await?;
             println!("Rongshu is listening on http://{}/", app.local_addr());
             tracing::info!(address = %app.local_addr(), backend = store.backend().name(), "listening");
@@ -341,17 +369,19 @@ async fn admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
             .map_err(anyhow::Error::from)?;
             println!("created user {} in {}", u.username, u.department.code);
         }
-        AdminCommand::CreateApplication { department, name } => {
-            let code = rongshu_core::account::DepartmentCode::parse(&department)
-                .map_err(|e| anyhow!(e))?;
-            let audit = doer.record(
-                now,
-                "application.create",
-                Some(name.clone()),
-                serde_json::json!({}),
+        AdminCommand::CreateApplication {
+            department,
+            name,
+            description,
+        } => {
+            let app =
+                service::create_application(store, now, &doer, &department, &name, &description)
+                    .await
+                    .map_err(anyhow::Error::from)?;
+            println!(
+                "created application {}/{} (id {})",
+                app.department.code, app.name, app.id
             );
-            let app = store.create_application(&code, &name, audit).await?;
-            println!("created application {}/{}", app.department.code, app.name);
         }
         AdminCommand::CreateToken {
             username,

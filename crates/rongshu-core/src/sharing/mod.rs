@@ -1,8 +1,10 @@
 //! Sharing (共享): what a consumer asks a provider for, how the answer moves a
 //! request through its states, what an approval grants, and the working-day
-//! calendar the 10-day answer rule is counted in.
+//! calendar the 10-day answer rule is counted in, and the follow-up of a
+//! request left unanswered past it.
 
 mod calendar;
+mod overdue;
 mod purpose;
 mod request;
 mod state;
@@ -10,6 +12,7 @@ mod state;
 pub use calendar::{
     CalendarError, DayKind, HolidayEntry, SLA_WORKING_DAYS, WorkingCalendar, local_date,
 };
+pub use overdue::{FollowUp, FollowUpState, follow_up};
 pub use purpose::Purpose;
 pub use request::{
     Approval, GrantTerms, MAX_DURATION_DAYS, RowScope, ScopeTerm, ShareRequestError,

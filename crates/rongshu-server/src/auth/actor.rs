@@ -8,7 +8,7 @@ use axum::http::{Method, header};
 use rongshu_core::account::Role;
 use rongshu_store::{Application, Department, TokenOwner, User};
 
-use crate::auth::token;
+use crate::auth::{client_ip, token};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -88,6 +88,24 @@ pub(crate) fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> 
         .map(|(_, v)| v)
 }
 
+/// An application's key works only while the application is enabled, from
+/// an address on its allow-list, and within its rate limit.
+fn admit_application(
+    parts: &Parts,
+    state: &AppState,
+    app: &Application,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    if app.disabled_at.is_some() {
+        return Err(ApiError::Unauthorized(format!(
+            "application {}/{} is disabled; its keys do not work",
+            app.department.code, app.name
+        )));
+    }
+    let ip = client_ip::of(parts, &state.config.trusted_proxies);
+    state.app_guards.admit(app, ip, now)
+}
+
 async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Actor>, ApiError> {
     let now = state.clock.now();
     if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
@@ -112,7 +130,11 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Actor>, ApiEr
         }
         let kind = match info.owner {
             TokenOwner::User(u) => ActorKind::User(u),
-            TokenOwner::Application(a) => ActorKind::Application(a),
+            TokenOwner::Application(a) => {
+                admit_application(parts, state, &a, now)?;
+                state.key_use.note(&state.store, info.id, now);
+                ActorKind::Application(a)
+            }
         };
         return Ok(Some(Actor {
             kind,

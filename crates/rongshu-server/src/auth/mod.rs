@@ -2,6 +2,9 @@
 //! every handler receives once its credentials were checked.
 
 mod actor;
+pub mod app_guard;
+mod client_ip;
+pub mod key_use;
 pub mod password;
 pub mod token;
 

@@ -10,6 +10,15 @@ pub fn generate() -> String {
     format!("{PREFIX}{}", hex::encode(rand::random::<[u8; 32]>()))
 }
 
+/// Characters of a token kept in plain to recognise it by: the marker and
+/// eight hex digits (32 of its 256 random bits).
+const SHOWN_CHARS: usize = PREFIX.len() + 8;
+
+/// The recognisable start of a token, as key lists show it.
+pub fn prefix(token: &str) -> String {
+    token.chars().take(SHOWN_CHARS).collect()
+}
+
 pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }

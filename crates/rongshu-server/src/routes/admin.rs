@@ -1,8 +1,9 @@
-//! Departments, users and applications. The platform office manages every
-//! department; a department's admin manages its own users and applications.
+//! Departments and users. The platform office manages every department; a
+//! department's admin manages its own users (and applications: see
+//! `applications`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -13,8 +14,7 @@ use crate::extract::ApiJson;
 use crate::routes::auth::user_json;
 use crate::service::{self, Doer};
 use crate::state::AppState;
-use rongshu_core::account::{DepartmentCode, Role};
-use rongshu_store::TokenOwner;
+use rongshu_core::account::Role;
 
 pub(crate) fn doer(actor: &Actor) -> Doer {
     Doer {
@@ -111,74 +111,4 @@ pub async fn create_user(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(user_json(&user))))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct NewApplication {
-    name: String,
-}
-
-/// Register one of the caller's department's systems as an application (department admin).
-#[utoipa::path(post, path = "/api/v1/applications", tag = "admin", request_body = NewApplication,
-    responses((status = 201, description = "Created"), (status = 403, description = "Not a department admin")))]
-pub async fn create_application(
-    State(state): State<AppState>,
-    actor: Actor,
-    ApiJson(req): ApiJson<NewApplication>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    actor.require_any_role(
-        &[Role::DeptAdmin, Role::PlatformAdmin],
-        "registering an application",
-    )?;
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::BadRequest(
-            "an application needs a name of 1 to 100 characters".into(),
-        ));
-    }
-    let department =
-        DepartmentCode::parse(&actor.department().code).map_err(ApiError::internal_msg)?;
-    let now = state.clock.now();
-    let audit = doer(&actor).record(now, "application.create", Some(name.to_owned()), json!({}));
-    let app = state
-        .store
-        .create_application(&department, name, audit)
-        .await?;
-    Ok((StatusCode::CREATED, Json(json!(app))))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct NewKeyRequest {
-    expires_days: Option<i64>,
-}
-
-/// A new key for one of the department's applications, shown once (department admin).
-#[utoipa::path(post, path = "/api/v1/applications/{name}/tokens", tag = "admin", request_body = NewKeyRequest,
-    params(("name" = String, Path, description = "The application's name")),
-    responses((status = 201, description = "The key, shown once"), (status = 403, description = "Not a department admin"),
-              (status = 404, description = "No such application in the caller's department")))]
-pub async fn create_application_token(
-    State(state): State<AppState>,
-    actor: Actor,
-    Path(name): Path<String>,
-    ApiJson(req): ApiJson<NewKeyRequest>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    actor.require_any_role(&[Role::DeptAdmin], "issuing an application key")?;
-    let app = state
-        .store
-        .application(&actor.department().code, &name)
-        .await?;
-    let (id, plain, expires_at) = service::create_token(
-        &state.store,
-        state.clock.now(),
-        &doer(&actor),
-        &TokenOwner::Application(app),
-        "application key",
-        req.expires_days,
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": id, "token": plain, "expires_at": expires_at })),
-    ))
 }

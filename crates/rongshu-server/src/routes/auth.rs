@@ -294,12 +294,8 @@ pub async fn revoke_token(
         label: actor.label(),
         department: Some(actor.department().code.clone()),
     };
-    let audit = doer.record(
-        state.clock.now(),
-        "token.revoke",
-        Some(format!("token:{id}")),
-        json!({}),
-    );
-    state.store.revoke_token(id, audit).await?;
+    let now = state.clock.now();
+    let audit = doer.record(now, "token.revoke", Some(format!("token:{id}")), json!({}));
+    state.store.revoke_token(id, now, audit).await?;
     Ok(Json(json!({ "id": id, "revoked": true })))
 }

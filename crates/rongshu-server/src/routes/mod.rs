@@ -1,6 +1,7 @@
 //! The HTTP surface: `/api/v1`, health and metrics, and the web pages.
 
 mod admin;
+pub(crate) mod applications;
 mod audit;
 mod auth;
 mod catalog_io;
@@ -46,10 +47,38 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
             get(admin::list_departments).post(admin::create_department),
         )
         .route("/api/v1/users", post(admin::create_user))
-        .route("/api/v1/applications", post(admin::create_application))
         .route(
-            "/api/v1/applications/{name}/tokens",
-            post(admin::create_application_token),
+            "/api/v1/applications",
+            get(applications::list).post(applications::create),
+        )
+        .route(
+            "/api/v1/applications/{app}",
+            get(applications::show).patch(applications::update),
+        )
+        .route(
+            "/api/v1/applications/{app}/disable",
+            post(applications::disable),
+        )
+        .route(
+            "/api/v1/applications/{app}/enable",
+            post(applications::enable),
+        )
+        .route(
+            "/api/v1/applications/{app}/keys",
+            get(applications::keys::list).post(applications::keys::create),
+        )
+        .route(
+            "/api/v1/applications/{app}/keys/{key}/rotate",
+            post(applications::keys::rotate),
+        )
+        .route(
+            "/api/v1/applications/{app}/keys/{key}/revoke",
+            post(applications::keys::revoke),
+        )
+        // The older, name-addressed form (`{app}` is a name here).
+        .route(
+            "/api/v1/applications/{app}/tokens",
+            post(applications::keys::create_by_name),
         )
         .route(
             "/api/v1/resources",

@@ -80,6 +80,7 @@ fn view(actor: &Actor, r: &ShareRequest, calendar: &WorkingCalendar, today: Naiv
         obj.insert("age_working_days".into(), json!(t.age_working_days));
         obj.insert("overdue".into(), json!(t.overdue));
         obj.insert("answered_on_time".into(), json!(t.answered_on_time));
+        obj.insert("escalated".into(), json!(r.escalated_at.is_some()));
         obj.insert("side".into(), json!(side(actor, r)));
     }
     v
@@ -212,29 +213,26 @@ pub(crate) async fn submit(
 
 #[derive(Deserialize)]
 pub struct ListQuery {
-    state: Option<String>,
-    overdue: Option<bool>,
+    pub state: Option<String>,
+    pub overdue: Option<bool>,
+    pub escalated: Option<bool>,
 }
 
 /// Requests the caller's department made or must answer (the platform office
-/// sees all); `?state=submitted`, `?overdue=true` for the unanswered ones past due.
+/// sees all); `?state=submitted`, `?overdue=true` for the unanswered ones past
+/// due, `?escalated=true` for those the overdue sweep escalated to the office.
 #[utoipa::path(get, path = "/api/v1/share-requests", tag = "sharing",
     params(("state" = Option<String>, Query, description = "submitted, approved, rejected or withdrawn"),
-           ("overdue" = Option<bool>, Query, description = "Only unanswered requests past their due date")),
-    responses((status = 200, description = "`{\"items\": [... with side, age_working_days, due_at, overdue], \"total\": N}`")))]
+           ("overdue" = Option<bool>, Query, description = "Only unanswered requests past their due date"),
+           ("escalated" = Option<bool>, Query, description = "Only requests escalated to the platform office for being overdue (answered since or not)")),
+    responses((status = 200, description = "`{\"items\": [... with side, age_working_days, due_at, overdue, escalated, escalated_at, last_reminded_on], \"total\": N}`")))]
 pub async fn list(
     State(state): State<AppState>,
     actor: Actor,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let (calendar, today) = calendar_today(&state).await?;
-    let items = list_for(
-        &state,
-        &actor,
-        q.state.as_deref(),
-        q.overdue.unwrap_or(false),
-    )
-    .await?;
+    let items = list_for(&state, &actor, &q).await?;
     let items: Vec<Value> = items
         .iter()
         .map(|r| view(&actor, r, &calendar, today))
@@ -245,10 +243,11 @@ pub async fn list(
 pub(crate) async fn list_for(
     state: &AppState,
     actor: &Actor,
-    request_state: Option<&str>,
-    overdue: bool,
+    q: &ListQuery,
 ) -> Result<Vec<ShareRequest>, ApiError> {
-    let request_state = request_state
+    let request_state = q
+        .state
+        .as_deref()
         .map(|s| {
             RequestState::parse(s).ok_or_else(|| {
                 ApiError::BadRequest(format!(
@@ -264,7 +263,8 @@ pub(crate) async fn list_for(
         .share_requests(ShareRequestFilter {
             department: scope.as_deref(),
             state: request_state,
-            overdue_on: overdue.then_some(today),
+            overdue_on: q.overdue.unwrap_or(false).then_some(today),
+            escalated: q.escalated.unwrap_or(false),
         })
         .await?)
 }

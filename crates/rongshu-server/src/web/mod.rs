@@ -1,6 +1,7 @@
 //! Server-rendered pages: the public portal at `/` and the console at
 //! `/console`. They work without JavaScript; forms carry a CSRF token.
 
+mod applications;
 mod batches;
 mod console;
 mod elements;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .merge(batches::routes())
         .merge(sharing::routes())
         .merge(subscriptions::routes())
+        .merge(applications::routes())
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,7 @@
 //! The console's sharing pages: share requests from both sides (list with
-//! due dates and overdue flags, a form to ask, the discussion, and the
-//! provider's approve/reject forms) and grants (list, revoke). They call the
+//! due dates, age, overdue and escalation flags, a form to ask, the discussion
+//! with the overdue reminders, and the provider's approve/reject forms),
+//! grants (list, revoke), and the office's list of escalated requests. They call the
 //! same functions as the API, so the rules are the API's.
 
 use askama::Template;
@@ -18,7 +19,7 @@ use super::console::{
 };
 use super::{LangQuery, Texts, choose_lang, render};
 use crate::error::ApiError;
-use crate::routes::{grants, share_requests};
+use crate::routes::{applications, grants, share_requests};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/console/grants", get(grant_list))
         .route("/console/grants/{id}/revoke", post(grant_revoke))
+        .route("/console/escalations", get(escalation_list))
 }
 
 struct RequestRow {
@@ -48,6 +50,11 @@ struct RequestRow {
     due: String,
     age: u32,
     overdue: bool,
+    escalated: bool,
+    provider: String,
+    consumer: String,
+    escalated_on: String,
+    last_reminded: String,
 }
 
 fn request_rows(
@@ -76,9 +83,39 @@ fn request_rows(
                 due: r.due_at.to_string(),
                 age: timing.age_working_days,
                 overdue: timing.overdue,
+                escalated: r.escalated_at.is_some(),
+                provider: r.provider.name.clone(),
+                consumer: r.consumer.name.clone(),
+                escalated_on: r
+                    .escalated_at
+                    .map(|t| local_date(t).to_string())
+                    .unwrap_or_default(),
+                last_reminded: r
+                    .last_reminded_on
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
             }
         })
         .collect()
+}
+
+/// Which requests a list page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Shown {
+    #[default]
+    All,
+    Overdue,
+    Escalated,
+}
+
+impl Shown {
+    fn query(self) -> share_requests::ListQuery {
+        share_requests::ListQuery {
+            state: None,
+            overdue: Some(self == Shown::Overdue),
+            escalated: Some(self == Shown::Escalated),
+        }
+    }
 }
 
 /// What was typed into the request form, kept when it comes back with a mistake.
@@ -101,8 +138,7 @@ struct RequestsPage<'a> {
     t: &'static Texts,
     csrf: String,
     error: &'a str,
-    is_admin: bool,
-    overdue_only: bool,
+    shown: &'static str,
     items: Vec<RequestRow>,
     purposes: Vec<(&'static str, &'static str)>,
     form: RequestForm,
@@ -112,6 +148,7 @@ struct RequestsPage<'a> {
 struct ListQuery {
     lang: Option<String>,
     overdue: Option<bool>,
+    escalated: Option<bool>,
 }
 
 async fn requests_page(
@@ -119,11 +156,11 @@ async fn requests_page(
     user: ConsoleUser,
     t: &'static Texts,
     error: &str,
-    overdue_only: bool,
+    shown: Shown,
     form: RequestForm,
 ) -> Response {
     let listing = async {
-        let list = share_requests::list_for(state, &user.actor, None, overdue_only).await?;
+        let list = share_requests::list_for(state, &user.actor, &shown.query()).await?;
         let calendar = state.store.working_calendar().await?;
         Ok::<_, ApiError>((list, calendar))
     }
@@ -137,8 +174,11 @@ async fn requests_page(
         t,
         csrf: user.csrf,
         error,
-        is_admin: user.actor.is_platform_admin(),
-        overdue_only,
+        shown: match shown {
+            Shown::All => "all",
+            Shown::Overdue => "overdue",
+            Shown::Escalated => "escalated",
+        },
         items: request_rows(&user.actor, &list, &calendar, today),
         purposes: Purpose::ALL
             .into_iter()
@@ -160,15 +200,14 @@ async fn request_list(
     user: ConsoleUser,
 ) -> Response {
     let t = choose_lang(&LangQuery { lang: q.lang }, &headers).0.texts();
-    requests_page(
-        &state,
-        user,
-        t,
-        "",
-        q.overdue.unwrap_or(false),
-        RequestForm::default(),
-    )
-    .await
+    let shown = if q.escalated.unwrap_or(false) {
+        Shown::Escalated
+    } else if q.overdue.unwrap_or(false) {
+        Shown::Overdue
+    } else {
+        Shown::All
+    };
+    requests_page(&state, user, t, "", shown, RequestForm::default()).await
 }
 
 async fn request_create(
@@ -198,7 +237,7 @@ async fn request_create(
             Ok(n) => Some(n),
             Err(_) => {
                 let msg = format!("duration_days: \"{d}\" is not a number of days");
-                return requests_page(&state, user, t, &msg, false, form).await;
+                return requests_page(&state, user, t, &msg, Shown::All, form).await;
             }
         },
     };
@@ -221,7 +260,7 @@ async fn request_create(
             | ApiError::Conflict(_)
             | ApiError::NotFound(_)
             | ApiError::Forbidden(_)),
-        ) => requests_page(&state, user, t, &e.to_string(), false, form).await,
+        ) => requests_page(&state, user, t, &e.to_string(), Shown::All, form).await,
         Err(e) => error_page(e),
     }
 }
@@ -237,6 +276,8 @@ struct RequestPage<'a> {
     purpose_label: &'static str,
     age: u32,
     overdue: bool,
+    submitted_on: String,
+    escalated_on: String,
     events: Vec<ShareRequestEvent>,
     can_answer: bool,
     can_withdraw: bool,
@@ -284,6 +325,11 @@ async fn request_detail(
         },
         age: timing.age_working_days,
         overdue: timing.overdue,
+        submitted_on: local_date(r.submitted_at).to_string(),
+        escalated_on: r
+            .escalated_at
+            .map(|t| local_date(t).to_string())
+            .unwrap_or_default(),
         events,
         can_answer: open
             && &r.provider.code == dept
@@ -377,6 +423,8 @@ struct GrantRow {
     resource: String,
     consumer: String,
     application: String,
+    /// Set when the viewer may open the application's page.
+    application_id: Option<i64>,
     items: String,
     row_scope: String,
     plain_allowed: bool,
@@ -428,6 +476,8 @@ async fn grant_list(
                 resource: format!("{} {}", g.resource.code, g.resource.name),
                 consumer: g.consumer.name.clone(),
                 application: g.application.clone(),
+                application_id: applications::right_over(actor, &g.consumer.code)
+                    .map(|_| g.application_id),
                 items: g.items.join("、"),
                 row_scope: g.row_scope.join("；"),
                 plain_allowed: g.plain_allowed,
@@ -475,4 +525,51 @@ async fn grant_revoke(
         }
         Err(e) => error_page(e),
     }
+}
+
+// ---- the office's escalations ------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "escalations.html")]
+struct EscalationsPage {
+    t: &'static Texts,
+    open: Vec<RequestRow>,
+    answered: Vec<RequestRow>,
+}
+
+/// Requests the overdue sweep escalated to the platform office: those still
+/// unanswered first, then those answered since (the office's record).
+async fn escalation_list(
+    State(state): State<AppState>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+    user: ConsoleUser,
+) -> Response {
+    let t = choose_lang(&q, &headers).0.texts();
+    if !user.actor.is_platform_admin() {
+        return error_page(ApiError::Forbidden(
+            "the list of escalated requests is the platform office's".into(),
+        ));
+    }
+    let listing = async {
+        let list = share_requests::list_for(&state, &user.actor, &Shown::Escalated.query()).await?;
+        let calendar = state.store.working_calendar().await?;
+        Ok::<_, ApiError>((list, calendar))
+    }
+    .await;
+    let (list, calendar) = match listing {
+        Ok(v) => v,
+        Err(e) => return error_page(e),
+    };
+    let today = local_date(state.clock.now());
+    let (open, answered): (Vec<ShareRequest>, Vec<ShareRequest>) =
+        list.into_iter().partition(|r| r.state.is_open());
+    render(
+        &EscalationsPage {
+            t,
+            open: request_rows(&user.actor, &open, &calendar, today),
+            answered: request_rows(&user.actor, &answered, &calendar, today),
+        },
+        &[],
+    )
 }

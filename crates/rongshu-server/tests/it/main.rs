@@ -5,6 +5,7 @@
 
 mod support;
 
+mod applications;
 mod audit;
 mod auth;
 mod basics;
@@ -12,6 +13,7 @@ mod catalog;
 mod elements;
 mod exchange;
 mod ground_truth;
+mod overdue;
 mod records;
 mod search;
 mod sharing;

@@ -30,7 +30,7 @@ const ITEMS: [&str; 6] = [
 ];
 
 /// Register an application of the consumer department and return a key for it.
-async fn application_key(app: &TestApp, dept_admin: &str, name: &str) -> String {
+pub(crate) async fn application_key(app: &TestApp, dept_admin: &str, name: &str) -> String {
     let res = app
         .post_json(
             "/api/v1/applications",
@@ -52,7 +52,7 @@ async fn application_key(app: &TestApp, dept_admin: &str, name: &str) -> String 
     body["token"].as_str().unwrap().to_owned()
 }
 
-async fn reviewer(app: &TestApp) -> String {
+pub(crate) async fn reviewer(app: &TestApp) -> String {
     app.seed_user("gaj", "gaj_reviewer", &[Role::Reviewer])
         .await;
     app.login("gaj_reviewer").await
@@ -69,7 +69,13 @@ async fn load(app: &TestApp, cast: &Cast, code: &str, n: u32) {
     assert_eq!(res.status(), StatusCode::OK, "load {code}");
 }
 
-fn request_body(code: &str, application: &str, items: &[&str], plain: bool, days: i64) -> Value {
+pub(crate) fn request_body(
+    code: &str,
+    application: &str,
+    items: &[&str],
+    plain: bool,
+    days: i64,
+) -> Value {
     json!({
         "resource": code,
         "application": application,
@@ -83,7 +89,7 @@ fn request_body(code: &str, application: &str, items: &[&str], plain: bool, days
 }
 
 /// Submit a request as the consumer and return its id.
-async fn ask(app: &TestApp, consumer: &str, body: &Value) -> i64 {
+pub(crate) async fn ask(app: &TestApp, consumer: &str, body: &Value) -> i64 {
     let (status, r, _) = json_of(
         app.post_json("/api/v1/share-requests", Some(consumer), body)
             .await,
@@ -95,7 +101,7 @@ async fn ask(app: &TestApp, consumer: &str, body: &Value) -> i64 {
 }
 
 /// Approve as the provider's reviewer and return the grant id.
-async fn approve(app: &TestApp, reviewer: &str, id: i64, body: &Value) -> i64 {
+pub(crate) async fn approve(app: &TestApp, reviewer: &str, id: i64, body: &Value) -> i64 {
     let (status, r, _) = json_of(
         app.post_json(
             &format!("/api/v1/share-requests/{id}/approve"),

@@ -96,14 +96,23 @@ fn hex_id() -> String {
 
 impl TestApp {
     pub async fn sqlite() -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = rongshu_store::sqlite_url_for_dir(dir.path());
-        Self::start(dir, &url).await
+        Self::sqlite_with(|_| {}).await
     }
 
     pub async fn postgres() -> Option<TestApp> {
+        Self::postgres_with(|_| {}).await
+    }
+
+    /// A server on SQLite whose configuration the test adjusts first.
+    pub async fn sqlite_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = rongshu_store::sqlite_url_for_dir(dir.path());
+        Self::start(dir, &url, tweak).await
+    }
+
+    pub async fn postgres_with(tweak: impl FnOnce(&mut ServerConfig)) -> Option<TestApp> {
         let url = fresh_postgres_url().await?;
-        Some(Self::start(tempfile::tempdir().expect("temp dir"), &url).await)
+        Some(Self::start(tempfile::tempdir().expect("temp dir"), &url, tweak).await)
     }
 
     pub fn config(dir: &std::path::Path) -> ServerConfig {
@@ -117,10 +126,17 @@ impl TestApp {
         config.webhooks.retry_cap = std::time::Duration::from_secs(2);
         config.webhooks.poll_every = std::time::Duration::from_millis(20);
         config.webhooks.batch_size = 4;
+        // Overdue share requests are followed up in clock time: tests move the
+        // manual clock on and the sweep notices soon after.
+        config.overdue_sweep_every = std::time::Duration::from_millis(100);
         config
     }
 
-    async fn start(dir: tempfile::TempDir, url: &str) -> TestApp {
+    async fn start(
+        dir: tempfile::TempDir,
+        url: &str,
+        tweak: impl FnOnce(&mut ServerConfig),
+    ) -> TestApp {
         let store = Store::open(url).await.expect("open the store");
         let clock = Arc::new(ManualClock::new(
             chrono::Utc
@@ -128,7 +144,9 @@ impl TestApp {
                 .single()
                 .expect("time"),
         ));
-        let app = App::build(Self::config(dir.path()), store.clone(), clock.clone())
+        let mut config = Self::config(dir.path());
+        tweak(&mut config);
+        let app = App::build(config, store.clone(), clock.clone())
             .await
             .expect("build the app");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -180,6 +198,14 @@ impl TestApp {
 
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
         let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn patch_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        let mut req = self.client.patch(self.url(path)).json(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
