@@ -9,6 +9,8 @@ pub mod division;
 pub mod ident;
 pub mod kind;
 pub mod mask;
+pub mod otp;
+pub mod people;
 pub mod quality;
 pub mod sharing;
 pub mod value;

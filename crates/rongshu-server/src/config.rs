@@ -3,7 +3,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rongshu_core::otp::CodePolicy;
+
+use crate::citizen::OtpSender;
 
 /// Argon2id cost. Production uses the OWASP-recommended figures; tests use a
 /// cheap setting so the suite stays fast on two cores.
@@ -40,6 +45,37 @@ pub struct ServerConfig {
     /// Set the Secure flag on cookies (behind HTTPS).
     pub secure_cookies: bool,
     pub webhooks: WebhookConfig,
+    pub citizen: CitizenConfig,
+}
+
+/// How citizens sign in to see who read their data.
+#[derive(Debug, Clone)]
+pub struct CitizenConfig {
+    /// Show one-time codes on screen and in the API's answer: the demo's
+    /// stand-in for a phone. Never set it where real people sign in.
+    pub show_codes: bool,
+    /// Delivers codes to phones. Without one (and without `show_codes`)
+    /// citizen sign-in answers that it is unavailable.
+    pub sender: Option<Arc<dyn OtpSender>>,
+    /// The resource whose rows give each person's registered mobile, by
+    /// code; when unset, the authoritative source of the `person.mobile`
+    /// data element is used.
+    pub phone_resource: Option<String>,
+    pub codes: CodePolicy,
+    /// A citizen's session lasts this long: short, the page shows personal data.
+    pub session_minutes: i64,
+}
+
+impl Default for CitizenConfig {
+    fn default() -> Self {
+        Self {
+            show_codes: false,
+            sender: None,
+            phone_resource: None,
+            codes: CodePolicy::default(),
+            session_minutes: 30,
+        }
+    }
 }
 
 /// How the webhook worker delivers.
@@ -83,6 +119,7 @@ impl ServerConfig {
             login_window_minutes: 15,
             secure_cookies: false,
             webhooks: WebhookConfig::default(),
+            citizen: CitizenConfig::default(),
         }
     }
 }

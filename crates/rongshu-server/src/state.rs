@@ -29,6 +29,8 @@ pub struct Inner {
     pub decoy_hash: String,
     /// Wakes the webhook worker when a batch has loaded or a subscription changed.
     pub deliveries: Arc<tokio::sync::Notify>,
+    /// The key of person hashes, read from the store on first use (see `people`).
+    pub person_key: tokio::sync::OnceCell<rongshu_core::people::PersonKey>,
 }
 
 impl AppState {
@@ -51,6 +53,7 @@ impl AppState {
             audit,
             decoy_hash,
             deliveries: Arc::new(tokio::sync::Notify::new()),
+            person_key: tokio::sync::OnceCell::new(),
         }))
     }
 }

@@ -8,6 +8,7 @@ mod audit;
 mod batches;
 mod catalog;
 mod changes;
+mod citizens;
 mod db;
 mod demands;
 mod elements;
@@ -21,12 +22,13 @@ mod subscriptions;
 pub use accounts::{
     Application, Department, LoginCandidate, NewUser, Session, TokenInfo, TokenOwner, User,
 };
-pub use audit::{AuditEventRow, ChainPoint, VerifyOutcome};
+pub use audit::{AuditEventRow, ChainPoint, PersonRead, VerifyOutcome};
 pub use batches::{Applied, BatchRow, BatchWriter, FailureRow, RowCells, batch_lease};
 pub use catalog::{
     CatalogActor, HistoryEntry, PortalCounts, Resource, ResourceVersion, WorkingVersion,
 };
 pub use changes::{AsOfPage, BatchMode, Change};
+pub use citizens::{CitizenCode, CitizenSession, NewCitizenCode, NewCitizenSession};
 pub use db::Backend;
 pub use demands::{Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand};
 pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts};

@@ -2,6 +2,7 @@
 //! every handler receives once its credentials were checked.
 
 mod actor;
+pub mod citizen;
 pub mod password;
 pub mod token;
 

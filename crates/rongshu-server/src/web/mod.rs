@@ -2,6 +2,7 @@
 //! `/console`. They work without JavaScript; forms carry a CSRF token.
 
 mod batches;
+mod citizen;
 mod console;
 mod elements;
 mod i18n;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .merge(batches::routes())
         .merge(sharing::routes())
         .merge(subscriptions::routes())
+        .merge(citizen::routes())
 }
 
 #[derive(Deserialize)]

@@ -6,7 +6,7 @@ use chrono::TimeZone;
 use reqwest::{Client, Response, StatusCode};
 use rongshu_core::account::Role;
 use rongshu_server::service::{self, Doer};
-use rongshu_server::{App, ManualClock, PasswordCost, ServerConfig};
+use rongshu_server::{App, DemoOtpSender, ManualClock, PasswordCost, ServerConfig};
 use rongshu_store::Store;
 use serde_json::{Value, json};
 
@@ -37,11 +37,39 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Run a scenario once on SQLite and once on PostgreSQL, with the server's
+/// configuration changed by `$tweak` first.
+#[macro_export]
+macro_rules! on_both_backends_with {
+    ($tweak:ident; $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::support::TestApp::sqlite_with(super::$tweak).await;
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::support::TestApp::postgres_with(super::$tweak).await {
+                        super::$name(&app).await;
+                        app.stop().await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub store: Store,
     pub clock: Arc<ManualClock>,
+    /// Where citizens' sign-in codes go: the demo's phone.
+    pub phones: Arc<DemoOtpSender>,
     pub _dir: tempfile::TempDir,
     db_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -96,14 +124,22 @@ fn hex_id() -> String {
 
 impl TestApp {
     pub async fn sqlite() -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = rongshu_store::sqlite_url_for_dir(dir.path());
-        Self::start(dir, &url).await
+        Self::sqlite_with(|_| {}).await
     }
 
     pub async fn postgres() -> Option<TestApp> {
+        Self::postgres_with(|_| {}).await
+    }
+
+    pub async fn sqlite_with(tweak: fn(&mut ServerConfig)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = rongshu_store::sqlite_url_for_dir(dir.path());
+        Self::start(dir, &url, tweak).await
+    }
+
+    pub async fn postgres_with(tweak: fn(&mut ServerConfig)) -> Option<TestApp> {
         let url = fresh_postgres_url().await?;
-        Some(Self::start(tempfile::tempdir().expect("temp dir"), &url).await)
+        Some(Self::start(tempfile::tempdir().expect("temp dir"), &url, tweak).await)
     }
 
     pub fn config(dir: &std::path::Path) -> ServerConfig {
@@ -117,10 +153,13 @@ impl TestApp {
         config.webhooks.retry_cap = std::time::Duration::from_secs(2);
         config.webhooks.poll_every = std::time::Duration::from_millis(20);
         config.webhooks.batch_size = 4;
+        // Citizens sign in as in the demo: the code is in the answer too.
+        config.citizen.show_codes = true;
+        config.citizen.sender = Some(Arc::new(DemoOtpSender::default()));
         config
     }
 
-    async fn start(dir: tempfile::TempDir, url: &str) -> TestApp {
+    async fn start(dir: tempfile::TempDir, url: &str, tweak: fn(&mut ServerConfig)) -> TestApp {
         let store = Store::open(url).await.expect("open the store");
         let clock = Arc::new(ManualClock::new(
             chrono::Utc
@@ -128,7 +167,11 @@ impl TestApp {
                 .single()
                 .expect("time"),
         ));
-        let app = App::build(Self::config(dir.path()), store.clone(), clock.clone())
+        let phones = Arc::new(DemoOtpSender::default());
+        let mut config = Self::config(dir.path());
+        config.citizen.sender = Some(phones.clone());
+        tweak(&mut config);
+        let app = App::build(config, store.clone(), clock.clone())
             .await
             .expect("build the app");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -145,6 +188,7 @@ impl TestApp {
             client: Client::builder().build().expect("client"),
             store,
             clock,
+            phones,
             _dir: dir,
             db_url: url.to_owned(),
             shutdown: Some(tx),
