@@ -5,6 +5,8 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::people::PersonHash;
+
 /// The hash that the first event names as its predecessor.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -24,6 +26,31 @@ pub struct AuditRecord {
     /// Rows returned by a read, or loaded by a batch.
     pub rows: Option<i64>,
     pub detail: serde_json::Value,
+}
+
+/// An event with the people it touched (a read of personal data). The people
+/// are kept beside the chain, in a side table linked by the event's number,
+/// not in its hashed text: a page of a thousand rows must not make a
+/// thousand-line event, and a person's reads are found by an index on them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub record: AuditRecord,
+    pub people: Vec<PersonHash>,
+}
+
+impl AuditEntry {
+    pub fn new(record: AuditRecord, people: Vec<PersonHash>) -> Self {
+        Self { record, people }
+    }
+}
+
+impl From<AuditRecord> for AuditEntry {
+    fn from(record: AuditRecord) -> Self {
+        Self {
+            record,
+            people: Vec::new(),
+        }
+    }
 }
 
 /// The canonical form that is hashed and stored: the record plus its place.

@@ -10,6 +10,8 @@ pub mod ident;
 pub mod kind;
 pub mod mask;
 pub mod net;
+pub mod otp;
+pub mod people;
 pub mod quality;
 pub mod rate;
 pub mod sharing;

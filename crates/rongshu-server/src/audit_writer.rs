@@ -1,7 +1,8 @@
 //! Reads' audit events, committed in groups. Every audited read waits until its
 //! event is committed (so none is lost), but the events of reads that arrive
 //! together share one transaction: at the data API's rates one commit per read
-//! would make the audit log the bottleneck.
+//! would make the audit log the bottleneck. The people each read touched go
+//! to the audit's side table in that same transaction.
 //!
 //! After a group the chain's head is also written (at most once a second) to
 //! a checkpoint file in the data directory, outside the database, so that
@@ -10,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rongshu_core::audit::AuditRecord;
+use rongshu_core::audit::AuditEntry;
 use rongshu_store::{ChainPoint, Store};
 use tokio::sync::{mpsc, oneshot};
 
@@ -34,13 +35,13 @@ type Waiter = oneshot::Sender<Result<i64, String>>;
 /// A handle to the group-committing writer; cheap to clone.
 #[derive(Clone)]
 pub struct AuditWriter {
-    queue: mpsc::Sender<(AuditRecord, Waiter)>,
+    queue: mpsc::Sender<(AuditEntry, Waiter)>,
 }
 
 impl AuditWriter {
     /// Start the writer task. `checkpoint_dir` is where the head is kept.
     pub fn start(store: Store, checkpoint_dir: Option<PathBuf>) -> Self {
-        let (queue, mut incoming) = mpsc::channel::<(AuditRecord, Waiter)>(QUEUE);
+        let (queue, mut incoming) = mpsc::channel::<(AuditEntry, Waiter)>(QUEUE);
         tokio::spawn(async move {
             let mut checkpointed: Option<std::time::Instant> = None;
             while let Some(first) = incoming.recv().await {
@@ -51,8 +52,8 @@ impl AuditWriter {
                         Err(_) => break,
                     }
                 }
-                let (records, waiters): (Vec<AuditRecord>, Vec<Waiter>) = group.into_iter().unzip();
-                match store.append_audit_group(&records).await {
+                let (entries, waiters): (Vec<AuditEntry>, Vec<Waiter>) = group.into_iter().unzip();
+                match store.append_audit_group(&entries).await {
                     Ok((seqs, head)) => {
                         let due = checkpointed.is_none_or(|at| at.elapsed() >= CHECKPOINT_EVERY);
                         if let (true, Some(dir), Some(head)) = (due, &checkpoint_dir, head) {
@@ -78,12 +79,13 @@ impl AuditWriter {
         Self { queue }
     }
 
-    /// Record an event; returns once it is committed, with its number. An
-    /// error means the event is not on record, and the caller must not answer.
-    pub async fn record(&self, record: AuditRecord) -> Result<i64, ApiError> {
+    /// Record an event (with the people it touched, for a read of personal
+    /// data); returns once it is committed, with its number. An error means
+    /// the event is not on record, and the caller must not answer.
+    pub async fn record(&self, entry: impl Into<AuditEntry>) -> Result<i64, ApiError> {
         let (done, committed) = oneshot::channel();
         self.queue
-            .send((record, done))
+            .send((entry.into(), done))
             .await
             .map_err(|_| ApiError::internal_msg("the audit writer has stopped".to_owned()))?;
         committed

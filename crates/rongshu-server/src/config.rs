@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rongshu_core::net::IpBlock;
@@ -11,6 +12,9 @@ use rongshu_core::rate::RateLimit;
 /// 6,000 a minute (100 a second, in bursts of a minute's worth): room for a
 /// system paging through a resource, not for one gone into a loop.
 pub const DEFAULT_APP_RATE_LIMIT: RateLimit = RateLimit::clamped(6_000);
+use rongshu_core::otp::CodePolicy;
+
+use crate::citizen::OtpSender;
 
 /// Argon2id cost. Production uses the OWASP-recommended figures; tests use a
 /// cheap setting so the suite stays fast on two cores.
@@ -57,6 +61,37 @@ pub struct ServerConfig {
     /// How often overdue share requests are looked for (reminders and
     /// escalation are once a day at most whatever this is).
     pub overdue_sweep_every: Duration,
+    pub citizen: CitizenConfig,
+}
+
+/// How citizens sign in to see who read their data.
+#[derive(Debug, Clone)]
+pub struct CitizenConfig {
+    /// Show one-time codes on screen and in the API's answer: the demo's
+    /// stand-in for a phone. Never set it where real people sign in.
+    pub show_codes: bool,
+    /// Delivers codes to phones. Without one (and without `show_codes`)
+    /// citizen sign-in answers that it is unavailable.
+    pub sender: Option<Arc<dyn OtpSender>>,
+    /// The resource whose rows give each person's registered mobile, by
+    /// code; when unset, the authoritative source of the `person.mobile`
+    /// data element is used.
+    pub phone_resource: Option<String>,
+    pub codes: CodePolicy,
+    /// A citizen's session lasts this long: short, the page shows personal data.
+    pub session_minutes: i64,
+}
+
+impl Default for CitizenConfig {
+    fn default() -> Self {
+        Self {
+            show_codes: false,
+            sender: None,
+            phone_resource: None,
+            codes: CodePolicy::default(),
+            session_minutes: 30,
+        }
+    }
 }
 
 /// How the webhook worker delivers.
@@ -104,6 +139,7 @@ impl ServerConfig {
             app_rate_limit: DEFAULT_APP_RATE_LIMIT,
             key_rotation_grace: chrono::Duration::hours(24),
             overdue_sweep_every: Duration::from_secs(10 * 60),
+            citizen: CitizenConfig::default(),
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct Inner {
     pub app_guards: AppGuards,
     /// When application keys were last used, written sparingly.
     pub key_use: KeyUse,
+    /// The key of person hashes, read from the store on first use (see `people`).
+    pub person_key: tokio::sync::OnceCell<rongshu_core::people::PersonKey>,
 }
 
 impl AppState {
@@ -60,6 +62,7 @@ impl AppState {
             app_guards: AppGuards::new(config.app_rate_limit),
             key_use: KeyUse::default(),
             config,
+            person_key: tokio::sync::OnceCell::new(),
         }))
     }
 }

@@ -1,11 +1,14 @@
 //! The audit log: append inside the caller's transaction (so a change and its
 //! event commit together), and walk the whole chain to verify it.
 
+use std::fmt::Write as _;
+
 use rongshu_core::audit::{
-    AuditRecord, ChainBreak, ChainVerifier, StoredEvent, canonical_text, hash_text,
+    AuditEntry, AuditRecord, ChainBreak, ChainVerifier, StoredEvent, canonical_text, hash_text,
 };
+use rongshu_core::people::PersonHash;
 use serde::Serialize;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::{Store, StoreError};
 
@@ -67,6 +70,46 @@ async fn append_linked(
     Ok(ChainPoint { seq, hash })
 }
 
+/// Most people rows in one INSERT: two parameters each, well under both
+/// backends' limit on parameters per statement.
+const PEOPLE_PER_INSERT: usize = 500;
+
+/// Link people to events in the side table. A pair already there is left as
+/// it is: an export's pages may name one person twice.
+async fn insert_people(
+    conn: &mut AnyConnection,
+    rows: &[(i64, &PersonHash)],
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(PEOPLE_PER_INSERT) {
+        let mut sql = String::from("INSERT INTO audit_people (person_hash, seq) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            // Only placeholders are written here; the values are bound.
+            let _ = write!(sql, "(${}, ${})", 2 * i + 1, 2 * i + 2);
+        }
+        sql.push_str(" ON CONFLICT DO NOTHING");
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (seq, person) in chunk {
+            query = query.bind(person.as_str()).bind(*seq);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// One read that touched a person, as the person's access log lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonRead {
+    pub event: AuditEventRow,
+    /// The reading department's name today, when it still exists.
+    pub department_name: Option<String>,
+}
+
+/// The actions that read data and so belong in a person's access log.
+const READ_ACTIONS: &str = "'data.read', 'data.verify'";
+
 /// One event as listed to people (the console, tests).
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEventRow {
@@ -101,22 +144,78 @@ impl Store {
     }
 
     /// Record several events in one transaction (a group commit): one write
-    /// for many reads' events. Returns each event's number, in order, and the
-    /// chain's head after the last.
+    /// for many reads' events, with the people each touched in the side
+    /// table in the same transaction. Returns each event's number, in order,
+    /// and the chain's head after the last.
     pub async fn append_audit_group(
         &self,
-        records: &[AuditRecord],
+        entries: &[AuditEntry],
     ) -> Result<(Vec<i64>, Option<ChainPoint>), StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut seqs = Vec::with_capacity(records.len());
+        let mut seqs = Vec::with_capacity(entries.len());
         let mut head = None;
-        for record in records {
-            let point = append_linked(&mut tx, record).await?;
+        for entry in entries {
+            let point = append_linked(&mut tx, &entry.record).await?;
             seqs.push(point.seq);
             head = Some(point);
         }
+        let people: Vec<(i64, &PersonHash)> = entries
+            .iter()
+            .zip(&seqs)
+            .flat_map(|(entry, seq)| entry.people.iter().map(move |p| (*seq, p)))
+            .collect();
+        insert_people(&mut tx, &people).await?;
         tx.commit().await?;
         Ok((seqs, head))
+    }
+
+    /// Link more people to an event already on record: a bulk export's later
+    /// pages, each put on record before it is sent.
+    pub async fn append_audit_people(
+        &self,
+        seq: i64,
+        people: &[PersonHash],
+    ) -> Result<(), StoreError> {
+        if people.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(i64, &PersonHash)> = people.iter().map(|p| (seq, p)).collect();
+        let mut tx = self.begin_write().await?;
+        insert_people(&mut tx, &rows).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The reads that touched a person, newest first, before event `before`
+    /// (exclusive) when given.
+    pub async fn person_reads(
+        &self,
+        person: &PersonHash,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<PersonRead>, StoreError> {
+        let sql = format!(
+            "SELECT e.seq, e.canonical, d.name AS department_name
+             FROM audit_people p
+             JOIN audit_events e ON e.seq = p.seq
+             LEFT JOIN departments d ON d.code = e.department
+             WHERE p.person_hash = $1 AND p.seq < $2 AND e.action IN ({READ_ACTIONS})
+             ORDER BY p.seq DESC LIMIT $3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(person.as_str())
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PersonRead {
+                    event: event_row(row.try_get("seq")?, &row.try_get::<String, _>("canonical")?)?,
+                    department_name: row.try_get("department_name")?,
+                })
+            })
+            .collect()
     }
 
     /// The hash of event `seq`, if there is one: to compare with a checkpoint
@@ -200,23 +299,25 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| {
-                let canonical: String = row.try_get("canonical")?;
-                let v: serde_json::Value = serde_json::from_str(&canonical)
-                    .map_err(|e| StoreError::Corrupt(format!("audit event text: {e}")))?;
-                let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-                Ok(AuditEventRow {
-                    seq: row.try_get("seq")?,
-                    at: text("at").unwrap_or_default(),
-                    actor: text("actor").unwrap_or_default(),
-                    department: text("department"),
-                    action: text("action").unwrap_or_default(),
-                    target: text("target"),
-                    resource: text("resource"),
-                    rows: v.get("rows").and_then(|x| x.as_i64()),
-                    detail: v.get("detail").cloned().unwrap_or(serde_json::Value::Null),
-                })
-            })
+            .map(|row| event_row(row.try_get("seq")?, &row.try_get::<String, _>("canonical")?))
             .collect()
     }
+}
+
+/// An event read back from its canonical text.
+fn event_row(seq: i64, canonical: &str) -> Result<AuditEventRow, StoreError> {
+    let v: serde_json::Value = serde_json::from_str(canonical)
+        .map_err(|e| StoreError::Corrupt(format!("audit event text: {e}")))?;
+    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    Ok(AuditEventRow {
+        seq,
+        at: text("at").unwrap_or_default(),
+        actor: text("actor").unwrap_or_default(),
+        department: text("department"),
+        action: text("action").unwrap_or_default(),
+        target: text("target"),
+        resource: text("resource"),
+        rows: v.get("rows").and_then(|x| x.as_i64()),
+        detail: v.get("detail").cloned().unwrap_or(serde_json::Value::Null),
+    })
 }

@@ -47,6 +47,10 @@ pub struct Change {
     pub key: serde_json::Value,
     pub record: Option<serde_json::Value>,
     pub batch_id: String,
+    /// For a deletion, the row as last logged before it: whose row it was
+    /// when its key does not say (the audit names the people a feed touched).
+    #[serde(skip)]
+    pub deleted: Option<serde_json::Value>,
 }
 
 /// Take `count` sequence numbers for a resource; returns the first.
@@ -75,7 +79,14 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Change>, StoreError> {
         let rows = sqlx::query(
-            "SELECT c.seq, c.op, c.row_key, c.record, b.public_id FROM change_log c
+            "SELECT c.seq, c.op, c.row_key, c.record, b.public_id,
+                    CASE WHEN c.op = 'delete' THEN
+                        (SELECT p.record FROM change_log p
+                         WHERE p.resource_id = c.resource_id AND p.row_key = c.row_key
+                           AND p.seq < c.seq AND p.record IS NOT NULL
+                         ORDER BY p.seq DESC LIMIT 1)
+                    END AS deleted
+             FROM change_log c
              JOIN batches b ON b.id = c.batch_id
              WHERE c.resource_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3",
         )
@@ -88,6 +99,7 @@ impl Store {
             .map(|r| {
                 let key: String = r.try_get("row_key")?;
                 let record: Option<String> = r.try_get("record")?;
+                let deleted: Option<String> = r.try_get("deleted")?;
                 let parse = |t: &str| {
                     serde_json::from_str(t).map_err(|e| StoreError::Corrupt(e.to_string()))
                 };
@@ -97,6 +109,7 @@ impl Store {
                     key: parse(&key)?,
                     record: record.as_deref().map(parse).transpose()?,
                     batch_id: r.try_get("public_id")?,
+                    deleted: deleted.as_deref().map(parse).transpose()?,
                 })
             })
             .collect()

@@ -9,6 +9,7 @@ mod audit;
 mod batches;
 mod catalog;
 mod changes;
+mod citizens;
 mod db;
 mod demands;
 mod elements;
@@ -23,12 +24,13 @@ pub use accounts::{
     Department, LoginCandidate, NewToken, NewUser, Session, TokenInfo, TokenOwner, User,
 };
 pub use applications::{Application, ApplicationChange, ApplicationKey, NewApplication};
-pub use audit::{AuditEventRow, ChainPoint, VerifyOutcome};
+pub use audit::{AuditEventRow, ChainPoint, PersonRead, VerifyOutcome};
 pub use batches::{Applied, BatchRow, BatchWriter, FailureRow, RowCells, batch_lease};
 pub use catalog::{
     CatalogActor, HistoryEntry, PortalCounts, Resource, ResourceVersion, WorkingVersion,
 };
 pub use changes::{AsOfPage, BatchMode, Change};
+pub use citizens::{CitizenCode, CitizenSession, NewCitizenCode, NewCitizenSession};
 pub use db::Backend;
 pub use demands::{Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand};
 pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts};

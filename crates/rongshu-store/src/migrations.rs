@@ -408,7 +408,54 @@ const MIGRATIONS: &[Migration] = &[
         sqlite_only: &[],
         postgres_only: &[],
     },
-    // Version 11 is another branch's; each is applied by membership.
+    Migration {
+        version: 11,
+        name: "citizen transparency",
+        statements: &[
+            // The people each audited read touched, by the keyed hash of their
+            // ID number (never the number): the key leads, so one person's
+            // reads are one index range, newest last. Written with the event.
+            // `seq` is not a foreign key: the table is an index of the chain
+            // (listing joins the events), and a reference would cost a lookup
+            // per person on every read for no check the chain does not make.
+            "CREATE TABLE audit_people (
+                person_hash TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                PRIMARY KEY (person_hash, seq))",
+            // One-time sign-in codes, kept as salted hashes; the newest unused
+            // one of a person is the only one that counts.
+            "CREATE TABLE citizen_codes (
+                id {id},
+                person_hash TEXT NOT NULL,
+                salt TEXT NOT NULL,
+                code_hash TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                attempts BIGINT NOT NULL DEFAULT 0,
+                used_at TEXT)",
+            "CREATE INDEX citizen_codes_by_person ON citizen_codes (person_hash, id)",
+            // Citizens' web sessions: a table of their own, so a staff session
+            // can never be taken for a citizen's or the other way round.
+            "CREATE TABLE citizen_sessions (
+                id {id},
+                token_hash TEXT NOT NULL UNIQUE,
+                person_hash TEXT NOT NULL,
+                csrf_token TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL)",
+        ],
+        // The side table is part of the audit record: append-only like the events.
+        sqlite_only: &[
+            "CREATE TRIGGER audit_people_no_update BEFORE UPDATE ON audit_people
+            BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+            "CREATE TRIGGER audit_people_no_delete BEFORE DELETE ON audit_people
+            BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+        ],
+        postgres_only: &[
+            "CREATE TRIGGER audit_people_no_change BEFORE UPDATE OR DELETE ON audit_people
+            FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
+        ],
+    },
     Migration {
         version: 12,
         name: "application keys and overdue follow-up",

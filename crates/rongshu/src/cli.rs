@@ -9,7 +9,7 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use rongshu_core::account::Role;
 use rongshu_server::service::{self, Doer};
-use rongshu_server::{App, PasswordCost, ServerConfig, SystemClock};
+use rongshu_server::{App, DemoOtpSender, PasswordCost, ServerConfig, SystemClock};
 use rongshu_store::{Store, TokenOwner, VerifyOutcome};
 
 #[derive(Parser)]
@@ -235,6 +235,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut config = ServerConfig::new(listen, cli.db.data_dir.clone());
             config.trusted_proxies = trusted_proxies;
             config.app_rate_limit = app_rate_limit;
+            if demo {
+                // The demo has no phones: a citizen's sign-in code is shown
+                // on the sign-in page instead of sent.
+                config.citizen.show_codes = true;
+                config.citizen.sender = Some(Arc::new(DemoOtpSender::default()));
+            }
             let app = App::build(config, store.clone(), Arc::new(clock)).await?;
             println!("Rongshu is listening on http://{}/", app.local_addr());
             tracing::info!(address = %app.local_addr(), backend = store.backend().name(), "listening");

@@ -5,6 +5,7 @@ mod actor;
 pub mod app_guard;
 mod client_ip;
 pub mod key_use;
+pub mod citizen;
 pub mod password;
 pub mod token;
 

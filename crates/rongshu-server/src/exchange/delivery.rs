@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use rongshu_core::audit::AuditRecord;
+use rongshu_core::audit::{AuditEntry, AuditRecord};
 use rongshu_store::{AttemptOutcome, ClaimedSubscription, StoreError};
 use serde_json::{Value, json};
 
@@ -22,7 +22,8 @@ use crate::access::{self, ReadAccess};
 use crate::config::WebhookConfig;
 use crate::exchange::feed::{KEY_REF_SECRET, KeyRefs, present_change};
 use crate::exchange::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
-use crate::exchange::{Reader, reader};
+use crate::exchange::{Reader, reader, shown_items};
+use crate::people::{self, person_key};
 use crate::state::AppState;
 
 /// Start the worker on the current runtime.
@@ -144,6 +145,9 @@ async fn attempt(
             .map_err(|e| fail(e.to_string()))?;
         let refs = KeyRefs::new(secret, &resource.code, &sub.department);
         let count = changes.len() as i64;
+        let key = person_key(state).await.map_err(|e| fail(e.to_string()))?;
+        let people = people::of_changes(key, &resource, &changes);
+        let (items, masked_items) = shown_items(&resource, &access);
         let presented: Vec<Value> = changes
             .into_iter()
             .map(|c| present_change(&resource, c, &access, &refs))
@@ -155,10 +159,20 @@ async fn attempt(
             "next_after": to_seq,
         })
         .to_string();
-        // The data is on record as read before it leaves.
+        // The data is on record as read, with the people it is about, before it leaves.
+        let pushed = Pushed {
+            from_seq,
+            to_seq,
+            count,
+            items,
+            masked_items,
+        };
         state
-            .store
-            .append_audit(&push_event(claimed, now, from_seq, to_seq, count, &access))
+            .audit
+            .record(AuditEntry::new(
+                push_event(claimed, now, &pushed, &access),
+                people,
+            ))
             .await
             .map_err(|e| fail(e.to_string()))?;
         let timestamp = now.timestamp();
@@ -226,12 +240,19 @@ fn describe(e: reqwest::Error) -> String {
     format!("{what}: {e}")
 }
 
-fn push_event(
-    claimed: &ClaimedSubscription,
-    now: DateTime<Utc>,
+/// What one push carried, for its audit event.
+struct Pushed {
     from_seq: i64,
     to_seq: i64,
     count: i64,
+    items: Vec<String>,
+    masked_items: Vec<String>,
+}
+
+fn push_event(
+    claimed: &ClaimedSubscription,
+    now: DateTime<Utc>,
+    pushed: &Pushed,
     access: &ReadAccess,
 ) -> AuditRecord {
     let sub = &claimed.subscription;
@@ -242,13 +263,17 @@ fn push_event(
         action: "data.read".into(),
         target: Some(sub.resource.clone()),
         resource: Some(sub.resource.clone()),
-        rows: Some(count),
+        rows: Some(pushed.count),
         detail: json!({
             "via": "webhook",
+            "operation": "webhook",
             "subscription": sub.id,
-            "from_seq": from_seq,
-            "to_seq": to_seq,
+            "from_seq": pushed.from_seq,
+            "to_seq": pushed.to_seq,
             "masked": access.reader == access::Reader::Consumer,
+            "reader": access.reader,
+            "items": pushed.items,
+            "masked_items": pushed.masked_items,
             "grant": access.grant.as_ref().map(|g| g.id),
             "purpose": access.grant.as_ref().map(|g| g.purpose),
         }),

@@ -8,7 +8,7 @@ pub(crate) mod verify;
 
 use rongshu_store::Resource;
 
-use crate::access::{self, ReadAccess};
+use crate::access::{self, Disclosure, ReadAccess};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -44,4 +44,23 @@ pub(crate) async fn reader(
         )));
     }
     Ok(decided)
+}
+
+/// The items a change's record shows the reader, and of those the masked
+/// ones, for the audit: a feed shows every item the reader may see.
+pub(crate) fn shown_items(resource: &Resource, access: &ReadAccess) -> (Vec<String>, Vec<String>) {
+    let mut shown = Vec::new();
+    let mut masked = Vec::new();
+    for item in &resource.spec.items {
+        let key = item.key.as_str();
+        match access.disclosure(key) {
+            Disclosure::Hidden => {}
+            Disclosure::Masked => {
+                shown.push(key.to_owned());
+                masked.push(key.to_owned());
+            }
+            Disclosure::Plain => shown.push(key.to_owned()),
+        }
+    }
+    (shown, masked)
 }

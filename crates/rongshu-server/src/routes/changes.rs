@@ -10,10 +10,12 @@ use crate::access;
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::exchange::feed::{DEFAULT_LIMIT, KEY_REF_SECRET, KeyRefs, MAX_LIMIT, present_change};
-use crate::exchange::{Reader, reader};
+use crate::exchange::{Reader, reader, shown_items};
 use crate::extract::ApiQuery;
+use crate::people::{self, person_key};
 use crate::routes::admin::doer;
 use crate::state::AppState;
+use rongshu_core::audit::AuditEntry;
 
 #[derive(Deserialize)]
 pub struct ChangesQuery {
@@ -60,27 +62,33 @@ pub async fn feed(
     let secret = state.store.platform_secret(KEY_REF_SECRET, now).await?;
     let refs = KeyRefs::new(secret, &resource.code, &actor.department().code);
     let count = changes.len() as i64;
+    let people = people::of_changes(person_key(&state).await?, &resource, &changes);
     let presented: Vec<Value> = changes
         .into_iter()
         .map(|c| present_change(&resource, c, &access, &refs))
         .collect();
+    let (items, masked) = shown_items(&resource, &access);
     let mut audit = doer(&actor).record(
         now,
         "data.read",
         Some(resource.code.clone()),
         json!({
             "via": "changes",
+            "operation": "changes",
             "after": after,
             "next_after": next_after,
             "masked": access.reader == access::Reader::Consumer,
+            "reader": access.reader,
+            "items": items,
+            "masked_items": masked,
             "grant": access.grant.as_ref().map(|g| g.id),
             "purpose": access.grant.as_ref().map(|g| g.purpose),
         }),
     );
     audit.resource = Some(resource.code.clone());
     audit.rows = Some(count);
-    // The read is on record before anyone sees its answer.
-    state.store.append_audit(&audit).await?;
+    // The read is on record, with the people it touched, before anyone sees its answer.
+    state.audit.record(AuditEntry::new(audit, people)).await?;
     Ok(Json(
         json!({ "changes": presented, "next_after": next_after }),
     ))

@@ -2,13 +2,26 @@
 //! memory stays flat (or as one XLSX sheet), under the same access decision as a read. The audit
 //! event is committed before the first byte; for a bulk export the query that
 //! defines the rows stands in for them (the row count is not known yet).
+//!
+//! The people an export touches are still recorded exactly, page by page:
+//! the first page is read before the event and its people go on record with
+//! it, in one transaction (a small export is wholly there); each later
+//! page's people are added to the event in the side table before that page
+//! is sent. A client never holds a row whose person is not on record, and a
+//! stream cut short records only what was read. The event also keeps the
+//! query itself, sensitive values hidden and ID numbers as person hashes, to
+//! say what the export was for the platform office.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use serde_json::{Map, Value};
+use rongshu_core::audit::AuditEntry;
+use rongshu_core::catalog::{Grade, ResourceSpec};
+use rongshu_core::kind::ItemKind;
+use rongshu_core::people::PersonKey;
+use serde_json::{Map, Value, json};
 
 use crate::access::{self, ReadAccess};
 use crate::auth::Actor;
@@ -16,9 +29,10 @@ use crate::data_query::{self, MAX_LIMIT};
 use crate::disclosure::present_record;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
+use crate::people::{Widened, person_key};
 use crate::routes::records::read_event;
 use crate::state::AppState;
-use rongshu_store::{RecordQuery, Resource, Store};
+use rongshu_store::{Filter, FilterOp, RecordPage, Resource, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -62,11 +76,32 @@ pub async fn export(
     let (mut query, asked) =
         data_query::from_params(&code, &resource.spec, &access, &params, false)?;
     query.limit = MAX_LIMIT;
+    let key = person_key(&state).await?.clone();
+    let widened = Widened::new(&resource, &query);
+    let mut first = state.store.query_records(&resource, &widened.query).await?;
+    let people = widened.people(&key, &mut first.records);
     let returned: Vec<&str> = query.fields.iter().map(String::as_str).collect();
-    let audit = read_event(
+    let mut audit = read_event(
         &state, &actor, &resource, &access, &returned, &asked, "export",
     );
-    state.audit.record(audit).await?;
+    if let Some(detail) = audit.detail.as_object_mut() {
+        detail.insert(
+            "query".into(),
+            json!({
+                "filters": stand_in(&resource.spec, &key, &query.filters),
+                "format": format.name(),
+            }),
+        );
+    }
+    let seq = state.audit.record(AuditEntry::new(audit, people)).await?;
+    let fields = query.fields;
+    let rest = Rest {
+        store: state.store.clone(),
+        resource,
+        widened,
+        key,
+        seq,
+    };
 
     let (content_type, extension) = match format {
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
@@ -80,24 +115,12 @@ pub async fn export(
     let mut truncated = false;
     let body = match format {
         Format::Xlsx => {
-            let (bytes, cut) = workbook(&state.store, &resource, &access, query).await?;
+            let (bytes, cut) = workbook(rest, &access, &fields, first).await?;
             truncated = cut;
             Body::from(bytes)
         }
-        Format::Csv => Body::from_stream(pages(
-            state.store.clone(),
-            resource,
-            access,
-            query,
-            Streamed::Csv,
-        )),
-        Format::Json => Body::from_stream(pages(
-            state.store.clone(),
-            resource,
-            access,
-            query,
-            Streamed::Json,
-        )),
+        Format::Csv => Body::from_stream(pages(rest, access, fields, first, Streamed::Csv)),
+        Format::Json => Body::from_stream(pages(rest, access, fields, first, Streamed::Json)),
     };
     let mut response = body.into_response();
     let headers = response.headers_mut();
@@ -111,6 +134,81 @@ pub async fn export(
     Ok(response)
 }
 
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// The filters as the audit keeps them: a sensitive item's values hidden,
+/// an ID number's as the person's hash (so the office can still tell whose).
+fn stand_in(spec: &ResourceSpec, key: &PersonKey, filters: &[Filter]) -> Vec<Value> {
+    let shown = |item: &str, value: &rongshu_core::value::CellValue| -> String {
+        let text = value.canonical_text();
+        let Some(item) = spec.item(item) else {
+            return text;
+        };
+        match item.kind {
+            Some(ItemKind::CitizenId) => key.of_stored(&text).map_or_else(
+                || rongshu_core::mask::generic(&text),
+                |p| format!("person:{p}"),
+            ),
+            Some(kind) if item.grade >= Grade::SENSITIVE => rongshu_core::mask::mask(kind, &text),
+            None if item.grade >= Grade::SENSITIVE => rongshu_core::mask::generic(&text),
+            _ => text,
+        }
+    };
+    filters
+        .iter()
+        .map(|f| {
+            let (op, value) = match &f.op {
+                FilterOp::Eq(v) => ("eq", Value::String(shown(&f.item, v))),
+                FilterOp::Lt(v) => ("lt", Value::String(shown(&f.item, v))),
+                FilterOp::Lte(v) => ("lte", Value::String(shown(&f.item, v))),
+                FilterOp::Gt(v) => ("gt", Value::String(shown(&f.item, v))),
+                FilterOp::Gte(v) => ("gte", Value::String(shown(&f.item, v))),
+                FilterOp::In(vs) => (
+                    "in",
+                    Value::Array(
+                        vs.iter()
+                            .map(|v| Value::String(shown(&f.item, v)))
+                            .collect(),
+                    ),
+                ),
+            };
+            json!({ "item": f.item, "op": op, "value": value })
+        })
+        .collect()
+}
+
+/// The pages after the first, each put on record before it is used.
+struct Rest {
+    store: Store,
+    resource: Resource,
+    widened: Widened,
+    key: PersonKey,
+    /// The export's audit event, which each page's people are added to.
+    seq: i64,
+}
+
+impl Rest {
+    /// The page after `after`, its people on record.
+    async fn page(&mut self, after: i64) -> Result<RecordPage, ApiError> {
+        self.widened.query.after = Some(after);
+        let mut page = self
+            .store
+            .query_records(&self.resource, &self.widened.query)
+            .await?;
+        let people = self.widened.people(&self.key, &mut page.records);
+        self.store.append_audit_people(self.seq, &people).await?;
+        Ok(page)
+    }
+}
+
 /// The formats written page by page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Streamed {
@@ -119,10 +217,13 @@ enum Streamed {
 }
 
 struct Cursor {
-    store: Store,
-    resource: Resource,
+    rest: Rest,
     access: ReadAccess,
-    query: RecordQuery,
+    fields: Vec<String>,
+    /// The page read before the event, sent first.
+    first: Option<RecordPage>,
+    /// Where the next page starts; `None` once the last was sent.
+    after: Option<i64>,
     format: Streamed,
     started: bool,
     done: bool,
@@ -130,17 +231,18 @@ struct Cursor {
 
 /// One chunk per page: the header (or `[`) first, then each page, then `]`.
 fn pages(
-    store: Store,
-    resource: Resource,
+    rest: Rest,
     access: ReadAccess,
-    query: RecordQuery,
+    fields: Vec<String>,
+    first: RecordPage,
     format: Streamed,
 ) -> impl futures_util::Stream<Item = Result<String, std::io::Error>> + Send + 'static {
     let cursor = Cursor {
-        store,
-        resource,
+        rest,
         access,
-        query,
+        fields,
+        first: Some(first),
+        after: None,
         format,
         started: false,
         done: false,
@@ -149,12 +251,19 @@ fn pages(
         if c.done {
             return None;
         }
-        let page = match c.store.query_records(&c.resource, &c.query).await {
+        let page = match (c.first.take(), c.after) {
+            (Some(first), _) => Ok(first),
+            (None, Some(after)) => c.rest.page(after).await,
+            (None, None) => Err(ApiError::internal_msg(
+                "an export page without a start".into(),
+            )),
+        };
+        let page = match page {
             Ok(page) => page,
             Err(e) => {
                 // Headers are sent already: cutting the stream is the only way
                 // left to tell the client the export is incomplete.
-                tracing::error!(error = ?e, resource = %c.resource.code, "export page failed");
+                tracing::error!(error = ?e, resource = %c.rest.resource.code, "export page failed");
                 c.done = true;
                 return Some((Err(std::io::Error::other("export failed")), c));
             }
@@ -162,14 +271,14 @@ fn pages(
         let mut chunk = String::new();
         if !c.started {
             chunk.push_str(&match c.format {
-                Streamed::Csv => csv_line(c.query.fields.iter().map(String::as_str)),
+                Streamed::Csv => csv_line(c.fields.iter().map(String::as_str)),
                 Streamed::Json => "[".to_owned(),
             });
         }
         for record in page.records {
-            let record = present_record(&c.resource.spec, record, &c.access);
+            let record = present_record(&c.rest.resource.spec, record, &c.access);
             match c.format {
-                Streamed::Csv => chunk.push_str(&csv_record(&c.query.fields, &record)),
+                Streamed::Csv => chunk.push_str(&csv_record(&c.fields, &record)),
                 Streamed::Json => {
                     if c.started {
                         chunk.push(',');
@@ -181,7 +290,7 @@ fn pages(
         }
         c.started = true;
         match page.next_after {
-            Some(after) => c.query.after = Some(after),
+            Some(after) => c.after = Some(after),
             None => {
                 c.done = true;
                 if c.format == Streamed::Json {
@@ -197,24 +306,20 @@ fn pages(
 /// is built in memory, which the sheet's row limit bounds; past it the export
 /// is cut (and says so), and CSV has every row.
 async fn workbook(
-    store: &Store,
-    resource: &Resource,
+    mut rest: Rest,
     access: &ReadAccess,
-    mut query: RecordQuery,
+    fields: &[String],
+    first: RecordPage,
 ) -> Result<(Vec<u8>, bool), ApiError> {
     use rongshu_ingest::table_sheet::TableSheet;
-    let header: Vec<&str> = query.fields.iter().map(String::as_str).collect();
+    let header: Vec<&str> = fields.iter().map(String::as_str).collect();
     let mut sheet = TableSheet::new("数据", &header).map_err(ApiError::internal)?;
     let mut truncated = false;
+    let mut page = first;
     'pages: loop {
-        let page = store.query_records(resource, &query).await?;
         for record in page.records {
-            let record = present_record(&resource.spec, record, access);
-            let cells: Vec<String> = query
-                .fields
-                .iter()
-                .map(|f| cell_text(record.get(f)))
-                .collect();
+            let record = present_record(&rest.resource.spec, record, access);
+            let cells: Vec<String> = fields.iter().map(|f| cell_text(record.get(f))).collect();
             let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
             if !sheet.push(&refs).map_err(ApiError::internal)? {
                 truncated = true;
@@ -222,7 +327,7 @@ async fn workbook(
             }
         }
         match page.next_after {
-            Some(after) => query.after = Some(after),
+            Some(after) => page = rest.page(after).await?,
             None => break,
         }
     }
@@ -265,6 +370,43 @@ fn csv_record(fields: &[String], record: &Map<String, Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_query_on_record_hides_sensitive_values_and_names_people_by_hash() {
+        use rongshu_core::catalog::NewResourceRequest;
+        use rongshu_core::value::CellValue;
+        let req: NewResourceRequest = serde_json::from_value(json!({
+            "name": "人口", "summary": "户籍人口", "share_type": "unconditional", "update_cycle": "daily",
+            "classification": "1-01-001", "key_items": ["id_number"],
+            "items": [
+                {"key": "id_number", "name": "公民身份号码", "type": "string", "required": true, "grade": 3},
+                {"key": "name", "name": "姓名", "type": "string", "grade": 3},
+                {"key": "district", "name": "区县", "type": "string", "grade": 1}
+            ]
+        }))
+        .unwrap();
+        let spec = ResourceSpec::parse(req).unwrap();
+        let key = PersonKey::new(b"k".to_vec());
+        let first17 = "51010419800101001";
+        let id = &format!(
+            "{first17}{}",
+            rongshu_core::ident::citizen_id::check_char(first17).unwrap()
+        );
+        let filters = vec![
+            Filter::eq("district", CellValue::Text("锦江区".into())),
+            Filter::eq("name", CellValue::Text("张三丰".into())),
+            Filter {
+                item: "id_number".into(),
+                op: FilterOp::In(vec![CellValue::Text(id.clone())]),
+            },
+        ];
+        let kept = Value::Array(stand_in(&spec, &key, &filters)).to_string();
+        assert!(kept.contains("锦江区"), "{kept}");
+        assert!(!kept.contains("张三丰") && kept.contains("张**"), "{kept}");
+        assert!(!kept.contains(id), "{kept}");
+        let person = key.of_stored(id).map(|p| format!("person:{p}"));
+        assert!(person.is_some_and(|p| kept.contains(&p)), "{kept}");
+    }
 
     #[test]
     fn cells_are_quoted_only_when_needed() {

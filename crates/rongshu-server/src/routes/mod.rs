@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod catalog_io;
 mod changes;
+mod citizen;
 pub(crate) mod demands;
 pub(crate) mod elements;
 mod export;
@@ -40,6 +41,10 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/auth/login", post(auth::login_handler))
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/citizen/otp", post(citizen::request_code))
+        .route("/api/v1/citizen/login", post(citizen::login))
+        .route("/api/v1/citizen/logout", post(citizen::logout))
+        .route("/api/v1/me/access-log", get(citizen::access_log))
         .route("/api/v1/tokens", post(auth::create_own_token))
         .route("/api/v1/tokens/{id}", delete(auth::revoke_token))
         .route(

@@ -13,9 +13,11 @@ use crate::data_query::{self, QueryBody, encode_cursor};
 use crate::disclosure::present_record;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
+use crate::people::{self, Widened, person_key};
 use crate::routes::admin::doer;
 use crate::state::AppState;
-use rongshu_core::audit::AuditRecord;
+use rongshu_core::audit::{AuditEntry, AuditRecord};
+use rongshu_core::people::PersonHash;
 use rongshu_store::{RecordPage, RecordQuery, Resource};
 
 /// Read records. Any query parameter other than `fields`, `limit`, `after` and
@@ -70,6 +72,7 @@ pub async fn read(
                 .store
                 .records_as_of(&resource, &batch, query.after.unwrap_or(0), query.limit)
                 .await?;
+            let people = people::of_records(person_key(&state).await?, &resource, &past.records);
             let chosen = |mut r: Map<String, Value>| {
                 r.retain(|k, _| query.fields.iter().any(|f| f == k));
                 r
@@ -87,6 +90,7 @@ pub async fn read(
                 &asked,
                 "records.as_of",
                 page,
+                people,
             )
             .await
         }
@@ -158,14 +162,17 @@ async fn answer(
     asked: &[String],
     operation: &str,
 ) -> Result<Json<Value>, ApiError> {
-    let page = state.store.query_records(resource, query).await?;
+    let widened = Widened::new(resource, query);
+    let mut page = state.store.query_records(resource, &widened.query).await?;
+    let people = widened.people(person_key(state).await?, &mut page.records);
     respond(
-        state, actor, resource, access, query, asked, operation, page,
+        state, actor, resource, access, query, asked, operation, page, people,
     )
     .await
 }
 
-/// Disclose a page as the access decision says, put the read on record, answer.
+/// Disclose a page as the access decision says, put the read on record (with
+/// the people its rows are about), answer.
 #[allow(clippy::too_many_arguments)]
 async fn respond(
     state: &AppState,
@@ -176,6 +183,7 @@ async fn respond(
     asked: &[String],
     operation: &str,
     page: RecordPage,
+    people: Vec<PersonHash>,
 ) -> Result<Json<Value>, ApiError> {
     let spec = &resource.spec;
     let records: Vec<Map<String, Value>> = page
@@ -200,7 +208,7 @@ async fn respond(
         .map(|s| s.item.as_str())
         .collect();
     // The read is on record before anyone sees its answer.
-    state.audit.record(audit).await?;
+    state.audit.record(AuditEntry::new(audit, people)).await?;
     let masked: Vec<&str> = returned
         .iter()
         .copied()

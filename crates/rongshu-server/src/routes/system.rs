@@ -85,6 +85,10 @@ use crate::state::AppState;
         super::subscriptions::show,
         super::subscriptions::cancel,
         super::subscriptions::replay,
+        super::citizen::request_code,
+        super::citizen::login,
+        super::citizen::logout,
+        super::citizen::access_log,
     ),
     tags(
         (name = "system", description = "Health and metadata"),
@@ -96,6 +100,7 @@ use crate::state::AppState;
         (name = "audit", description = "The audit log"),
         (name = "sharing", description = "Share requests (共享申请), grants (授权) and the working-day calendar"),
         (name = "exchange", description = "Change feeds, webhook subscriptions and verification without disclosure (共享交换, 核验)"),
+        (name = "citizen", description = "A citizen's sign-in and the log of every read of his or her data"),
     )
 )]
 pub struct ApiDoc;

@@ -3,11 +3,14 @@
 //! Any department that may read the resource may verify, grade-4 items
 //! included: verifying is the only way those are ever used outside.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::{Path, State};
-use rongshu_store::{Filter, RecordQuery, Resource};
+use rongshu_core::audit::AuditEntry;
+use rongshu_core::kind::ItemKind;
+use rongshu_core::people::PersonHash;
+use rongshu_store::{Filter, FilterOp, RecordQuery, Resource};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -16,6 +19,7 @@ use crate::error::ApiError;
 use crate::exchange::verify::{Verdict, claim_text, judge, typed};
 use crate::exchange::{Reader, reader};
 use crate::extract::ApiJson;
+use crate::people::{Widened, person_key};
 use crate::routes::admin::doer;
 use crate::state::AppState;
 
@@ -61,7 +65,7 @@ pub async fn verify(
     ApiJson(body): ApiJson<VerifyBody>,
 ) -> Result<Json<Value>, ApiError> {
     let resource = crate::routes::resources::visible_resource(&state, &actor, &code).await?;
-    reader(&state, Reader::Caller(&actor), &resource).await?;
+    let access = reader(&state, Reader::Caller(&actor), &resource).await?;
     let (requests, batch) = match body {
         VerifyBody {
             key: Some(key),
@@ -94,24 +98,40 @@ pub async fn verify(
         };
         checked.push(check_request(&resource, request, &at)?);
     }
+    let key = person_key(&state).await?;
+    // Whom the verifications were about: the person a key names, and the
+    // person of the record found (when the key is not the ID number).
+    let mut people: BTreeSet<PersonHash> = BTreeSet::new();
     let mut results = Vec::with_capacity(checked.len());
     let mut tally: BTreeMap<&'static str, i64> = BTreeMap::new();
     let mut found = 0;
     let mut items: Vec<&str> = Vec::new();
     for request in &checked {
+        for filter in &request.key {
+            let is_id = resource
+                .spec
+                .item(&filter.item)
+                .is_some_and(|i| i.kind == Some(ItemKind::CitizenId));
+            if let (true, FilterOp::Eq(value)) = (is_id, &filter.op)
+                && let Some(person) = key.of_stored(&value.canonical_text())
+            {
+                people.insert(person);
+            }
+        }
         let query = RecordQuery {
             filters: request.key.clone(),
             fields: request.claims.iter().map(|(k, _)| k.clone()).collect(),
             limit: 1,
             after: None,
         };
-        let record = state
+        let widened = Widened::new(&resource, &query);
+        let mut records = state
             .store
-            .query_records(&resource, &query)
+            .query_records(&resource, &widened.query)
             .await?
-            .records
-            .into_iter()
-            .next();
+            .records;
+        people.extend(widened.people(key, &mut records));
+        let record = records.into_iter().next();
         found += i64::from(record.is_some());
         let mut answer = Map::new();
         for (item_key, claim) in &request.claims {
@@ -137,11 +157,23 @@ pub async fn verify(
         state.clock.now(),
         "data.verify",
         Some(resource.code.clone()),
-        json!({ "key": key_items, "items": items, "requests": checked.len(), "results": tally }),
+        json!({
+            "key": key_items,
+            "items": items,
+            "requests": checked.len(),
+            "results": tally,
+            "reader": access.reader,
+            "grant": access.grant.as_ref().map(|g| g.id),
+            "purpose": access.grant.as_ref().map(|g| g.purpose),
+        }),
     );
     audit.resource = Some(resource.code.clone());
     audit.rows = Some(found);
-    state.store.append_audit(&audit).await?;
+    // On record, with whom it was about, before the answer goes.
+    state
+        .audit
+        .record(AuditEntry::new(audit, people.into_iter().collect()))
+        .await?;
     let results = if batch {
         Value::Array(results)
     } else {

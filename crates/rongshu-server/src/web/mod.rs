@@ -3,6 +3,7 @@
 
 mod applications;
 mod batches;
+mod citizen;
 mod console;
 mod elements;
 mod i18n;
@@ -42,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .merge(sharing::routes())
         .merge(subscriptions::routes())
         .merge(applications::routes())
+        .merge(citizen::routes())
 }
 
 #[derive(Deserialize)]

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod basics;
 mod catalog;
+mod citizen;
 mod elements;
 mod exchange;
 mod ground_truth;

@@ -6,7 +6,7 @@ use chrono::TimeZone;
 use reqwest::{Client, Response, StatusCode};
 use rongshu_core::account::Role;
 use rongshu_server::service::{self, Doer};
-use rongshu_server::{App, ManualClock, PasswordCost, ServerConfig};
+use rongshu_server::{App, DemoOtpSender, ManualClock, PasswordCost, ServerConfig};
 use rongshu_store::Store;
 use serde_json::{Value, json};
 
@@ -37,11 +37,39 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Run a scenario once on SQLite and once on PostgreSQL, with the server's
+/// configuration changed by `$tweak` first.
+#[macro_export]
+macro_rules! on_both_backends_with {
+    ($tweak:ident; $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::support::TestApp::sqlite_with(super::$tweak).await;
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::support::TestApp::postgres_with(super::$tweak).await {
+                        super::$name(&app).await;
+                        app.stop().await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub store: Store,
     pub clock: Arc<ManualClock>,
+    /// Where citizens' sign-in codes go: the demo's phone.
+    pub phones: Arc<DemoOtpSender>,
     pub _dir: tempfile::TempDir,
     db_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -129,6 +157,9 @@ impl TestApp {
         // Overdue share requests are followed up in clock time: tests move the
         // manual clock on and the sweep notices soon after.
         config.overdue_sweep_every = std::time::Duration::from_millis(100);
+        // Citizens sign in as in the demo: the code is in the answer too.
+        config.citizen.show_codes = true;
+        config.citizen.sender = Some(Arc::new(DemoOtpSender::default()));
         config
     }
 
@@ -144,7 +175,9 @@ impl TestApp {
                 .single()
                 .expect("time"),
         ));
+        let phones = Arc::new(DemoOtpSender::default());
         let mut config = Self::config(dir.path());
+        config.citizen.sender = Some(phones.clone());
         tweak(&mut config);
         let app = App::build(config, store.clone(), clock.clone())
             .await
@@ -163,6 +196,7 @@ impl TestApp {
             client: Client::builder().build().expect("client"),
             store,
             clock,
+            phones,
             _dir: dir,
             db_url: url.to_owned(),
             shutdown: Some(tx),
