@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::auth::{Actor, ActorKind};
 use crate::error::ApiError;
+use crate::read_cache::GrantsKey;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,12 +98,31 @@ pub async fn decide(
         ActorKind::Application(a) => Some(a.id),
         ActorKind::User(_) => None,
     };
-    // The clock is asked here, on every read: an expired grant stops at once.
-    let grants = state
-        .store
-        .active_grants(resource.id, department.id, application, state.clock.now())
-        .await?;
-    consumer_access(resource, &grants)
+    // The clock is asked here, on every read, also of grants from the read
+    // cache: an expired grant stops at once.
+    let now = state.clock.now();
+    let key = GrantsKey {
+        resource: resource.id,
+        department: department.id,
+        application,
+    };
+    let grants = match state.read_cache.grants(&key) {
+        Some(cached) => cached,
+        None => {
+            let ticket = state.read_cache.ticket();
+            let grants = state
+                .store
+                .active_grants(resource.id, department.id, application, now)
+                .await?;
+            state.read_cache.put_grants(key, ticket, grants)
+        }
+    };
+    let in_force: Vec<Grant> = grants
+        .iter()
+        .filter(|g| g.is_active(now))
+        .cloned()
+        .collect();
+    consumer_access(resource, &in_force)
 }
 
 /// Decide how a department reads `resource` when no one signed in asks: a

@@ -18,6 +18,7 @@ mod extract;
 mod metrics;
 pub mod overdue;
 mod people;
+mod read_cache;
 mod routes;
 pub mod service;
 mod state;
@@ -206,7 +207,16 @@ async fn request_context(State(state): State<AppState>, req: Request, next: Next
         .unwrap_or_else(|| "unmatched".to_owned());
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
     let started = Instant::now();
+    // A change made here makes what the read cache holds stale, both for
+    // reads inside this request after its change and for those after it.
+    let changes = read_cache::may_change(req.method(), req.uri().path());
+    if changes {
+        state.read_cache.invalidate();
+    }
     let mut response = next.run(req).instrument(span.clone()).await;
+    if changes {
+        state.read_cache.invalidate();
+    }
     let elapsed = started.elapsed();
     let status = response.status();
     if let Ok(v) = HeaderValue::from_str(&id) {

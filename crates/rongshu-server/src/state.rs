@@ -38,6 +38,9 @@ pub struct Inner {
     pub key_use: KeyUse,
     /// The key of person hashes, read from the store on first use (see `people`).
     pub person_key: tokio::sync::OnceCell<rongshu_core::people::PersonKey>,
+    /// Tokens, resources, grants and element standings for a moment (see
+    /// `read_cache`): what every read looks up and hardly ever changes.
+    pub read_cache: crate::read_cache::ReadCache,
 }
 
 impl AppState {
@@ -63,6 +66,7 @@ impl AppState {
             key_use: KeyUse::default(),
             config,
             person_key: tokio::sync::OnceCell::new(),
+            read_cache: crate::read_cache::ReadCache::default(),
         }))
     }
 }

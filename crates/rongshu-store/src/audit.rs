@@ -19,7 +19,11 @@ pub(crate) async fn append_in(
     conn: &mut AnyConnection,
     record: &AuditRecord,
 ) -> Result<i64, StoreError> {
-    Ok(append_linked(conn, record).await?.seq)
+    let points = append_linked(conn, &[record]).await?;
+    points
+        .last()
+        .map(|p| p.seq)
+        .ok_or_else(|| StoreError::Invalid("no audit event was appended".into()))
 }
 
 /// A point of the chain: an event's number and hash.
@@ -29,50 +33,117 @@ pub struct ChainPoint {
     pub hash: String,
 }
 
+/// Columns of one stored event.
+const EVENT_COLUMNS: usize = 11;
+/// Events per INSERT at most: 2,816 parameters, well under both backends'
+/// limits (SQLite 32,766; PostgreSQL 65,535). A power of two (see
+/// [`statement_rows`]).
+const EVENTS_PER_INSERT: usize = 256;
+
+/// `$n` placeholders for PostgreSQL; anonymous `?` for SQLite, whose driver
+/// looks numbered ones up by name, linearly, which makes a statement of
+/// thousands of parameters quadratic.
+fn placeholders(conn: &AnyConnection) -> impl Fn(&mut String, usize) + use<> {
+    let anonymous = conn.backend_name().eq_ignore_ascii_case("sqlite");
+    move |sql: &mut String, n: usize| {
+        if anonymous {
+            sql.push('?');
+        } else {
+            let _ = write!(sql, "${n}");
+        }
+    }
+}
+
+/// Rows for the next multi-row INSERT of `left` rows: the largest power of
+/// two that fits, at most `max`. Statements come in a few sizes only, so each
+/// connection's statement cache keeps them prepared; one text per group size
+/// would have the database parse a fresh statement for most groups.
+fn statement_rows(left: usize, max: usize) -> usize {
+    let fits = left.min(max).max(1);
+    1 << (usize::BITS - 1 - fits.leading_zeros())
+}
+
+/// Append `records` in order after the chain's head, in the caller's
+/// transaction. The head is locked and read once and the events go in as one
+/// multi-row INSERT per 256: a group of reads' events costs four statements,
+/// not four per event. Each statement is a round trip to the connection, and
+/// those round trips were the whole cost of a group commit.
 async fn append_linked(
     conn: &mut AnyConnection,
-    record: &AuditRecord,
-) -> Result<ChainPoint, StoreError> {
+    records: &[&AuditRecord],
+) -> Result<Vec<ChainPoint>, StoreError> {
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
     sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
         .execute(&mut *conn)
         .await?;
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
         .fetch_one(&mut *conn)
         .await?;
-    let prev_seq: i64 = head.try_get("seq")?;
-    let prev_hash: String = head.try_get("hash")?;
-    let seq = prev_seq + 1;
-    let canonical = canonical_text(seq, &prev_hash, record);
-    let hash = hash_text(&canonical);
-    sqlx::query(
-        "INSERT INTO audit_events
-            (seq, at, actor, department, action, target, resource, row_count, prev_hash, hash, canonical)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(seq)
-    .bind(&record.at)
-    .bind(&record.actor)
-    .bind(record.department.as_deref())
-    .bind(&record.action)
-    .bind(record.target.as_deref())
-    .bind(record.resource.as_deref())
-    .bind(record.rows)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .bind(&canonical)
-    .execute(&mut *conn)
-    .await?;
+    let mut prev_seq: i64 = head.try_get("seq")?;
+    let mut prev_hash: String = head.try_get("hash")?;
+    let mut linked = Vec::with_capacity(records.len());
+    for record in records {
+        let seq = prev_seq + 1;
+        let canonical = canonical_text(seq, &prev_hash, record);
+        let hash = hash_text(&canonical);
+        linked.push((record, seq, prev_hash, hash.clone(), canonical));
+        prev_seq = seq;
+        prev_hash = hash;
+    }
+    let placeholder = placeholders(conn);
+    let mut rest = linked.as_slice();
+    while !rest.is_empty() {
+        let (chunk, after) = rest.split_at(statement_rows(rest.len(), EVENTS_PER_INSERT));
+        rest = after;
+        let mut sql = String::from(
+            "INSERT INTO audit_events
+                (seq, at, actor, department, action, target, resource, row_count, prev_hash, hash, canonical)
+             VALUES ",
+        );
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            for c in 0..EVENT_COLUMNS {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                placeholder(&mut sql, i * EVENT_COLUMNS + c + 1);
+            }
+            sql.push(')');
+        }
+        // Only placeholders are written into the text; every value is bound.
+        let mut insert = sqlx::query(AssertSqlSafe(sql));
+        for (record, seq, prev, hash, canonical) in chunk {
+            insert = insert
+                .bind(*seq)
+                .bind(&record.at)
+                .bind(&record.actor)
+                .bind(record.department.as_deref())
+                .bind(&record.action)
+                .bind(record.target.as_deref())
+                .bind(record.resource.as_deref())
+                .bind(record.rows)
+                .bind(prev)
+                .bind(hash)
+                .bind(canonical);
+        }
+        insert.execute(&mut *conn).await?;
+    }
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(seq)
-        .bind(&hash)
+        .bind(prev_seq)
+        .bind(&prev_hash)
         .execute(&mut *conn)
         .await?;
-    Ok(ChainPoint { seq, hash })
+    Ok(linked
+        .into_iter()
+        .map(|(_, seq, _, hash, _)| ChainPoint { seq, hash })
+        .collect())
 }
 
 /// Most people rows in one INSERT: two parameters each, well under both
 /// backends' limit on parameters per statement.
-const PEOPLE_PER_INSERT: usize = 500;
+const PEOPLE_PER_INSERT: usize = 512;
 
 /// Link people to events in the side table. A pair already there is left as
 /// it is: an export's pages may name one person twice.
@@ -80,14 +151,19 @@ async fn insert_people(
     conn: &mut AnyConnection,
     rows: &[(i64, &PersonHash)],
 ) -> Result<(), StoreError> {
-    for chunk in rows.chunks(PEOPLE_PER_INSERT) {
+    let placeholder = placeholders(conn);
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let (chunk, after) = rest.split_at(statement_rows(rest.len(), PEOPLE_PER_INSERT));
+        rest = after;
         let mut sql = String::from("INSERT INTO audit_people (person_hash, seq) VALUES ");
         for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
+            sql.push_str(if i == 0 { "(" } else { ", (" });
             // Only placeholders are written here; the values are bound.
-            let _ = write!(sql, "(${}, ${})", 2 * i + 1, 2 * i + 2);
+            placeholder(&mut sql, 2 * i + 1);
+            sql.push_str(", ");
+            placeholder(&mut sql, 2 * i + 2);
+            sql.push(')');
         }
         sql.push_str(" ON CONFLICT DO NOTHING");
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -152,13 +228,10 @@ impl Store {
         entries: &[AuditEntry],
     ) -> Result<(Vec<i64>, Option<ChainPoint>), StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut seqs = Vec::with_capacity(entries.len());
-        let mut head = None;
-        for entry in entries {
-            let point = append_linked(&mut tx, &entry.record).await?;
-            seqs.push(point.seq);
-            head = Some(point);
-        }
+        let records: Vec<&AuditRecord> = entries.iter().map(|e| &e.record).collect();
+        let points = append_linked(&mut tx, &records).await?;
+        let seqs: Vec<i64> = points.iter().map(|p| p.seq).collect();
+        let head = points.into_iter().last();
         let people: Vec<(i64, &PersonHash)> = entries
             .iter()
             .zip(&seqs)
@@ -320,4 +393,23 @@ fn event_row(seq: i64, canonical: &str) -> Result<AuditEventRow, StoreError> {
         rows: v.get("rows").and_then(|x| x.as_i64()),
         detail: v.get("detail").cloned().unwrap_or(serde_json::Value::Null),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_rows;
+
+    #[test]
+    fn statements_come_in_powers_of_two_that_add_up() {
+        for left in 1..=1_000 {
+            let mut rest = left;
+            while rest > 0 {
+                let n = statement_rows(rest, 256);
+                assert!(n.is_power_of_two() && n <= 256 && n <= rest, "{left}: {n}");
+                rest -= n;
+            }
+        }
+        assert_eq!(statement_rows(37, 256), 32);
+        assert_eq!(statement_rows(1_000, 256), 256);
+    }
 }

@@ -117,11 +117,17 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Actor>, ApiEr
             .ok_or_else(|| {
                 ApiError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into())
             })?;
-        let info = state
-            .store
-            .token_by_hash(&token::hash(presented))
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("the token is not known".into()))?;
+        let hash = token::hash(presented);
+        let info = match state.read_cache.token(&hash) {
+            Some(cached) => cached.as_ref().clone(),
+            None => {
+                let ticket = state.read_cache.ticket();
+                let info = state.store.token_by_hash(&hash).await?;
+                state.read_cache.put_token(hash, ticket, info.clone());
+                info
+            }
+        }
+        .ok_or_else(|| ApiError::Unauthorized("the token is not known".into()))?;
         if info.revoked {
             return Err(ApiError::Unauthorized("the token was revoked".into()));
         }

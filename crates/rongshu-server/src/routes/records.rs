@@ -196,12 +196,12 @@ async fn respond(
     audit.rows = Some(records.len() as i64);
     // Said once for the page, not per row: which returned items carry a data
     // element, and which of them are the element's value of record.
-    let elements: Vec<_> =
-        crate::routes::resources::item_standings(state, &resource.provider.code, spec)
-            .await?
-            .into_iter()
-            .filter(|s| returned.contains(&s.item.as_str()))
-            .collect();
+    let elements: Vec<_> = crate::routes::resources::resource_standings(state, resource)
+        .await?
+        .iter()
+        .filter(|s| returned.contains(&s.item.as_str()))
+        .cloned()
+        .collect();
     let authoritative: Vec<&str> = elements
         .iter()
         .filter(|s| s.authoritative)

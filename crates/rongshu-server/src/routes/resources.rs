@@ -112,7 +112,18 @@ pub(crate) async fn visible_resource(
     actor: &Actor,
     code: &str,
 ) -> Result<Resource, ApiError> {
-    let resource = state.store.resource(code).await?;
+    let resource = match state.read_cache.resource(code) {
+        Some(cached) => cached.as_ref().clone(),
+        None => {
+            let ticket = state.read_cache.ticket();
+            let resource = state.store.resource(code).await?;
+            state
+                .read_cache
+                .put_resource(ticket, resource)
+                .as_ref()
+                .clone()
+        }
+    };
     let published = matches!(resource.status, Status::Published | Status::Retired);
     if published || sees_unpublished(actor, &resource) {
         Ok(resource)
@@ -183,6 +194,22 @@ pub(crate) async fn item_standings(
     Ok(rongshu_core::catalog::item_standings(spec, provider, |e| {
         authorities.get(e.as_str()).map(String::as_str)
     }))
+}
+
+/// [`item_standings`] of a resource, from the read cache when it is fresh:
+/// every data read names the standings of the items it returns.
+pub(crate) async fn resource_standings(
+    state: &AppState,
+    resource: &Resource,
+) -> Result<std::sync::Arc<Vec<ItemStanding>>, ApiError> {
+    if let Some(cached) = state.read_cache.standings(resource.id) {
+        return Ok(cached);
+    }
+    let ticket = state.read_cache.ticket();
+    let standings = item_standings(state, &resource.provider.code, &resource.spec).await?;
+    Ok(state
+        .read_cache
+        .put_standings(resource.id, ticket, standings))
 }
 
 /// Mark every item of a resource's JSON with `authoritative`: true only for
