@@ -1,20 +1,24 @@
 //! A data query as a client writes it (in a query string or a JSON body),
 //! checked against the resource's declaration and the reader's access, and
 //! turned into the store's `RecordQuery` with the grant's row scope added.
+//! A sort may name only items the caller sees plain: the order of rows
+//! reveals a masked value just as a range filter would.
 
 use rongshu_core::catalog::{ItemType, ResourceSpec};
 use rongshu_core::value::parse_cell;
-use rongshu_store::{Filter, FilterOp, RecordQuery};
+use rongshu_store::{Filter, FilterOp, RecordQuery, SortKey};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::access::{Disclosure, ReadAccess};
 use crate::error::ApiError;
+use crate::page_cursor;
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1_000;
 const MAX_FILTERS: usize = 50;
 const MAX_IN_VALUES: usize = 500;
+const MAX_SORT_KEYS: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -67,20 +71,19 @@ pub struct QueryBody {
     pub fields: Option<Vec<String>>,
     pub limit: Option<i64>,
     pub after: Option<String>,
+    /// Items to order by, in turn; `-item` for descending. Empty values come last.
+    pub sort: Option<Vec<String>>,
+    /// Add `total`: how many rows match, exactly.
+    pub total: Option<bool>,
 }
 
-pub fn encode_cursor(row_id: i64) -> String {
-    format!("r{}", hex::encode(row_id.to_be_bytes()))
-}
-
-pub fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
-    let bad = || ApiError::BadRequest("after: not a cursor this API gave out".into());
-    let hex_part = cursor.strip_prefix('r').ok_or_else(bad)?;
-    let bytes: [u8; 8] = hex::decode(hex_part)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(bad)?;
-    Ok(i64::from_be_bytes(bytes))
+/// A query checked for one reader: what the store runs, the filters the
+/// caller asked for (for the audit), and whether the total was asked for.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub query: RecordQuery,
+    pub asked: Vec<String>,
+    pub total: bool,
 }
 
 /// Builds one checked query.
@@ -90,6 +93,9 @@ pub struct QueryBuilder<'a> {
     access: &'a ReadAccess,
     query: RecordQuery,
     fields_given: bool,
+    /// Read once the sort is known, whatever order the parameters came in.
+    after: Option<String>,
+    total: bool,
 }
 
 impl<'a> QueryBuilder<'a> {
@@ -98,14 +104,67 @@ impl<'a> QueryBuilder<'a> {
             code,
             spec,
             access,
-            query: RecordQuery {
-                filters: Vec::new(),
-                fields: Vec::new(),
-                limit: DEFAULT_LIMIT,
-                after: None,
-            },
+            query: RecordQuery::new(Vec::new(), Vec::new(), DEFAULT_LIMIT),
             fields_given: false,
+            after: None,
+            total: false,
         }
+    }
+
+    /// Whether the caller may use `key` to choose or order rows; `what` says
+    /// how, for the message.
+    fn check_usable(&self, key: &str, what: &str) -> Result<(), ApiError> {
+        let item = self.spec.item(key).ok_or_else(|| {
+            ApiError::BadRequest(format!("{} has no item \"{key}\" to {what}", self.code))
+        })?;
+        match self.access.disclosure(key) {
+            Disclosure::Hidden if item.grade >= rongshu_core::catalog::Grade::CORE => {
+                Err(ApiError::Forbidden(format!(
+                    "{key} is a core item (grade 4): it can only be verified, not searched"
+                )))
+            }
+            Disclosure::Hidden => Err(ApiError::Forbidden(format!(
+                "{key} is not among the items granted to the caller"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// One sort key: `item` ascending, `-item` descending.
+    pub fn sort(&mut self, raw: &str) -> Result<(), ApiError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(());
+        }
+        let (key, descending) = match raw.strip_prefix('-') {
+            Some(key) => (key.trim(), true),
+            None => (raw.strip_prefix('+').unwrap_or(raw).trim(), false),
+        };
+        self.check_usable(key, "sort by")?;
+        // The order of rows tells how their values compare, which is what
+        // masking hides: as with a range filter, a masked item is refused.
+        if self.access.disclosure(key) == Disclosure::Masked {
+            return Err(ApiError::Forbidden(format!(
+                "{key} is masked for the caller: rows cannot be sorted by it"
+            )));
+        }
+        if self.query.sort.iter().any(|k| k.item == key) {
+            return Err(ApiError::BadRequest(format!("sort: {key} is named twice")));
+        }
+        if self.query.sort.len() >= MAX_SORT_KEYS {
+            return Err(ApiError::BadRequest(format!(
+                "sort: at most {MAX_SORT_KEYS} items"
+            )));
+        }
+        self.query.sort.push(SortKey {
+            item: key.to_owned(),
+            descending,
+        });
+        Ok(())
+    }
+
+    pub fn total(&mut self, total: bool) {
+        self.total = total;
     }
 
     pub fn field(&mut self, key: &str) -> Result<(), ApiError> {
@@ -140,9 +199,8 @@ impl<'a> QueryBuilder<'a> {
         Ok(())
     }
 
-    pub fn after(&mut self, cursor: &str) -> Result<(), ApiError> {
-        self.query.after = Some(decode_cursor(cursor)?);
-        Ok(())
+    pub fn after(&mut self, cursor: &str) {
+        self.after = Some(cursor.to_owned());
     }
 
     pub fn filter(&mut self, key: &str, op: Op, raw: &[String]) -> Result<(), ApiError> {
@@ -151,28 +209,16 @@ impl<'a> QueryBuilder<'a> {
                 "at most {MAX_FILTERS} filters in one query"
             )));
         }
+        self.check_usable(key, "filter on")?;
         let item = self.spec.item(key).ok_or_else(|| {
             ApiError::BadRequest(format!("{} has no item \"{key}\" to filter on", self.code))
         })?;
-        match self.access.disclosure(key) {
-            Disclosure::Hidden if item.grade >= rongshu_core::catalog::Grade::CORE => {
-                return Err(ApiError::Forbidden(format!(
-                    "{key} is a core item (grade 4): it can only be verified, not searched"
-                )));
-            }
-            Disclosure::Hidden => {
-                return Err(ApiError::Forbidden(format!(
-                    "{key} is not among the items granted to the caller"
-                )));
-            }
-            // A range over a masked item would let the caller recover its
-            // values digit by digit; an exact match reveals no more than it names.
-            Disclosure::Masked if op.is_range() => {
-                return Err(ApiError::Forbidden(format!(
-                    "{key} is masked for the caller: it can be matched exactly, not by range"
-                )));
-            }
-            _ => {}
+        // A range over a masked item would let the caller recover its
+        // values digit by digit; an exact match reveals no more than it names.
+        if op.is_range() && self.access.disclosure(key) == Disclosure::Masked {
+            return Err(ApiError::Forbidden(format!(
+                "{key} is masked for the caller: it can be matched exactly, not by range"
+            )));
         }
         if op.is_range() && item.item_type == ItemType::Boolean {
             return Err(ApiError::BadRequest(format!(
@@ -221,7 +267,12 @@ impl<'a> QueryBuilder<'a> {
 
     /// The query, with every readable item when no fields were named, and
     /// the grant's row scope added to the caller's own filters.
-    pub fn finish(mut self) -> (RecordQuery, Vec<String>) {
+    pub fn finish(mut self) -> Result<Checked, ApiError> {
+        if let Some(cursor) = &self.after {
+            let position = page_cursor::decode(cursor, &self.query.sort, self.spec)
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            self.query.after = Some(position);
+        }
         if !self.fields_given {
             self.query.fields = self
                 .spec
@@ -236,20 +287,24 @@ impl<'a> QueryBuilder<'a> {
         self.query
             .filters
             .extend(self.access.row_scope.iter().cloned());
-        (self.query, asked)
+        Ok(Checked {
+            query: self.query,
+            asked,
+            total: self.total,
+        })
     }
 }
 
-/// From a query string: `fields`, `limit` and `after` (when `paged`), and any
-/// other key filters: `item=value` for equality, `item.lt=`, `.lte`, `.gt`,
-/// `.gte`, and `item.in=a,b,c`.
+/// From a query string: `fields`, `sort` (`item,-other`), `limit`, `after`
+/// and `total` (when `paged`), and any other key filters: `item=value` for
+/// equality, `item.lt=`, `.lte`, `.gt`, `.gte`, and `item.in=a,b,c`.
 pub fn from_params(
     code: &str,
     spec: &ResourceSpec,
     access: &ReadAccess,
     params: &[(String, String)],
     paged: bool,
-) -> Result<(RecordQuery, Vec<String>), ApiError> {
+) -> Result<Checked, ApiError> {
     let mut b = QueryBuilder::new(code, spec, access);
     for (name, value) in params {
         match name.as_str() {
@@ -264,7 +319,19 @@ pub fn from_params(
                 })?;
                 b.limit(limit)?;
             }
-            "after" if paged => b.after(value)?,
+            "sort" => {
+                for key in value.split(',') {
+                    b.sort(key)?;
+                }
+            }
+            "after" if paged => b.after(value),
+            "total" if paged => b.total(match value.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(ApiError::BadRequest("total must be true or false".into()));
+                }
+            }),
             // The export's own parameter.
             "format" if !paged => {}
             key => {
@@ -288,7 +355,7 @@ pub fn from_params(
             }
         }
     }
-    Ok(b.finish())
+    b.finish()
 }
 
 fn json_text(item: &str, v: &Value) -> Result<String, ApiError> {
@@ -307,7 +374,7 @@ pub fn from_body(
     spec: &ResourceSpec,
     access: &ReadAccess,
     body: &QueryBody,
-) -> Result<(RecordQuery, Vec<String>), ApiError> {
+) -> Result<Checked, ApiError> {
     let mut b = QueryBuilder::new(code, spec, access);
     for f in &body.filters {
         let op_name = f.op.as_deref().unwrap_or("eq");
@@ -340,20 +407,12 @@ pub fn from_body(
     if let Some(limit) = body.limit {
         b.limit(limit)?;
     }
+    for key in body.sort.iter().flatten() {
+        b.sort(key)?;
+    }
     if let Some(after) = &body.after {
-        b.after(after)?;
+        b.after(after);
     }
-    Ok(b.finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_junk_is_refused() {
-        assert_eq!(decode_cursor(&encode_cursor(12345)).unwrap(), 12345);
-        assert!(decode_cursor("12345").is_err());
-        assert!(decode_cursor("rzz").is_err());
-    }
+    b.total(body.total.unwrap_or(false));
+    b.finish()
 }

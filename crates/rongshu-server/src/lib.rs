@@ -17,6 +17,7 @@ mod exchange;
 mod extract;
 mod metrics;
 pub mod overdue;
+mod page_cursor;
 mod people;
 mod read_cache;
 mod routes;

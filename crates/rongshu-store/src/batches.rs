@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::audit::append_in;
 use crate::changes::{self, BatchMode};
-use crate::db::{Backend, quote_ident, ts};
+use crate::db::{Backend, ts};
 use crate::stage::StageSql;
 use crate::{Resource, Store, StoreError};
 
@@ -567,6 +567,8 @@ impl BatchWriter {
             Backend::Sqlite => self.conn.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.conn.begin().await?,
         };
+        // How many rows the resource gained (negative: lost) in this write.
+        let mut moved: i64 = 0;
         if changes > 0 {
             let first = changes::reserve(&mut tx, self.resource.id, changes).await?;
             applied.first_seq = Some(first);
@@ -587,11 +589,12 @@ impl BatchWriter {
                     .execute(&mut *tx)
                     .await?;
             }
-            for statement in self.sql.apply(self.mode) {
-                sqlx::query(AssertSqlSafe(statement))
+            for (statement, effect) in self.sql.apply(self.mode) {
+                let done = sqlx::query(AssertSqlSafe(statement))
                     .bind(self.batch_row_id)
                     .execute(&mut *tx)
                     .await?;
+                moved += effect.delta(done.rows_affected());
             }
         }
         if self.failures_written > 0 {
@@ -600,18 +603,17 @@ impl BatchWriter {
                 .execute(&mut *tx)
                 .await?;
         }
-        let table = quote_ident(&self.resource.table_name);
-        let count_sql = format!("SELECT COUNT(*) AS n FROM {table}");
-        let total: i64 = sqlx::query(AssertSqlSafe(count_sql))
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
-        sqlx::query("UPDATE resources SET row_count = $1, updated_at = $2 WHERE id = $3")
-            .bind(total)
-            .bind(ts(now))
-            .bind(self.resource.id)
-            .execute(&mut *tx)
-            .await?;
+        // The exact count moves with the rows, in their transaction: totals
+        // read it as one row instead of counting tens of millions (and the
+        // write lock is not held for a count either).
+        sqlx::query(
+            "UPDATE resources SET row_count = row_count + $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(moved)
+        .bind(ts(now))
+        .bind(self.resource.id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "UPDATE batches SET state = 'loaded', rows_read = $1, rows_loaded = $2,
                  rows_rejected = $3, report = $4, finished_at = $5, first_seq = $7, last_seq = $8

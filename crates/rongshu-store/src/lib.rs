@@ -36,7 +36,7 @@ pub use demands::{Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand};
 pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts};
 pub use error::StoreError;
 pub use migrations::latest_version;
-pub use records::{Filter, FilterOp, RecordPage, RecordQuery};
+pub use records::{Filter, FilterOp, Keyset, RecordPage, RecordQuery, SortKey};
 pub use sharing::{
     Decision, FollowUpDone, FollowUpWrite, Grant, NewShareRequest, OverdueRequest, ResourceRef,
     ShareRequest, ShareRequestEvent, ShareRequestFilter,

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::db::{Backend, ts};
+use crate::db::{Backend, quote_ident, ts};
 use crate::{Store, StoreError};
 
 struct Migration {
@@ -15,6 +15,8 @@ struct Migration {
     statements: &'static [&'static str],
     sqlite_only: &'static [&'static str],
     postgres_only: &'static [&'static str],
+    /// Run after the statements, in the same transaction.
+    backfill: Option<Backfill>,
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -125,6 +127,7 @@ const MIGRATIONS: &[Migration] = &[
             "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
             FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
         ],
+        backfill: None,
     },
     Migration {
         version: 2,
@@ -187,6 +190,7 @@ const MIGRATIONS: &[Migration] = &[
         ],
         sqlite_only: &[],
         postgres_only: &[],
+        backfill: None,
     },
     Migration {
         version: 3,
@@ -207,6 +211,7 @@ const MIGRATIONS: &[Migration] = &[
         ],
         sqlite_only: &[],
         postgres_only: &[],
+        backfill: None,
     },
     Migration {
         version: 4,
@@ -214,6 +219,7 @@ const MIGRATIONS: &[Migration] = &[
         statements: &["ALTER TABLE resources ADD COLUMN quality_rules TEXT NOT NULL DEFAULT '[]'"],
         sqlite_only: &[],
         postgres_only: &[],
+        backfill: None,
     },
     Migration {
         version: 5,
@@ -231,6 +237,7 @@ const MIGRATIONS: &[Migration] = &[
                 PRIMARY KEY (batch_id, n))"],
         sqlite_only: &[],
         postgres_only: &[],
+        backfill: None,
     },
     Migration {
         version: 6,
@@ -245,6 +252,7 @@ const MIGRATIONS: &[Migration] = &[
         ],
         sqlite_only: &[],
         postgres_only: &[],
+        backfill: None,
     },
     Migration {
         version: 7,
@@ -287,6 +295,7 @@ const MIGRATIONS: &[Migration] = &[
                 SELECT r.id, i ->> 'key', i ->> 'element'
                 FROM resources r CROSS JOIN LATERAL jsonb_array_elements(CAST(r.spec AS jsonb) -> 'items') AS i
                 WHERE i ->> 'element' IS NOT NULL"],
+        backfill: None,
     },
     Migration {
         version: 8,
@@ -349,6 +358,7 @@ const MIGRATIONS: &[Migration] = &[
         ],
         sqlite_only: &[],
         postgres_only: &[],
+        backfill: None,
     },
     Migration {
         version: 9,
@@ -399,6 +409,7 @@ const MIGRATIONS: &[Migration] = &[
         ],
         sqlite_only: &[],
         postgres_only: &[],
+        backfill: None,
     },
     Migration {
         version: 10,
@@ -407,6 +418,7 @@ const MIGRATIONS: &[Migration] = &[
         statements: &["CREATE INDEX change_log_by_key ON change_log (resource_id, row_key, seq)"],
         sqlite_only: &[],
         postgres_only: &[],
+        backfill: None,
     },
     Migration {
         version: 11,
@@ -455,6 +467,7 @@ const MIGRATIONS: &[Migration] = &[
             "CREATE TRIGGER audit_people_no_change BEFORE UPDATE OR DELETE ON audit_people
             FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
         ],
+        backfill: None,
     },
     Migration {
         version: 12,
@@ -485,8 +498,56 @@ const MIGRATIONS: &[Migration] = &[
         ],
         sqlite_only: &[],
         postgres_only: &[],
+        backfill: None,
+    },
+    Migration {
+        version: 13,
+        name: "exact row counts",
+        // Each batch now moves `resources.row_count` by the rows it inserted
+        // and deleted, in its own transaction, instead of counting the table:
+        // an unfiltered total is then one row read. The count it starts from
+        // is made exact here, by counting each resource's table once.
+        statements: &[],
+        sqlite_only: &[],
+        postgres_only: &[],
+        backfill: Some(Backfill::RowCounts),
     },
 ];
+
+/// Work a migration does that plain SQL cannot say on both backends (SQLite
+/// has no dynamic SQL to visit each resource's own table).
+#[derive(Debug, Clone, Copy)]
+enum Backfill {
+    /// Set every resource's row count from its table.
+    RowCounts,
+}
+
+impl Backfill {
+    async fn run(self, tx: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+        match self {
+            Backfill::RowCounts => {
+                let resources =
+                    sqlx::query("SELECT id, table_name FROM resources WHERE table_name <> ''")
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for row in &resources {
+                    let id: i64 = row.try_get("id")?;
+                    let table: String = row.try_get("table_name")?;
+                    // The name is the store's own (`res_<id>`), quoted anyway.
+                    let sql = format!(
+                        "UPDATE resources SET row_count = (SELECT COUNT(*) FROM {}) WHERE id = $1",
+                        quote_ident(&table)
+                    );
+                    sqlx::query(AssertSqlSafe(sql))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
 
 /// The newest schema version this binary knows.
 pub fn latest_version() -> i64 {
@@ -548,6 +609,9 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
         for statement in migration.statements.iter().chain(specific) {
             let sql = statement.replace("{id}", backend.id_column());
             sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+        }
+        if let Some(backfill) = migration.backfill {
+            backfill.run(&mut tx).await?;
         }
         sqlx::query(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",

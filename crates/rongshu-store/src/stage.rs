@@ -18,6 +18,26 @@ pub(crate) const STAGE: &str = "rongshu_stage";
 pub(crate) const STAGE_FAILURES: &str = "rongshu_stage_failures";
 pub(crate) const GONE: &str = "rongshu_gone";
 
+/// How an applied statement moves the resource's row count: by the rows it
+/// affected, counted by the database itself, so the kept count is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowEffect {
+    Adds,
+    Removes,
+    Keeps,
+}
+
+impl RowEffect {
+    pub(crate) fn delta(self, rows_affected: u64) -> i64 {
+        let n = i64::try_from(rows_affected).unwrap_or(i64::MAX);
+        match self {
+            RowEffect::Adds => n,
+            RowEffect::Removes => -n,
+            RowEffect::Keeps => 0,
+        }
+    }
+}
+
 /// The statements of one batch, built once from the resource's declaration.
 pub(crate) struct StageSql {
     backend: Backend,
@@ -263,8 +283,9 @@ impl StageSql {
         )
     }
 
-    /// Write the changes into the resource's table: `$1` the batch.
-    pub(crate) fn apply(&self, mode: BatchMode) -> Vec<String> {
+    /// Write the changes into the resource's table: `$1` the batch. Each
+    /// statement says how the rows it touches move the resource's row count.
+    pub(crate) fn apply(&self, mode: BatchMode) -> Vec<(String, RowEffect)> {
         let mut statements = Vec::new();
         match mode {
             BatchMode::Upsert | BatchMode::Replace => {
@@ -274,32 +295,44 @@ impl StageSql {
                         .iter()
                         .map(|c| format!("{c} = s.{c}"))
                         .collect();
-                    statements.push(format!(
-                        "UPDATE {} AS t SET _batch_id = $1, {} FROM {STAGE} AS s \
-                         WHERE t._row_id = s._target_row AND s._op = 'update'",
-                        self.table,
-                        sets.join(", ")
+                    statements.push((
+                        format!(
+                            "UPDATE {} AS t SET _batch_id = $1, {} FROM {STAGE} AS s \
+                             WHERE t._row_id = s._target_row AND s._op = 'update'",
+                            self.table,
+                            sets.join(", ")
+                        ),
+                        RowEffect::Keeps,
                     ));
                 }
                 if mode == BatchMode::Replace {
-                    statements.push(format!(
-                        "DELETE FROM {} WHERE _row_id IN (SELECT _row_id FROM {GONE})",
-                        self.table
+                    statements.push((
+                        format!(
+                            "DELETE FROM {} WHERE _row_id IN (SELECT _row_id FROM {GONE})",
+                            self.table
+                        ),
+                        RowEffect::Removes,
                     ));
                 }
                 let columns = self.items.join(", ");
                 let values: Vec<String> = self.items.iter().map(|c| format!("s.{c}")).collect();
-                statements.push(format!(
-                    "INSERT INTO {} (_batch_id, {columns}) SELECT $1, {} FROM {STAGE} AS s \
-                     WHERE s._op = 'insert' ORDER BY s._line",
-                    self.table,
-                    values.join(", ")
+                statements.push((
+                    format!(
+                        "INSERT INTO {} (_batch_id, {columns}) SELECT $1, {} FROM {STAGE} AS s \
+                         WHERE s._op = 'insert' ORDER BY s._line",
+                        self.table,
+                        values.join(", ")
+                    ),
+                    RowEffect::Adds,
                 ));
             }
-            BatchMode::Delete => statements.push(format!(
-                "DELETE FROM {} WHERE _row_id IN \
-                 (SELECT _target_row FROM {STAGE} WHERE _op = 'delete')",
-                self.table
+            BatchMode::Delete => statements.push((
+                format!(
+                    "DELETE FROM {} WHERE _row_id IN \
+                     (SELECT _target_row FROM {STAGE} WHERE _op = 'delete')",
+                    self.table
+                ),
+                RowEffect::Removes,
             )),
         }
         statements

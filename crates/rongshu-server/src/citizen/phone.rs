@@ -92,6 +92,7 @@ pub async fn registered_phone(
         filters: vec![Filter::eq(items.id_item.as_str(), value)],
         fields: vec![items.phone_item.clone()],
         limit: ROWS,
+        sort: Vec::new(),
         after: None,
     };
     let page = state.store.query_records(&resource, &query).await?;

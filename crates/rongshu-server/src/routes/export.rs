@@ -32,7 +32,7 @@ use crate::extract::ApiQuery;
 use crate::people::{Widened, person_key};
 use crate::routes::records::read_event;
 use crate::state::AppState;
-use rongshu_store::{Filter, FilterOp, RecordPage, Resource, Store};
+use rongshu_store::{Filter, FilterOp, Keyset, RecordPage, Resource, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -42,11 +42,13 @@ enum Format {
 }
 
 /// Export every record a query matches. Filters are written as for `GET
-/// records` (`?district=武侯区&fields=name,district`); `format` is `csv` or `json`.
+/// records` (`?district=武侯区&fields=name,district&sort=-birth_date`);
+/// `format` is `csv`, `json` or `xlsx`.
 #[utoipa::path(get, path = "/api/v1/resources/{code}/export", tag = "data",
     params(("code" = String, Path, description = "Resource code"),
            ("format" = Option<String>, Query, description = "csv (default), json, or xlsx (one sheet: up to 1,048,575 rows, then cut, saying so in X-Rongshu-Truncated)"),
-           ("fields" = Option<String>, Query, description = "Comma-separated item keys to return")),
+           ("fields" = Option<String>, Query, description = "Comma-separated item keys to return"),
+           ("sort" = Option<String>, Query, description = "Comma-separated item keys to order by, `-key` for descending; empty values last; only items the caller sees plain")),
     responses((status = 200, description = "The records, streamed: CSV with a header row, or a JSON array"),
               (status = 400, description = "Unknown format, item or a value of the wrong type"),
               (status = 401, description = "Not signed in"),
@@ -73,8 +75,9 @@ pub async fn export(
     };
     let resource = crate::routes::resources::visible_resource(&state, &actor, &code).await?;
     let access = access::decide(&state, &actor, &resource).await?;
-    let (mut query, asked) =
-        data_query::from_params(&code, &resource.spec, &access, &params, false)?;
+    let data_query::Checked {
+        mut query, asked, ..
+    } = data_query::from_params(&code, &resource.spec, &access, &params, false)?;
     query.limit = MAX_LIMIT;
     let key = person_key(&state).await?.clone();
     let widened = Widened::new(&resource, &query);
@@ -197,7 +200,7 @@ struct Rest {
 
 impl Rest {
     /// The page after `after`, its people on record.
-    async fn page(&mut self, after: i64) -> Result<RecordPage, ApiError> {
+    async fn page(&mut self, after: Keyset) -> Result<RecordPage, ApiError> {
         self.widened.query.after = Some(after);
         let mut page = self
             .store
@@ -223,7 +226,7 @@ struct Cursor {
     /// The page read before the event, sent first.
     first: Option<RecordPage>,
     /// Where the next page starts; `None` once the last was sent.
-    after: Option<i64>,
+    after: Option<Keyset>,
     format: Streamed,
     started: bool,
     done: bool,
@@ -251,7 +254,7 @@ fn pages(
         if c.done {
             return None;
         }
-        let page = match (c.first.take(), c.after) {
+        let page = match (c.first.take(), c.after.take()) {
             (Some(first), _) => Ok(first),
             (None, Some(after)) => c.rest.page(after).await,
             (None, None) => Err(ApiError::internal_msg(

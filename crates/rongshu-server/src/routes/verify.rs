@@ -122,6 +122,7 @@ pub async fn verify(
             filters: request.key.clone(),
             fields: request.claims.iter().map(|(k, _)| k.clone()).collect(),
             limit: 1,
+            sort: Vec::new(),
             after: None,
         };
         let widened = Widened::new(&resource, &query);

@@ -18,5 +18,6 @@ mod overdue;
 mod records;
 mod search;
 mod sharing;
+mod sort_and_totals;
 mod uploads;
 mod web;
