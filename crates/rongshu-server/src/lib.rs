@@ -16,6 +16,7 @@ mod error;
 mod exchange;
 mod extract;
 mod metrics;
+pub mod opendata;
 pub mod overdue;
 mod people;
 mod routes;

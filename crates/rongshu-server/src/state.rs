@@ -38,6 +38,8 @@ pub struct Inner {
     pub key_use: KeyUse,
     /// The key of person hashes, read from the store on first use (see `people`).
     pub person_key: tokio::sync::OnceCell<rongshu_core::people::PersonKey>,
+    /// Published datasets' search index, built on first use.
+    pub open_index: tokio::sync::OnceCell<Arc<crate::opendata::index::OpenIndex>>,
 }
 
 impl AppState {
@@ -63,7 +65,16 @@ impl AppState {
             key_use: KeyUse::default(),
             config,
             person_key: tokio::sync::OnceCell::new(),
+            open_index: tokio::sync::OnceCell::new(),
         }))
+    }
+
+    pub async fn open_index(
+        &self,
+    ) -> Result<&Arc<crate::opendata::index::OpenIndex>, crate::error::ApiError> {
+        self.open_index
+            .get_or_try_init(|| async { crate::opendata::index::OpenIndex::new().map(Arc::new) })
+            .await
     }
 }
 

@@ -67,9 +67,72 @@ pub struct RecordPage {
     pub next_after: Option<i64>,
 }
 
+/// The SQL conditions for `filters` (placeholders numbered on from `n`) and
+/// the item type of each filter, for binding its values.
+pub(crate) fn filter_conditions(
+    backend: Backend,
+    spec: &ResourceSpec,
+    filters: &[Filter],
+    n: &mut usize,
+) -> Result<(Vec<String>, Vec<ItemType>), StoreError> {
+    let mut conditions = Vec::new();
+    let mut filter_types = Vec::new();
+    for filter in filters {
+        let item = spec
+            .item(&filter.item)
+            .ok_or_else(|| StoreError::NotFound(format!("item {}", filter.item)))?;
+        let col = quote_ident(item.key.as_str());
+        let mut next = || {
+            *n += 1;
+            backend.placeholder(item.item_type, *n)
+        };
+        let condition = match &filter.op {
+            FilterOp::Eq(_) => format!("{col} = {}", next()),
+            FilterOp::In(values) if values.is_empty() => "1 = 0".to_owned(),
+            FilterOp::In(values) => {
+                let marks: Vec<String> = values.iter().map(|_| next()).collect();
+                format!("{col} IN ({})", marks.join(", "))
+            }
+            FilterOp::Lt(_) | FilterOp::Lte(_) | FilterOp::Gt(_) | FilterOp::Gte(_) => {
+                let sign = match &filter.op {
+                    FilterOp::Lt(_) => "<",
+                    FilterOp::Lte(_) => "<=",
+                    FilterOp::Gt(_) => ">",
+                    _ => ">=",
+                };
+                let mark = next();
+                if backend == Backend::Sqlite && item.item_type == ItemType::Decimal {
+                    // SQLite keeps decimals as canonical text, which does
+                    // not sort as numbers; compare them as numbers.
+                    format!("CAST({col} AS REAL) {sign} CAST({mark} AS REAL)")
+                } else {
+                    format!("{col} {sign} {mark}")
+                }
+            }
+        };
+        conditions.push(condition);
+        filter_types.push(item.item_type);
+    }
+    Ok((conditions, filter_types))
+}
+
+/// Bind the values of `filters`, in the order `filter_conditions` numbered them.
+pub(crate) fn bind_filters<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    filters: &'q [Filter],
+    types: &[ItemType],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for (filter, item_type) in filters.iter().zip(types) {
+        for value in filter.values() {
+            q = bind_cell(q, *item_type, Some(value));
+        }
+    }
+    q
+}
+
 /// Turn the text a column reads back as into the item's JSON value. Decimals stay
 /// strings so no client parses them through a float.
-fn json_value(item_type: ItemType, text: Option<String>) -> Value {
+pub(crate) fn json_value(item_type: ItemType, text: Option<String>) -> Value {
     let Some(text) = text else {
         return Value::Null;
     };
@@ -101,45 +164,9 @@ impl Store {
             select.push_str(&format!(", CAST({col} AS TEXT) AS {col}"));
         }
         select.push_str(&format!(" FROM {}", quote_ident(&resource.table_name)));
-        let mut conditions = Vec::new();
         let mut n = 0;
-        let mut filter_types = Vec::new();
-        for filter in &query.filters {
-            let item = spec
-                .item(&filter.item)
-                .ok_or_else(|| StoreError::NotFound(format!("item {}", filter.item)))?;
-            let col = quote_ident(item.key.as_str());
-            let mut next = || {
-                n += 1;
-                self.backend.placeholder(item.item_type, n)
-            };
-            let condition = match &filter.op {
-                FilterOp::Eq(_) => format!("{col} = {}", next()),
-                FilterOp::In(values) if values.is_empty() => "1 = 0".to_owned(),
-                FilterOp::In(values) => {
-                    let marks: Vec<String> = values.iter().map(|_| next()).collect();
-                    format!("{col} IN ({})", marks.join(", "))
-                }
-                FilterOp::Lt(_) | FilterOp::Lte(_) | FilterOp::Gt(_) | FilterOp::Gte(_) => {
-                    let sign = match &filter.op {
-                        FilterOp::Lt(_) => "<",
-                        FilterOp::Lte(_) => "<=",
-                        FilterOp::Gt(_) => ">",
-                        _ => ">=",
-                    };
-                    let mark = next();
-                    if self.backend == Backend::Sqlite && item.item_type == ItemType::Decimal {
-                        // SQLite keeps decimals as canonical text, which does
-                        // not sort as numbers; compare them as numbers.
-                        format!("CAST({col} AS REAL) {sign} CAST({mark} AS REAL)")
-                    } else {
-                        format!("{col} {sign} {mark}")
-                    }
-                }
-            };
-            conditions.push(condition);
-            filter_types.push(item.item_type);
-        }
+        let (mut conditions, filter_types) =
+            filter_conditions(self.backend, spec, &query.filters, &mut n)?;
         if query.after.is_some() {
             n += 1;
             conditions.push(format!("_row_id > ${n}"));
@@ -152,11 +179,7 @@ impl Store {
         select.push_str(&format!(" ORDER BY _row_id LIMIT ${n}"));
 
         let mut q = sqlx::query(AssertSqlSafe(select));
-        for (filter, item_type) in query.filters.iter().zip(filter_types) {
-            for value in filter.values() {
-                q = bind_cell(q, item_type, Some(value));
-            }
-        }
+        q = bind_filters(q, &query.filters, &filter_types);
         if let Some(after) = query.after {
             q = q.bind(after);
         }

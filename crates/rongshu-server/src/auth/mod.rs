@@ -3,9 +3,9 @@
 
 mod actor;
 pub mod app_guard;
+pub mod citizen;
 mod client_ip;
 pub mod key_use;
-pub mod citizen;
 pub mod password;
 pub mod token;
 
