@@ -10,6 +10,7 @@ pub mod ident;
 pub mod kind;
 pub mod mask;
 pub mod net;
+pub mod opendata;
 pub mod otp;
 pub mod people;
 pub mod quality;

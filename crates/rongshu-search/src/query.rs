@@ -28,11 +28,13 @@ pub enum Facet {
     UpdateCycle,
     /// Lifecycle status.
     Status,
+    /// 关键字 (CKAN's tags); a resource may have several.
+    Keyword,
 }
 
 impl Facet {
     /// Every facet, in the order answers list them.
-    pub const ALL: [Facet; 8] = [
+    pub const ALL: [Facet; 9] = [
         Facet::Provider,
         Facet::Kind,
         Facet::Topic,
@@ -41,6 +43,7 @@ impl Facet {
         Facet::Format,
         Facet::UpdateCycle,
         Facet::Status,
+        Facet::Keyword,
     ];
 
     /// The facet's name in answers and query strings; also its field name in the index.
@@ -54,6 +57,7 @@ impl Facet {
             Facet::Format => "format",
             Facet::UpdateCycle => "update_cycle",
             Facet::Status => "status",
+            Facet::Keyword => "keyword",
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::{CatalogDoc, Facet};
 
 /// Bumped whenever the fields or their analysis change: an index with another version is
 /// thrown away and rebuilt from the database.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 /// A searched text field and the weight its matches get.
 #[derive(Debug, Clone, Copy)]
@@ -151,9 +151,14 @@ impl Fields {
         out.add_i64(self.updated_at, doc.updated_at);
         for &(facet, field) in &self.facets {
             match facet {
-                Facet::Topic => {
-                    for topic in doc.topics.iter().filter(|t| !t.is_empty()) {
-                        out.add_text(field, topic);
+                Facet::Topic | Facet::Keyword => {
+                    let values = if facet == Facet::Topic {
+                        &doc.topics
+                    } else {
+                        &doc.keywords
+                    };
+                    for value in values.iter().filter(|v| !v.is_empty()) {
+                        out.add_text(field, value);
                     }
                 }
                 _ => {
@@ -186,7 +191,7 @@ fn facet_value(doc: &CatalogDoc, facet: Facet) -> &str {
         Facet::UpdateCycle => &doc.update_cycle,
         Facet::Status => &doc.status,
         // Multi-valued; handled by the caller.
-        Facet::Topic => "",
+        Facet::Topic | Facet::Keyword => "",
     }
 }
 

@@ -32,7 +32,7 @@ pub fn present_record(
 
 /// Mask by the item's kind. A grade-3 value is always masked, even when its
 /// kind alone would not call for it (the grade is the provider's judgement).
-fn mask_text(kind: Option<ItemKind>, value: &str) -> String {
+pub(crate) fn mask_text(kind: Option<ItemKind>, value: &str) -> String {
     let by_kind = kind.map(|k| mask::mask(k, value));
     match by_kind {
         Some(masked) if masked != value => masked,

@@ -16,6 +16,7 @@ mod error;
 mod exchange;
 mod extract;
 mod metrics;
+pub mod opendata;
 pub mod overdue;
 mod page_cursor;
 mod people;

@@ -41,6 +41,8 @@ pub struct Inner {
     /// Tokens, resources, grants and element standings for a moment (see
     /// `read_cache`): what every read looks up and hardly ever changes.
     pub read_cache: crate::read_cache::ReadCache,
+    /// Published datasets' search index, built on first use.
+    pub open_index: tokio::sync::OnceCell<Arc<crate::opendata::index::OpenIndex>>,
 }
 
 impl AppState {
@@ -67,7 +69,16 @@ impl AppState {
             config,
             person_key: tokio::sync::OnceCell::new(),
             read_cache: crate::read_cache::ReadCache::default(),
+            open_index: tokio::sync::OnceCell::new(),
         }))
+    }
+
+    pub async fn open_index(
+        &self,
+    ) -> Result<&Arc<crate::opendata::index::OpenIndex>, crate::error::ApiError> {
+        self.open_index
+            .get_or_try_init(|| async { crate::opendata::index::OpenIndex::new().map(Arc::new) })
+            .await
     }
 }
 

@@ -16,9 +16,11 @@ mod elements;
 mod error;
 mod migrations;
 mod records;
+mod releases;
 mod sharing;
 mod stage;
 mod subscriptions;
+mod view_rows;
 
 pub use accounts::{
     Department, LoginCandidate, NewToken, NewUser, Session, TokenInfo, TokenOwner, User,
@@ -37,6 +39,7 @@ pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts
 pub use error::StoreError;
 pub use migrations::latest_version;
 pub use records::{Filter, FilterOp, Keyset, RecordPage, RecordQuery, SortKey};
+pub use releases::{NewRelease, Release, ReleaseChange};
 pub use sharing::{
     Decision, FollowUpDone, FollowUpWrite, Grant, NewShareRequest, OverdueRequest, ResourceRef,
     ShareRequest, ShareRequestEvent, ShareRequestFilter,
@@ -44,6 +47,7 @@ pub use sharing::{
 pub use subscriptions::{
     AttemptOutcome, ClaimedSubscription, Delivery, NewSubscription, Subscription,
 };
+pub use view_rows::{ViewPage, ViewQuery};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

@@ -512,6 +512,44 @@ const MIGRATIONS: &[Migration] = &[
         postgres_only: &[],
         backfill: Some(Backfill::RowCounts),
     },
+    Migration {
+        version: 14,
+        name: "open data releases",
+        statements: &[
+            // A view of a resource opened to the public; the view, the scan
+            // and the treatments are JSON the domain model reads back.
+            "CREATE TABLE open_releases (
+            id {id},
+            name TEXT NOT NULL UNIQUE,
+            resource_id BIGINT NOT NULL REFERENCES resources(id),
+            title TEXT NOT NULL,
+            description TEXT NOT NULL,
+            open_type TEXT NOT NULL,
+            open_condition TEXT,
+            license TEXT NOT NULL,
+            view TEXT NOT NULL,
+            scan TEXT NOT NULL,
+            treatments TEXT NOT NULL,
+            state TEXT NOT NULL,
+            proposed_by TEXT NOT NULL,
+            proposed_at TEXT NOT NULL,
+            reviewed_by TEXT,
+            published_at TEXT,
+            withdrawn_by TEXT,
+            withdrawn_at TEXT,
+            updated_at TEXT NOT NULL)",
+            "CREATE INDEX open_releases_state ON open_releases (state)",
+            "CREATE INDEX open_releases_resource ON open_releases (resource_id)",
+            // Every change, in order: what each process's open-data index follows.
+            "CREATE TABLE open_release_changes (
+            seq {id},
+            release_id BIGINT NOT NULL REFERENCES open_releases(id),
+            at TEXT NOT NULL)",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+        backfill: None,
+    },
 ];
 
 /// Work a migration does that plain SQL cannot say on both backends (SQLite

@@ -53,6 +53,7 @@ fn facet_counts_match_a_direct_count() {
             .iter()
             .map(|d| match facet {
                 Facet::Topic => d.topics.len(),
+                Facet::Keyword => d.keywords.len(),
                 _ => 1,
             })
             .sum();

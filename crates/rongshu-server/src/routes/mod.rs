@@ -13,6 +13,7 @@ mod export;
 pub(crate) mod grants;
 mod holidays;
 pub(crate) mod records;
+mod releases;
 pub(crate) mod resources;
 pub(crate) mod share_requests;
 pub(crate) mod subscriptions;
@@ -168,6 +169,31 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/demands/{id}/answer", post(demands::answer))
         .route("/api/v1/demands/{id}/close", post(demands::close))
         .route("/api/v1/validate/{kind}/{value}", get(validate::check))
+        .route(
+            "/api/v1/releases",
+            get(releases::list).post(releases::propose),
+        )
+        .route("/api/v1/releases/{id}", get(releases::show))
+        .route("/api/v1/releases/{id}/treatments", post(releases::treat))
+        .route("/api/v1/releases/{id}/approve", post(releases::approve))
+        .route("/api/v1/releases/{id}/withdraw", post(releases::withdraw))
+        .route(
+            "/api/v1/releases/{id}/datapackage.json",
+            get(releases::datapackage_json),
+        )
+        .route(
+            "/api/3/action/{action}",
+            get(crate::opendata::ckan::action).post(crate::opendata::ckan::action),
+        )
+        .route(
+            "/api/action/{action}",
+            get(crate::opendata::ckan::action).post(crate::opendata::ckan::action),
+        )
+        .route(
+            "/catalog.jsonld",
+            get(crate::opendata::dcat::catalog_jsonld),
+        )
+        .route("/catalog.ttl", get(crate::opendata::dcat::catalog_ttl))
         .layer(json_limit)
         .route(
             "/api/v1/catalog/import",

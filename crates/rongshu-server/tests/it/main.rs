@@ -14,6 +14,7 @@ mod citizen;
 mod elements;
 mod exchange;
 mod ground_truth;
+mod opendata;
 mod overdue;
 mod records;
 mod search;

@@ -10,7 +10,7 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::db::quote_ident;
 use crate::{Resource, Store, StoreError};
 
-mod clause;
+pub(crate) mod clause;
 mod count;
 mod order;
 
@@ -79,7 +79,7 @@ pub struct RecordPage {
 
 /// Turn the text a column reads back as into the item's JSON value. Decimals stay
 /// strings so no client parses them through a float.
-fn json_value(item_type: ItemType, text: Option<String>) -> Value {
+pub(crate) fn json_value(item_type: ItemType, text: Option<String>) -> Value {
     let Some(text) = text else {
         return Value::Null;
     };
