@@ -18,6 +18,7 @@ mod extract;
 mod metrics;
 pub mod overdue;
 mod people;
+mod repeats;
 mod routes;
 pub mod service;
 mod state;

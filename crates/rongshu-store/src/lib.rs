@@ -16,6 +16,7 @@ mod elements;
 mod error;
 mod migrations;
 mod records;
+mod repeats;
 mod sharing;
 mod stage;
 mod subscriptions;
@@ -37,6 +38,9 @@ pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts
 pub use error::StoreError;
 pub use migrations::latest_version;
 pub use records::{Filter, FilterOp, RecordPage, RecordQuery};
+pub use repeats::{
+    KEY_REPEAT_REASON, KEY_REPEAT_RULE, Repeats, RuleChange, StagedRow, StreamStatus,
+};
 pub use sharing::{
     Decision, FollowUpDone, FollowUpWrite, Grant, NewShareRequest, OverdueRequest, ResourceRef,
     ShareRequest, ShareRequestEvent, ShareRequestFilter,

@@ -16,6 +16,7 @@ mod exchange;
 mod ground_truth;
 mod overdue;
 mod records;
+mod repeats;
 mod search;
 mod sharing;
 mod uploads;
