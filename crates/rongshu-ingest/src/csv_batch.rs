@@ -59,7 +59,7 @@ impl<R: Read> CsvBatch<R> {
         Ok(Self {
             reader,
             columns,
-            checker: RowChecker::new(spec),
+            checker: RowChecker::new(spec, options.repeated_keys),
             record: csv::ByteRecord::new(),
             rows_read: 0,
             delimiter,
@@ -78,6 +78,12 @@ impl<R: Read> CsvBatch<R> {
     /// The file line of the row last returned.
     pub fn last_row(&self) -> u64 {
         self.checker.last_row()
+    }
+
+    /// The key as written of the row last accepted, when opened with
+    /// [`crate::RepeatedKeys::Pass`].
+    pub fn last_key(&self) -> Option<&str> {
+        self.checker.last_key()
     }
 
     /// The delimiter the header line was split with.

@@ -57,7 +57,7 @@ impl<R: BufRead> JsonBatch<R> {
         let mut batch = Self {
             reader,
             form: Form::Lines,
-            checker: RowChecker::new(spec),
+            checker: RowChecker::new(spec, options.repeated_keys),
             ignored: Vec::new(),
             rows_read: 0,
             line: 1,
@@ -344,6 +344,9 @@ impl<R: BufRead> RowSource for JsonBatch<R> {
     }
     fn last_row(&self) -> u64 {
         self.checker.last_row()
+    }
+    fn last_key(&self) -> Option<&str> {
+        self.checker.last_key()
     }
     fn rows_read(&self) -> u64 {
         self.rows_read

@@ -31,6 +31,21 @@ pub struct ReadOptions {
     pub max_row_bytes: u64,
     /// The XLSX sheet to read; the first sheet when `None`.
     pub sheet: Option<String>,
+    /// Who finds a key repeated within the batch.
+    pub repeated_keys: RepeatedKeys,
+}
+
+/// Who finds a key that repeats an earlier row of the batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RepeatedKeys {
+    /// The reader rejects the later row. It remembers a digest of every key,
+    /// so its memory grows with the file (16 bytes a row and the set's slack).
+    #[default]
+    Reject,
+    /// The reader passes the row on and keeps the key as written for
+    /// [`RowSource::last_key`]; the caller finds repeats where the rows go
+    /// (the store does it in the staged batch, in constant memory).
+    Pass,
 }
 
 impl Default for ReadOptions {
@@ -38,6 +53,7 @@ impl Default for ReadOptions {
         Self {
             max_row_bytes: DEFAULT_MAX_ROW_BYTES,
             sheet: None,
+            repeated_keys: RepeatedKeys::Reject,
         }
     }
 }

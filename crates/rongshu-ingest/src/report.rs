@@ -36,6 +36,15 @@ impl RejectList {
         }
     }
 
+    /// The list once rows found rejected later (repeats found where the rows
+    /// were staged) are counted: `first` is every reject in row order, as far
+    /// as the list keeps them, and `added` the rows newly rejected.
+    pub fn amend(&mut self, mut first: Vec<Reject>, added: u64) {
+        first.truncate(self.cap);
+        self.kept = first;
+        self.total += added;
+    }
+
     pub fn total(&self) -> u64 {
         self.total
     }

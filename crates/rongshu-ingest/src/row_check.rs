@@ -9,7 +9,7 @@ use std::hash::Hasher;
 use rongshu_core::catalog::ResourceSpec;
 use rongshu_core::value::{CellValue, parse_cell};
 
-use crate::{IngestError, Reject};
+use crate::{IngestError, Reject, RepeatedKeys};
 
 /// What became of one row.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,13 +95,18 @@ pub(crate) struct RowChecker {
     /// 16 bytes a row instead of the key's text and its allocation. Two
     /// different keys collide with probability about n²/2¹²⁹, 10⁻²⁵ for ten
     /// million rows.
+    /// Empty when the caller finds repeats itself ([`RepeatedKeys::Pass`]).
     seen_keys: HashSet<u128>,
+    repeated_keys: RepeatedKeys,
+    /// The key as written of the row last accepted, kept only under
+    /// [`RepeatedKeys::Pass`] so the caller can name a repeat it finds later.
+    last_key: Option<String>,
     /// The row number of the last outcome, for callers that check further.
     last_row: std::cell::Cell<u64>,
 }
 
 impl RowChecker {
-    pub fn new(spec: &ResourceSpec) -> Self {
+    pub fn new(spec: &ResourceSpec, repeated_keys: RepeatedKeys) -> Self {
         let key_positions = spec
             .key_items
             .iter()
@@ -111,6 +116,8 @@ impl RowChecker {
             spec: spec.clone(),
             key_positions,
             seen_keys: HashSet::new(),
+            repeated_keys,
+            last_key: None,
             last_row: std::cell::Cell::new(0),
         }
     }
@@ -121,6 +128,10 @@ impl RowChecker {
 
     pub fn last_row(&self) -> u64 {
         self.last_row.get()
+    }
+
+    pub fn last_key(&self) -> Option<&str> {
+        self.last_key.as_deref()
     }
 
     /// The row's key as written, so a provider can find a rejected row.
@@ -201,6 +212,10 @@ impl RowChecker {
                     );
                 }
             }
+        }
+        if self.repeated_keys == RepeatedKeys::Pass {
+            self.last_key = self.key_text(cells);
+            return RowOutcome::Accepted(typed);
         }
         // A key repeated within one batch: the later row is rejected.
         let mut first = std::hash::DefaultHasher::new();

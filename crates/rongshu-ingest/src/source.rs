@@ -23,6 +23,9 @@ pub trait RowSource {
     fn encoding(&self) -> &'static str;
     /// The row number (as rejects count them) of the outcome last returned.
     fn last_row(&self) -> u64;
+    /// The key as written of the row last accepted, when the reader was
+    /// opened with [`crate::RepeatedKeys::Pass`].
+    fn last_key(&self) -> Option<&str>;
 }
 
 /// The formats a batch can arrive in.
@@ -109,6 +112,9 @@ impl RowSource for CsvSource {
     }
     fn last_row(&self) -> u64 {
         self.batch.last_row()
+    }
+    fn last_key(&self) -> Option<&str> {
+        self.batch.last_key()
     }
 }
 

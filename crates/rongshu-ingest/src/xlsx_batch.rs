@@ -108,7 +108,7 @@ impl XlsxBatch {
         };
         Ok(Self {
             rows: gather.rows.into_iter(),
-            checker: RowChecker::new(spec),
+            checker: RowChecker::new(spec, options.repeated_keys),
             ignored: columns.ignored,
             rows_read: 0,
         })
@@ -247,6 +247,9 @@ impl RowSource for XlsxBatch {
     }
     fn last_row(&self) -> u64 {
         self.checker.last_row()
+    }
+    fn last_key(&self) -> Option<&str> {
+        self.checker.last_key()
     }
     fn rows_read(&self) -> u64 {
         self.rows_read

@@ -21,6 +21,7 @@ pub mod overdue;
 mod page_cursor;
 mod people;
 mod read_cache;
+mod repeats;
 mod routes;
 pub mod service;
 mod state;

@@ -16,11 +16,12 @@ use rongshu_core::quality::{
     Severity, TallyComparison, Violation,
 };
 use rongshu_ingest::{
-    BatchFormat, BatchReport, IngestError, ReadOptions, Reject, RejectList, RowOutcome, open_batch,
+    BatchFormat, BatchReport, IngestError, ReadOptions, Reject, RejectList, RepeatedKeys,
+    RowOutcome, open_batch,
 };
 use rongshu_store::{
     Application, Applied, BatchMode, CatalogActor, DataElement, Department, FailureRow,
-    NewApplication, NewToken, NewUser, Resource, RowCells, Store, TokenOwner, User,
+    NewApplication, NewToken, NewUser, Resource, StagedRow, Store, StreamStatus, TokenOwner, User,
 };
 
 use crate::auth::{password, token};
@@ -427,7 +428,7 @@ pub const REPORT_REJECT_CAP: usize = 1_000;
 const CHUNK_ROWS: usize = 2_000;
 
 enum Chunk {
-    Rows(Vec<RowCells>),
+    Rows(Vec<StagedRow>),
     Failures(Vec<FailureRow>),
     Done {
         rows_read: u64,
@@ -524,14 +525,22 @@ pub async fn ingest_file(
         _ => None,
     };
     let today = now.date_naive();
+    // Repeated keys and unique values are found in the staged rows once the
+    // file is read, not in sets that grow with it.
+    let repeat_rules = rules.repeat_rules();
+    let batch_rules = rules.clone();
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(4);
     let reader = tokio::task::spawn_blocking(move || {
         let send = |c: Chunk| sender.blocking_send(c).is_ok();
-        let mut batch = match open_batch(format, &path_buf, &spec, &ReadOptions::default()) {
+        let options = ReadOptions {
+            repeated_keys: RepeatedKeys::Pass,
+            ..ReadOptions::default()
+        };
+        let mut batch = match open_batch(format, &path_buf, &spec, &options) {
             Ok(b) => b,
             Err(e) => return send(Chunk::Fatal(e)),
         };
-        let mut checker = RowChecker::new(&rules, today, &references);
+        let mut checker = RowChecker::new(&rules, today, &references).deferring_repeats();
         let mut tally = QualityTally::new(&rules, QUALITY_INLINE_FAILURES);
         let mut rejects = RejectList::new(REPORT_REJECT_CAP);
         let mut chunk = Vec::with_capacity(CHUNK_ROWS);
@@ -556,7 +565,7 @@ pub async fn ingest_file(
                             reason: v.reason.clone(),
                         });
                     }
-                    if verdict.reject {
+                    let status = if verdict.reject {
                         let failed = verdict
                             .violations
                             .iter()
@@ -567,14 +576,26 @@ pub async fn ingest_file(
                             item: failed.and_then(|v| v.item.clone()),
                             reason: failed.map_or_else(String::new, |v| v.reason.clone()),
                         });
-                        continue;
-                    }
+                        StreamStatus::Rejected
+                    } else if verdict.violations.is_empty() {
+                        StreamStatus::Clean
+                    } else {
+                        StreamStatus::Warned
+                    };
                     for (i, normal) in verdict.normalized {
                         if let Some(cell) = cells.get_mut(i) {
                             *cell = Some(rongshu_core::value::CellValue::Text(normal));
                         }
                     }
-                    chunk.push(cells);
+                    // A rejected row is staged too: its key still counts as
+                    // seen, so a later row with the same key is a repeat.
+                    chunk.push(StagedRow {
+                        line: batch.last_row(),
+                        status,
+                        key: batch.last_key().map(str::to_owned),
+                        digests: verdict.digests.unwrap_or_default(),
+                        cells,
+                    });
                     if chunk.len() == CHUNK_ROWS
                         && !send(Chunk::Rows(std::mem::replace(
                             &mut chunk,
@@ -611,18 +632,18 @@ pub async fn ingest_file(
         if !failures.is_empty() && !send(Chunk::Failures(failures)) {
             return false;
         }
-        let loaded = batch.rows_read().saturating_sub(rejects.total());
-        tally.record_batch(BatchChecks::row_count_change(&rules, previous_rows, loaded));
         send(Chunk::Done {
             rows_read: batch.rows_read(),
             rejects,
             encoding: batch.encoding(),
             ignored: batch.ignored_columns().to_vec(),
-            quality: Box::new(tally.finish()),
+            quality: Box::new(tally),
         })
     });
 
-    let mut writer = store.begin_batch(resource, &doer.label, mode, now).await?;
+    let mut writer = store
+        .begin_checked_batch(resource, &doer.label, mode, now, repeat_rules.len())
+        .await?;
     let outcome = loop {
         match receiver.recv().await {
             Some(Chunk::Failures(failures)) => {
@@ -633,7 +654,7 @@ pub async fn ingest_file(
             }
             Some(Chunk::Rows(rows)) => {
                 for row in rows {
-                    if let Err(e) = writer.push(row).await {
+                    if let Err(e) = writer.push_checked(row).await {
                         break_with_failure(writer, &e.to_string(), now).await;
                         return Err(e.into());
                     }
@@ -656,7 +677,7 @@ pub async fn ingest_file(
     };
     drop(receiver);
     let _ = reader.await;
-    let (rows_read, rejects, encoding, ignored, quality) = match outcome {
+    let (rows_read, mut rejects, encoding, ignored, mut quality) = match outcome {
         Ok(v) => v,
         Err(e) => {
             break_with_failure(writer, &e.to_string(), now).await;
@@ -666,6 +687,24 @@ pub async fn ingest_file(
             });
         }
     };
+    let found = match writer
+        .settle_repeats(&repeat_rules, QUALITY_INLINE_FAILURES, REPORT_REJECT_CAP)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            break_with_failure(writer, &e.to_string(), now).await;
+            return Err(e.into());
+        }
+    };
+    crate::repeats::amend_report(&mut quality, &mut rejects, found);
+    let loaded = rows_read.saturating_sub(rejects.total());
+    quality.record_batch(BatchChecks::row_count_change(
+        &batch_rules,
+        previous_rows,
+        loaded,
+    ));
+    let quality = Box::new(quality.finish());
     let rows_rejected = rejects.total();
     // A snapshot deletes whatever it does not name, so one that names nothing
     // (an empty or cut-off file, or one whose every row was rejected) would

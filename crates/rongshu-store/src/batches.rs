@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::audit::append_in;
 use crate::changes::{self, BatchMode};
 use crate::db::{Backend, ts};
+use crate::repeats::{StagedRow, StreamStatus};
 use crate::stage::StageSql;
 use crate::{Resource, Store, StoreError};
 
@@ -60,18 +61,23 @@ pub struct BatchRow {
 /// differences visible in one short write.
 pub struct BatchWriter {
     store: Store,
-    conn: PoolConnection<Any>,
+    pub(crate) conn: PoolConnection<Any>,
     resource: Resource,
     batch_row_id: i64,
     public_id: String,
     keys: Vec<String>,
-    sql: StageSql,
+    pub(crate) sql: StageSql,
     /// The staging statement for a full run of rows, built once.
     insert_rows: std::sync::Arc<str>,
     mode: BatchMode,
-    pending: Vec<RowCells>,
-    rows_staged: i64,
-    failures_written: i64,
+    pending: Vec<StagedRow>,
+    /// Rows staged that will be applied (after `settle_repeats`, exactly).
+    pub(crate) rows_staged: i64,
+    /// Rows staged only so that their keys count as seen.
+    pub(crate) rejected_staged: i64,
+    /// Whether rows come with digests for `settle_repeats` to compare.
+    pub(crate) checks_repeats: bool,
+    pub(crate) failures_written: i64,
     /// When the batch began, on the caller's clock and on the monotonic one:
     /// heartbeats are stamped on the caller's clock, as the stale check is.
     began: (DateTime<Utc>, Instant),
@@ -119,6 +125,33 @@ impl Store {
         mode: BatchMode,
         now: DateTime<Utc>,
     ) -> Result<BatchWriter, StoreError> {
+        self.open_batch(resource, submitted_by, mode, now, None)
+            .await
+    }
+
+    /// Open a batch whose rows come with digests ([`BatchWriter::push_checked`])
+    /// so that [`BatchWriter::settle_repeats`] finds repeated keys and the
+    /// values of `unique_rules` uniqueness rules in the staged rows.
+    pub async fn begin_checked_batch(
+        &self,
+        resource: &Resource,
+        submitted_by: &str,
+        mode: BatchMode,
+        now: DateTime<Utc>,
+        unique_rules: usize,
+    ) -> Result<BatchWriter, StoreError> {
+        self.open_batch(resource, submitted_by, mode, now, Some(unique_rules))
+            .await
+    }
+
+    async fn open_batch(
+        &self,
+        resource: &Resource,
+        submitted_by: &str,
+        mode: BatchMode,
+        now: DateTime<Utc>,
+        unique_rules: Option<usize>,
+    ) -> Result<BatchWriter, StoreError> {
         self.fail_stale_batches(Some(resource.id), now).await?;
         let public_id = format!("b{}", hex::encode(rand::random::<[u8; 10]>()));
         let inserted = sqlx::query(
@@ -142,7 +175,7 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
-        let sql = StageSql::new(self.backend, resource, mode);
+        let sql = StageSql::new(self.backend, resource, mode, unique_rules.unwrap_or(0));
         let staged = self.stage_connection(&sql).await;
         let conn = match staged {
             Ok(conn) => conn,
@@ -169,6 +202,8 @@ impl Store {
             mode,
             pending: Vec::new(),
             rows_staged: 0,
+            rejected_staged: 0,
+            checks_repeats: unique_rules.is_some(),
             failures_written: 0,
             began: (now, Instant::now()),
             heartbeat: Instant::now(),
@@ -391,6 +426,20 @@ impl BatchWriter {
 
     /// Add a checked row. The caller guarantees keys are unique within the batch.
     pub async fn push(&mut self, row: RowCells) -> Result<(), StoreError> {
+        let line = (self.rows_staged + self.rejected_staged + self.pending.len() as i64) as u64;
+        self.push_checked(StagedRow {
+            line,
+            status: StreamStatus::Clean,
+            key: None,
+            digests: Default::default(),
+            cells: row,
+        })
+        .await
+    }
+
+    /// Add a row with what finding its repeats needs; a rejected row is
+    /// staged only so that its key counts as seen, and is never applied.
+    pub async fn push_checked(&mut self, row: StagedRow) -> Result<(), StoreError> {
         self.pending.push(row);
         if self.pending.len() >= ROWS_PER_STATEMENT {
             self.flush().await?;
@@ -425,7 +474,7 @@ impl BatchWriter {
     }
 
     /// Stage the pending rows.
-    async fn flush(&mut self) -> Result<(), StoreError> {
+    pub(crate) async fn flush(&mut self) -> Result<(), StoreError> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -440,11 +489,28 @@ impl BatchWriter {
             let mut query = sqlx::query(AssertSqlSafe(statement));
             for row in run {
                 record.clear();
-                write_row_json(&mut record, &self.keys, row);
-                query = query.bind(self.rows_staged).bind(record.clone());
-                self.rows_staged += 1;
+                write_row_json(&mut record, &self.keys, &row.cells);
+                let (k1, k2) = halves(row.digests.key);
+                query = query
+                    .bind(row.line as i64)
+                    .bind(record.clone())
+                    .bind(row.status.code())
+                    .bind(row.key.clone())
+                    .bind(k1)
+                    .bind(k2);
+                for u in 0..self.sql.unique_rules {
+                    let digest = row.digests.unique.get(u).copied().flatten().map(halves);
+                    query = query
+                        .bind(digest.map(|(a, _)| a))
+                        .bind(digest.map(|(_, b)| b));
+                }
+                if row.status == StreamStatus::Rejected {
+                    self.rejected_staged += 1;
+                } else {
+                    self.rows_staged += 1;
+                }
                 for (i, item_type) in self.sql.item_types().iter().enumerate() {
-                    query = bind_cell(query, *item_type, row.get(i).and_then(Option::as_ref));
+                    query = bind_cell(query, *item_type, row.cells.get(i).and_then(Option::as_ref));
                 }
             }
             query.execute(&mut *self.conn).await?;
@@ -453,7 +519,7 @@ impl BatchWriter {
     }
 
     /// Tell other processes this batch's loader is alive.
-    async fn beat(&mut self) -> Result<(), StoreError> {
+    pub(crate) async fn beat(&mut self) -> Result<(), StoreError> {
         if self.heartbeat.elapsed() < heartbeat_interval() {
             return Ok(());
         }
@@ -652,6 +718,11 @@ impl BatchWriter {
         let _ = self.conn.close().await;
         store.mark_failed(id, reason, now).await
     }
+}
+
+/// A 128-bit digest as the two 64-bit integers a column can hold.
+fn halves(digest: u128) -> (i64, i64) {
+    ((digest >> 64) as u64 as i64, digest as u64 as i64)
 }
 
 /// Text as a column can keep it: a failed value quoted from a broken file may

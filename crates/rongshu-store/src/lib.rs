@@ -17,6 +17,7 @@ mod error;
 mod migrations;
 mod records;
 mod releases;
+mod repeats;
 mod sharing;
 mod stage;
 mod subscriptions;
@@ -40,6 +41,9 @@ pub use error::StoreError;
 pub use migrations::latest_version;
 pub use records::{Filter, FilterOp, Keyset, RecordPage, RecordQuery, SortKey};
 pub use releases::{NewRelease, Release, ReleaseChange};
+pub use repeats::{
+    KEY_REPEAT_REASON, KEY_REPEAT_RULE, Repeats, RuleChange, StagedRow, StreamStatus,
+};
 pub use sharing::{
     Decision, FollowUpDone, FollowUpWrite, Grant, NewShareRequest, OverdueRequest, ResourceRef,
     ShareRequest, ShareRequestEvent, ShareRequestFilter,

@@ -17,6 +17,8 @@ use crate::db::{Backend, quote_ident};
 pub(crate) const STAGE: &str = "rongshu_stage";
 pub(crate) const STAGE_FAILURES: &str = "rongshu_stage_failures";
 pub(crate) const GONE: &str = "rongshu_gone";
+/// Values that occur on more than one staged row (see `repeats`).
+pub(crate) const REPEATS: &str = "rongshu_repeats";
 
 /// How an applied statement moves the resource's row count: by the rows it
 /// affected, counted by the database itself, so the kept count is exact.
@@ -40,15 +42,17 @@ impl RowEffect {
 
 /// The statements of one batch, built once from the resource's declaration.
 pub(crate) struct StageSql {
-    backend: Backend,
+    pub(crate) backend: Backend,
     table: String,
-    items: Vec<String>,
+    pub(crate) items: Vec<String>,
     non_key_items: Vec<String>,
-    key_items: Vec<String>,
+    pub(crate) key_items: Vec<String>,
     column_types: Vec<&'static str>,
-    item_types: Vec<ItemType>,
+    pub(crate) item_types: Vec<ItemType>,
     /// What a staged row does when the resource has no row with its key.
     unmatched: &'static str,
+    /// Uniqueness rules whose digests each staged row carries (see `repeats`).
+    pub(crate) unique_rules: usize,
 }
 
 /// Bound values per statement, under both databases' limits (SQLite 32766,
@@ -56,7 +60,12 @@ pub(crate) struct StageSql {
 const MAX_PARAMETERS: usize = 30_000;
 
 impl StageSql {
-    pub(crate) fn new(backend: Backend, resource: &Resource, mode: BatchMode) -> Self {
+    pub(crate) fn new(
+        backend: Backend,
+        resource: &Resource,
+        mode: BatchMode,
+        unique_rules: usize,
+    ) -> Self {
         let spec: &ResourceSpec = &resource.spec;
         let quoted = |k: &str| quote_ident(k);
         Self {
@@ -80,7 +89,24 @@ impl StageSql {
                 BatchMode::Delete => "absent",
                 BatchMode::Upsert | BatchMode::Replace => "insert",
             },
+            unique_rules,
         }
+    }
+
+    /// The staged columns other than the items, in the order `insert_rows`
+    /// binds them: the file line, the record, what the streaming checks made
+    /// of the row (`_status`, see `repeats::Status`), its key as written and
+    /// its digests (two halves each).
+    fn meta_columns(&self) -> Vec<String> {
+        let mut columns: Vec<String> = ["_line", "_record", "_status", "_key", "_k1", "_k2"]
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
+        for u in 0..self.unique_rules {
+            columns.push(format!("_u{u}a"));
+            columns.push(format!("_u{u}b"));
+        }
+        columns
     }
 
     /// Temporary tables for the rows, the failed checks and (for a snapshot)
@@ -98,14 +124,27 @@ impl StageSql {
             .map(|(c, t)| format!("{c} {t}"))
             .collect();
         let mut statements = self.drop();
+        let mut repeat_columns = vec![
+            format!("_status {integer} NOT NULL DEFAULT 0"),
+            format!("_prior {integer}"),
+            "_key TEXT".to_owned(),
+            format!("_k1 {integer}"),
+            format!("_k2 {integer}"),
+        ];
+        for u in 0..self.unique_rules {
+            repeat_columns.push(format!("_u{u}a {integer}"));
+            repeat_columns.push(format!("_u{u}b {integer}"));
+            repeat_columns.push(format!("_d{u} {integer} NOT NULL DEFAULT 0"));
+        }
         statements.push(format!(
             // A row starts as what it does when its key is new, so comparing
             // touches only the rows whose key the resource has: a first load
             // rewrites no staged row (on PostgreSQL each update is a new row
             // version).
             "CREATE TEMP TABLE {STAGE} (_line {integer} NOT NULL, _op TEXT NOT NULL DEFAULT '{}', \
-             _target_row {integer}, _record TEXT NOT NULL, {})",
+             _target_row {integer}, _record TEXT NOT NULL, {}, {})",
             self.unmatched,
+            repeat_columns.join(", "),
             columns.join(", ")
         ));
         statements.push(format!(
@@ -120,7 +159,7 @@ impl StageSql {
     }
 
     pub(crate) fn drop(&self) -> Vec<String> {
-        [STAGE, STAGE_FAILURES, GONE]
+        [STAGE, STAGE_FAILURES, GONE, REPEATS]
             .iter()
             .map(|t| format!("DROP TABLE IF EXISTS {t}"))
             .collect()
@@ -128,7 +167,11 @@ impl StageSql {
 
     /// Rows staged by one statement.
     pub(crate) fn rows_per_statement(&self) -> usize {
-        (MAX_PARAMETERS / (self.items.len() + 2)).clamp(1, 1_000)
+        (MAX_PARAMETERS / self.parameters_per_row()).clamp(1, 1_000)
+    }
+
+    fn parameters_per_row(&self) -> usize {
+        self.items.len() + self.meta_columns().len()
     }
 
     /// Stage `rows` rows with bound values: for each, its order, its record
@@ -139,9 +182,11 @@ impl StageSql {
     /// one up by name, and that lookup is linear in the statement's
     /// parameters, which made a thousand-row statement quadratic.
     pub(crate) fn insert_rows(&self, rows: usize) -> String {
-        let per_row = self.items.len() + 2;
+        let per_row = self.parameters_per_row();
+        let meta = self.meta_columns();
         let mut sql = format!(
-            "INSERT INTO {STAGE} (_line, _record, {}) VALUES ",
+            "INSERT INTO {STAGE} ({}, {}) VALUES ",
+            meta.join(", "),
             self.items.join(", ")
         );
         for r in 0..rows {
@@ -149,19 +194,20 @@ impl StageSql {
                 sql.push(',');
             }
             let base = r * per_row;
+            sql.push('(');
             match self.backend {
                 Backend::Sqlite => {
-                    sql.push_str("(?, ?");
-                    for _ in &self.item_types {
-                        sql.push_str(", ?");
-                    }
+                    let marks = vec!["?"; per_row];
+                    sql.push_str(&marks.join(", "));
                 }
                 Backend::Postgres => {
-                    sql.push_str(&format!("(${}, ${}", base + 1, base + 2));
+                    let mut marks: Vec<String> = (0..meta.len())
+                        .map(|m| format!("${}", base + 1 + m))
+                        .collect();
                     for (i, t) in self.item_types.iter().enumerate() {
-                        sql.push_str(", ");
-                        sql.push_str(&self.backend.placeholder(*t, base + 3 + i));
+                        marks.push(self.backend.placeholder(*t, base + 1 + meta.len() + i));
                     }
+                    sql.push_str(&marks.join(", "));
                 }
             }
             sql.push(')');
@@ -338,11 +384,14 @@ impl StageSql {
         statements
     }
 
-    /// Keep the staged failed checks with the batch: `$1` the batch.
+    /// Keep the staged failed checks with the batch: `$1` the batch. They are
+    /// numbered again in the order of their rows, since the repeats found
+    /// after staging were added last.
     pub(crate) fn copy_failures(&self) -> String {
         format!(
             "INSERT INTO batch_failures (batch_id, n, row_number, row_key, item, value, rule, severity, reason) \
-             SELECT $1, n, row_number, row_key, item, value, rule, severity, reason FROM {STAGE_FAILURES}"
+             SELECT $1, ROW_NUMBER() OVER (ORDER BY row_number, n), row_number, row_key, item, value, rule, severity, reason \
+             FROM {STAGE_FAILURES}"
         )
     }
 }

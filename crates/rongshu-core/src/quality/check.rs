@@ -9,6 +9,7 @@ use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
+use super::repeats::{RowDigests, repeat_reason};
 use super::rules::{Check, RuleId, RuleSet, Scalar};
 use super::spec::Severity;
 use crate::ident::{Sex, citizen_id, parse_date};
@@ -110,6 +111,8 @@ pub struct RowVerdict {
     /// The row's key as text (key values joined by `|`), set only when there are
     /// violations, for the report's list of failing rows.
     pub key: Option<String>,
+    /// The row's digests, from a checker that defers repeats to the caller.
+    pub digests: Option<RowDigests>,
 }
 
 impl RowVerdict {
@@ -121,6 +124,7 @@ impl RowVerdict {
             violations,
             normalized: Vec::new(),
             key,
+            digests: None,
         }
     }
 
@@ -221,6 +225,9 @@ pub struct RowChecker<'r> {
     /// tuples collide with probability about n²/2¹²⁹, 10⁻²⁵ for 10 million rows.
     seen: Vec<HashedKeys>,
     hashes: Vec<Option<u128>>,
+    /// Set by [`Self::deferring_repeats`]: the uniqueness rules (positions in
+    /// `rules.unique`) whose digests each verdict carries instead.
+    deferred: Option<Vec<usize>>,
     buf: String,
     buf2: String,
 }
@@ -233,9 +240,20 @@ impl<'r> RowChecker<'r> {
             today,
             seen: vec![HashedKeys::default(); rules.unique.len()],
             hashes: Vec::with_capacity(rules.unique.len()),
+            deferred: None,
             buf: String::new(),
             buf2: String::new(),
         }
+    }
+
+    /// Remember nothing of the rows: each verdict carries the row's digests
+    /// (see [`super::repeats`]) and the caller finds repeats of the key and of
+    /// [`RuleSet::repeat_rules`] itself, so memory stays flat however many
+    /// rows the batch has.
+    pub fn deferring_repeats(mut self) -> Self {
+        self.deferred = Some(self.rules.repeat_rules().iter().map(|r| r.index).collect());
+        self.seen = Vec::new();
+        self
     }
 
     /// Check one row: `cells` in item order, as the reader typed them (`None` empty).
@@ -416,9 +434,29 @@ impl<'r> RowChecker<'r> {
 
         let mut reject = violations.iter().any(|v| v.severity == Severity::Reject);
 
+        let digests = self.deferred.as_ref().map(|rules_to_hash| {
+            let unique = rules_to_hash
+                .iter()
+                .map(|&u| {
+                    // A rejected row claims no value, as below.
+                    if reject {
+                        return None;
+                    }
+                    rules
+                        .unique
+                        .get(u)
+                        .and_then(|u| hash_tuple(u.items.iter().map(|&i| value(i))))
+                })
+                .collect();
+            RowDigests {
+                key: key_digest(rules.key_items.iter().map(|&i| cell(i))),
+                unique,
+            }
+        });
+
         // Uniqueness last: a row that is not loaded must not claim its key, or the
         // corrected row later in the batch would be taken for a duplicate.
-        if !rules.unique.is_empty() && !reject {
+        if !rules.unique.is_empty() && !reject && self.deferred.is_none() {
             self.hashes.clear();
             for (u, seen) in rules.unique.iter().zip(&self.seen) {
                 let h = hash_tuple(u.items.iter().map(|&i| value(i)));
@@ -426,16 +464,12 @@ impl<'r> RowChecker<'r> {
                     && seen.contains(&h)
                 {
                     let item = u.items.first().copied().unwrap_or_default();
-                    let reason = if u.items.len() == 1 {
-                        "the value occurs in an earlier row".to_owned()
-                    } else {
-                        let keys: Vec<&str> = u
-                            .items
-                            .iter()
-                            .map(|&i| rules.items[i].key.as_str())
-                            .collect();
-                        format!("({}) occurs in an earlier row", keys.join(", "))
-                    };
+                    let keys: Vec<&str> = u
+                        .items
+                        .iter()
+                        .map(|&i| rules.items[i].key.as_str())
+                        .collect();
+                    let reason = repeat_reason(&keys);
                     violations.push(violation(
                         rules,
                         &u.id,
@@ -467,6 +501,7 @@ impl<'r> RowChecker<'r> {
             violations,
             normalized,
             key,
+            digests,
         }
     }
 
@@ -640,6 +675,27 @@ fn range_text(min: &Option<Scalar>, max: &Option<Scalar>) -> String {
         Some(Scalar::Datetime(t)) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
     };
     format!("{} to {}", show(min), show(max))
+}
+
+/// Hash a row's key, an empty value as a marker of its own: the reader's own
+/// repeat check takes two rows with the same empty key part for repeats.
+fn key_digest<'a>(values: impl Iterator<Item = Option<View<'a>>>) -> u128 {
+    let mut a = DefaultHasher::new();
+    let mut b = DefaultHasher::new();
+    b.write_u64(0x9e37_79b9_7f4a_7c15);
+    for v in values {
+        match v {
+            Some(View::Date(d)) => (1u8, d.num_days_from_ce()).hash(&mut a),
+            Some(other) => (1u8, other).hash(&mut a),
+            None => 0u8.hash(&mut a),
+        }
+        match v {
+            Some(View::Date(d)) => (1u8, d.num_days_from_ce()).hash(&mut b),
+            Some(other) => (1u8, other).hash(&mut b),
+            None => 0u8.hash(&mut b),
+        }
+    }
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
 }
 
 /// Hash a tuple of values; `None` when any is empty, since a missing value is not

@@ -6,11 +6,13 @@
 //! [`Violation::type_error`] and [`Violation::required`] so the report counts them.
 
 mod check;
+mod repeats;
 mod rules;
 mod spec;
 mod tally;
 
 pub use check::{BatchChecks, InMemoryReferences, ReferenceSet, RowChecker, RowVerdict, Violation};
+pub use repeats::{RepeatRule, RowDigests};
 pub use rules::{RuleError, RuleId, RuleInfo, RuleSet};
 pub use spec::{Bound, RuleSpec, Severity};
 pub use tally::{

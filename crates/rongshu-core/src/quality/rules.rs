@@ -29,6 +29,11 @@ impl RuleId {
         Self(format!("required:{item}"))
     }
 
+    /// A rule as a stored failure or a report names it.
+    pub fn named(id: &str) -> Self {
+        Self(id.to_owned())
+    }
+
     pub(crate) fn of(rule: &str, subject: &str) -> Self {
         if subject.is_empty() {
             Self(rule.to_owned())

@@ -17,6 +17,7 @@ mod ground_truth;
 mod opendata;
 mod overdue;
 mod records;
+mod repeats;
 mod search;
 mod sharing;
 mod sort_and_totals;
