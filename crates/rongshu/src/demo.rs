@@ -8,9 +8,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
 use rongshu_core::account::Role;
-use rongshu_core::catalog::{NewElementRequest, NewResourceRequest, ResourceSpec, Transition};
-use rongshu_server::PasswordCost;
+use rongshu_core::catalog::{
+    NewElementRequest, NewResourceRequest, OpenType, ResourceSpec, Transition,
+};
 use rongshu_server::service::{self, Doer};
+use rongshu_server::{PasswordCost, opendata};
 use rongshu_store::{BatchMode, Store};
 use rongshu_synth::SynthConfig;
 use serde_json::json;
@@ -269,7 +271,7 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
         "tjj".into(),
         spec(json!({
             "name": "各区县地区生产总值", "summary": "按季度的地区生产总值（亿元）与同比增速（%）。",
-            "share_type": "unconditional", "update_cycle": "quarterly", "key_items": ["district_code", "period"],
+            "share_type": "unconditional", "open_type": "open", "update_cycle": "quarterly", "key_items": ["district_code", "period"],
             "items": [
                 {"key": "district_code", "name": "行政区划代码", "type": "string", "required": true, "grade": 1},
                 {"key": "district_name", "name": "区县", "type": "string", "grade": 1},
@@ -279,7 +281,9 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
         gdp_path,
     ));
     let mut rows = 0;
+    let mut opened = Vec::new();
     for (dept, spec, path) in resources {
+        let open = spec.open_type == OpenType::Open && dept == "tjj";
         let resource = service::create_resource(store, now, &doer, &dept, &spec)
             .await
             .map_err(e)?;
@@ -303,6 +307,38 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
         .await
         .map_err(e)?;
         tracing::info!(resource = %resource.code, loaded = report.report.rows_loaded, rejected = report.report.rows_rejected, "demo batch");
+        if open {
+            opened.push((dept, resource.code.clone()));
+        }
+    }
+    // The open data portal and its CKAN API have content at once: each
+    // aggregate the catalog declares open goes through the same release path
+    // as any other (the personal-data scan, then a reviewer who is not the
+    // proposer).
+    for (dept, code) in opened {
+        let proposer = Doer {
+            label: format!("user:{dept}_officer"),
+            department: Some(dept.clone()),
+        };
+        let release = opendata::releases::propose(
+            store,
+            now,
+            &proposer,
+            opendata::releases::Proposal {
+                resource: code,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(e)?;
+        let reviewer = Doer {
+            label: "user:admin".into(),
+            department: Some("sjj".into()),
+        };
+        opendata::releases::approve(store, now, &reviewer, &release)
+            .await
+            .map_err(e)?;
+        tracing::info!(release = %release.name, "demo release published");
     }
     tracing::info!(
         rows,
