@@ -319,6 +319,20 @@ async fn serve_starts_stops_and_starts_again_with_the_demo(place: Place) {
             portal.contains("人口基础信息"),
             "round {round}: the demo is there"
         );
+        // An open dataset was released before the server listened, and the
+        // CKAN API lists it (once: the second start releases nothing again).
+        let packages: serde_json::Value = reqwest::get(format!("{base}/api/3/action/package_list"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(packages["success"], true);
+        assert_eq!(
+            packages["result"].as_array().map(Vec::len),
+            Some(1),
+            "round {round}: {packages}"
+        );
         terminate(child.id());
         let status = child.wait().unwrap();
         assert!(status.success(), "graceful stop on SIGTERM, round {round}");
@@ -326,7 +340,6 @@ async fn serve_starts_stops_and_starts_again_with_the_demo(place: Place) {
     let credentials =
         std::fs::read_to_string(place.dir.path().join("demo-credentials.txt")).unwrap();
     assert!(credentials.contains("admin\tsjj\t"));
-    // The second start loaded nothing again: one set of departments.
     // The second start loaded nothing again: one set of departments, one of each resource.
     let store = rongshu_store::Store::open(&place.url().await)
         .await
