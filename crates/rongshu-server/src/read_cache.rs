@@ -85,7 +85,7 @@ pub struct GrantsKey {
 
 pub struct ReadCache {
     generation: AtomicU64,
-    tokens: FreshMap<String, Option<TokenInfo>>,
+    tokens: FreshMap<String, TokenInfo>,
     resources: FreshMap<String, Resource>,
     grants: FreshMap<GrantsKey, Vec<Grant>>,
     standings: FreshMap<i64, Vec<ItemStanding>>,
@@ -127,11 +127,11 @@ impl ReadCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub fn token(&self, hash: &str) -> Option<Arc<Option<TokenInfo>>> {
+    pub fn token(&self, hash: &str) -> Option<Arc<TokenInfo>> {
         self.tokens.get(&hash.to_owned(), self.now())
     }
 
-    pub fn put_token(&self, hash: String, ticket: Ticket, info: Option<TokenInfo>) {
+    pub fn put_token(&self, hash: String, ticket: Ticket, info: TokenInfo) {
         self.tokens
             .put(hash, ticket.generation, ticket.fetched, Arc::new(info));
     }
@@ -209,13 +209,13 @@ mod tests {
         let cache = ReadCache::default();
         let ticket = cache.ticket();
         cache.invalidate();
-        cache.put_token("h".into(), ticket, None);
-        assert!(cache.token("h").is_none());
+        cache.put_standings(7, ticket, Vec::new());
+        assert!(cache.standings(7).is_none());
         let ticket = cache.ticket();
-        cache.put_token("h".into(), ticket, None);
-        assert!(cache.token("h").is_some());
+        cache.put_standings(7, ticket, Vec::new());
+        assert!(cache.standings(7).is_some());
         cache.invalidate();
-        assert!(cache.token("h").is_none());
+        assert!(cache.standings(7).is_none());
     }
 
     #[test]

@@ -122,12 +122,17 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Actor>, ApiEr
             Some(cached) => cached.as_ref().clone(),
             None => {
                 let ticket = state.read_cache.ticket();
-                let info = state.store.token_by_hash(&hash).await?;
+                let info = state
+                    .store
+                    .token_by_hash(&hash)
+                    .await?
+                    .ok_or_else(|| ApiError::Unauthorized("the token is not known".into()))?;
+                // Only known tokens are kept: random ones sent by the
+                // thousand must not push the callers' own out of the cache.
                 state.read_cache.put_token(hash, ticket, info.clone());
                 info
             }
-        }
-        .ok_or_else(|| ApiError::Unauthorized("the token is not known".into()))?;
+        };
         if info.revoked {
             return Err(ApiError::Unauthorized("the token was revoked".into()));
         }
