@@ -54,9 +54,12 @@ pub use subscriptions::{
 pub use view_rows::{ViewPage, ViewQuery};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 use std::path::Path;
 use std::time::Duration;
+
+/// A pooled connection idle longer than this is pinged before it is used.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
 /// A handle to the platform's database; cheap to clone.
 #[derive(Clone)]
@@ -97,7 +100,21 @@ impl Store {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(Duration::from_secs(30))
+            // sqlx pings every connection it hands out, by default: a second
+            // round trip for every statement, on SQLite a hand-off to the
+            // connection's thread and back. A connection idle for a while is
+            // the one that may have been dropped by the server or a firewall:
+            // only that one is pinged before use.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_BEFORE_PING {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            });
         let options = match backend {
             Backend::Sqlite => options.after_connect(|conn, _meta| {
                 Box::pin(async move {
