@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod division;
 pub mod ident;
 pub mod kind;
+pub mod linkage;
 pub mod mask;
 pub mod net;
 pub mod opendata;

@@ -8,6 +8,7 @@ mod citizen_id;
 mod date;
 mod division;
 mod kind;
+mod linkage;
 mod mask;
 mod mobile;
 mod org_code;

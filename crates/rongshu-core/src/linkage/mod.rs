@@ -1,0 +1,28 @@
+//! Record linkage: matching records that carry no usable key to the persons (or any
+//! rows) of another table, by blocking, Fellegi–Sunter scoring and EM estimation of
+//! the m/u parameters without labels. Pure: tables come in, decisions come out.
+//!
+//! The pipeline is [`block`] (candidate pairs) → [`estimate`] (m, u, λ) → [`score`]
+//! (weights, probability, decision per pair); [`link`] runs all three.
+
+mod blocking;
+mod compare;
+mod config;
+mod em;
+mod error;
+mod pattern;
+mod run;
+mod score;
+mod table;
+
+pub use blocking::{CandidatePair, block};
+pub use compare::{Outcome, canonical, compare, surname};
+pub use config::{
+    BlockingRule, ColumnSpec, ComparisonKind, EmSettings, Level, LinkageConfig, LinkageSpec,
+    Thresholds,
+};
+pub use em::{ColumnParameters, EmReport, ModelParameters, estimate};
+pub use error::LinkageError;
+pub use run::{LinkageRun, link};
+pub use score::{ColumnEvidence, Decision, ScoredPair, score};
+pub use table::{Row, Table};

@@ -1,0 +1,81 @@
+//! Comparison patterns: for a pair of rows, the outcome code of every compared
+//! column. Values are canonicalised once per row, not once per pair, because a row
+//! takes part in many pairs.
+
+use super::compare::{canonical, outcome_code};
+use super::config::{Column, LinkageConfig};
+use super::error::LinkageError;
+use super::table::Table;
+
+/// The compared columns of a run with both tables' values already canonical.
+pub(crate) struct Comparator<'c> {
+    columns: &'c [Column],
+    /// `left[row][column]`, canonical or `None` when missing.
+    left: Vec<Vec<Option<String>>>,
+    right: Vec<Vec<Option<String>>>,
+}
+
+impl<'c> Comparator<'c> {
+    pub(crate) fn new(
+        config: &'c LinkageConfig,
+        left: &Table,
+        right: &Table,
+    ) -> Result<Self, LinkageError> {
+        let columns = config.columns();
+        let prepare = |table: &Table, side: &'static str, right_side: bool| {
+            let indexes = columns
+                .iter()
+                .map(|c| {
+                    let name = if right_side { &c.right_name } else { &c.name };
+                    table
+                        .column_index(name)
+                        .ok_or_else(|| LinkageError::UnknownColumn {
+                            side,
+                            column: name.clone(),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, LinkageError>(
+                (0..table.len())
+                    .map(|row| {
+                        columns
+                            .iter()
+                            .zip(&indexes)
+                            .map(|(c, &i)| table.value(row, i).and_then(|v| canonical(c.kind, v)))
+                            .collect()
+                    })
+                    .collect(),
+            )
+        };
+        Ok(Self {
+            columns,
+            left: prepare(left, "left", false)?,
+            right: prepare(right, "right", true)?,
+        })
+    }
+
+    pub(crate) fn columns(&self) -> &[Column] {
+        self.columns
+    }
+
+    pub(crate) fn left_len(&self) -> usize {
+        self.left.len()
+    }
+
+    pub(crate) fn right_len(&self) -> usize {
+        self.right.len()
+    }
+
+    /// The outcome codes of one pair, one per compared column.
+    pub(crate) fn pattern(&self, left: usize, right: usize) -> Result<Vec<u8>, LinkageError> {
+        let (Some(l), Some(r)) = (self.left.get(left), self.right.get(right)) else {
+            return Err(LinkageError::PairOutOfRange { left, right });
+        };
+        Ok(self
+            .columns
+            .iter()
+            .zip(l.iter().zip(r))
+            .map(|(c, (a, b))| outcome_code(&c.levels, a.as_deref(), b.as_deref()))
+            .collect())
+    }
+}
