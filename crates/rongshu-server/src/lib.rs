@@ -25,6 +25,7 @@ mod repeats;
 mod routes;
 pub mod service;
 mod state;
+mod table_stream;
 mod uploads;
 mod web;
 

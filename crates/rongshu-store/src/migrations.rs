@@ -550,6 +550,23 @@ const MIGRATIONS: &[Migration] = &[
         postgres_only: &[],
         backfill: None,
     },
+    Migration {
+        version: 15,
+        name: "open data download counts",
+        statements: &[
+            // One counter per release, format and day (UTC), moved by one
+            // upsert per download: the table grows by days, not by downloads.
+            "CREATE TABLE open_downloads (
+            release_id BIGINT NOT NULL REFERENCES open_releases(id),
+            format TEXT NOT NULL,
+            day TEXT NOT NULL,
+            count BIGINT NOT NULL,
+            PRIMARY KEY (release_id, format, day))",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+        backfill: None,
+    },
 ];
 
 /// Work a migration does that plain SQL cannot say on both backends (SQLite

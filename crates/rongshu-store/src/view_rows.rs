@@ -26,6 +26,9 @@ pub struct ViewQuery {
     pub offset: i64,
     /// Count every matching row too.
     pub count: bool,
+    /// Only rows after this row id: reading a whole view page by page (with
+    /// no sort keys) by keyset, so a late page costs what the first does.
+    pub after: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +78,10 @@ impl Store {
             } else {
                 format!("({})", alternatives.join(" OR "))
             });
+        }
+        if let Some(after) = query.after {
+            let mark = clause.mark_int(after);
+            clause.push(format!("_row_id > {mark}"));
         }
         let table = quote_ident(&resource.table_name);
         let where_sql = clause.sql();

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::opendata::base_url;
+use crate::opendata::download::{DownloadFormat, download_url};
 use crate::opendata::package::{self, Dataset, license};
 use crate::state::AppState;
 
@@ -58,8 +59,43 @@ struct Described {
     frequency: &'static str,
     modified: String,
     license: String,
-    distribution_iri: String,
+    distributions: Vec<Distribution>,
+}
+
+/// A way to get the data: the datastore API, or a download of a file.
+struct Distribution {
+    iri: String,
     access_url: String,
+    /// The file itself, for a download (DCAT's `downloadURL`).
+    download_url: Option<String>,
+    format: &'static str,
+    media_type: &'static str,
+}
+
+fn distributions(d: &Dataset, base: &str) -> Vec<Distribution> {
+    let iri = |tail: &str| format!("{base}/dataset/{}/distribution/{tail}", d.name());
+    let api = Distribution {
+        iri: iri("api"),
+        access_url: format!(
+            "{base}/api/3/action/datastore_search?resource_id={}",
+            d.resource_id()
+        ),
+        download_url: None,
+        format: "JSON",
+        media_type: "application/json",
+    };
+    std::iter::once(api)
+        .chain(DownloadFormat::ALL.into_iter().map(|f| {
+            let url = download_url(d, base, f);
+            Distribution {
+                iri: iri(f.as_str()),
+                access_url: url.clone(),
+                download_url: Some(url),
+                format: f.label(),
+                media_type: f.media_type(),
+            }
+        }))
+        .collect()
 }
 
 fn describe(d: &Dataset, base: &str) -> Described {
@@ -78,11 +114,7 @@ fn describe(d: &Dataset, base: &str) -> Described {
         license: license(&d.release.license)
             .map(|l| l.2.to_owned())
             .unwrap_or_default(),
-        distribution_iri: format!("{base}/dataset/{}/distribution/api", d.name()),
-        access_url: format!(
-            "{base}/api/3/action/datastore_search?resource_id={}",
-            d.resource_id()
-        ),
+        distributions: distributions(d, base),
     }
 }
 
@@ -134,14 +166,20 @@ fn jsonld(base: &str, page: &Page) -> Value {
                 "dct:modified": {"@value": d.modified, "@type": "xsd:dateTime"},
                 "dct:license": {"@id": d.license},
                 "dcat:contactPoint": {"@type": "vcard:Organization", "vcard:fn": d.publisher_name},
-                "dcat:distribution": [{
-                    "@id": d.distribution_iri,
-                    "@type": "dcat:Distribution",
-                    "dcat:accessURL": {"@id": d.access_url},
-                    "dct:format": "JSON",
-                    "dcat:mediaType": "application/json",
-                    "dct:license": {"@id": d.license},
-                }],
+                "dcat:distribution": d.distributions.iter().map(|x| {
+                    let mut dist = json!({
+                        "@id": x.iri,
+                        "@type": "dcat:Distribution",
+                        "dcat:accessURL": {"@id": x.access_url},
+                        "dct:format": x.format,
+                        "dcat:mediaType": x.media_type,
+                        "dct:license": {"@id": d.license},
+                    });
+                    if let (Some(url), Some(obj)) = (&x.download_url, dist.as_object_mut()) {
+                        obj.insert("dcat:downloadURL".into(), json!({"@id": url}));
+                    }
+                    dist
+                }).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -273,20 +311,29 @@ fn turtle(base: &str, page: &Page) -> String {
             "  dcat:contactPoint [ a vcard:Organization ; vcard:fn {} ] ;\n",
             lit(&d.publisher_name)
         ));
-        t.push_str(&format!(
-            "  dcat:distribution {} .\n",
-            iri(&d.distribution_iri)
-        ));
+        let dists: Vec<String> = d.distributions.iter().map(|x| iri(&x.iri)).collect();
+        t.push_str(&format!("  dcat:distribution {} .\n", dists.join(", ")));
         t.push_str(&format!(
             "{} a foaf:Agent ;\n  foaf:name {} .\n",
             iri(&d.publisher_iri),
             lit(&d.publisher_name)
         ));
-        t.push_str(&format!(
-            "{} a dcat:Distribution ;\n  dcat:accessURL {} ;\n  dct:format \"JSON\" ;\n  dcat:mediaType \"application/json\" .\n\n",
-            iri(&d.distribution_iri),
-            iri(&d.access_url)
-        ));
+        for x in &d.distributions {
+            t.push_str(&format!(
+                "{} a dcat:Distribution ;\n  dcat:accessURL {} ;\n",
+                iri(&x.iri),
+                iri(&x.access_url)
+            ));
+            if let Some(url) = &x.download_url {
+                t.push_str(&format!("  dcat:downloadURL {} ;\n", iri(url)));
+            }
+            t.push_str(&format!(
+                "  dct:format {} ;\n  dcat:mediaType {} .\n",
+                lit(x.format),
+                lit(x.media_type)
+            ));
+        }
+        t.push('\n');
     }
     t
 }

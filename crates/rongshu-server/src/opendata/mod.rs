@@ -6,6 +6,7 @@
 pub mod ckan;
 pub mod datapackage;
 pub mod dcat;
+pub mod download;
 pub mod gate;
 pub mod index;
 pub mod package;

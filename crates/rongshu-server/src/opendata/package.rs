@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 
 use rongshu_core::catalog::{Item, ItemType};
 use rongshu_core::opendata::{ReleaseState, ReleasedItem, released_items};
-use rongshu_store::{Department, Release, Resource};
-use serde_json::{Value, json};
+use rongshu_store::{Department, DownloadCounts, Release, Resource};
+use serde_json::{Map, Value, json};
 
+use crate::disclosure::mask_text;
 use crate::error::ApiError;
+use crate::opendata::download::{DownloadFormat, download_url};
 use crate::state::AppState;
 
 /// The licences a release may carry: id, title, URL.
@@ -70,6 +72,22 @@ impl Dataset {
 
     pub fn item(&self, key: &str) -> Option<&(Item, bool)> {
         self.items.iter().find(|(i, _)| i.key.as_str() == key)
+    }
+
+    /// A row as it leaves: masked items masked. Dropped items are never
+    /// read (the query names only released items), so there is nothing to remove.
+    pub fn present(&self, record: &mut Map<String, Value>) {
+        for (key, value) in record.iter_mut() {
+            let Some((item, true)) = self.item(key) else {
+                continue;
+            };
+            match value {
+                Value::String(s) => *s = mask_text(item.kind, s),
+                Value::Null => {}
+                // A masked number or date is no less telling than a name.
+                other => *other = Value::String("***".into()),
+            }
+        }
     }
 
     /// When its metadata or data last changed, as CKAN's `metadata_modified`.
@@ -159,6 +177,16 @@ pub fn ckan_group(topic: &str, package_count: usize) -> Value {
     })
 }
 
+fn ckan_schema(d: &Dataset) -> Value {
+    json!({
+        "fields": d.items.iter().map(|(i, masked)| json!({
+            "id": i.key.as_str(), "title": i.name,
+            "type": datastore_type(i.item_type, *masked), "masked": masked,
+        })).collect::<Vec<_>>()
+    })
+}
+
+/// The datastore resource: the rows through `datastore_search`.
 pub fn ckan_resource(d: &Dataset, base: &str) -> Value {
     let id = d.resource_id();
     json!({
@@ -175,13 +203,53 @@ pub fn ckan_resource(d: &Dataset, base: &str) -> Value {
         "position": 0,
         "created": ckan_time(d.release.published_at.unwrap_or(d.release.proposed_at)),
         "last_modified": ckan_time(d.modified()),
-        "schema": {
-            "fields": d.items.iter().map(|(i, masked)| json!({
-                "id": i.key.as_str(), "title": i.name,
-                "type": datastore_type(i.item_type, *masked), "masked": masked,
-            })).collect::<Vec<_>>()
-        },
+        "schema": ckan_schema(d),
     })
+}
+
+/// The CKAN resource id of a download distribution.
+pub fn download_resource_id(d: &Dataset, format: DownloadFormat) -> String {
+    format!("{}-{}", d.release.name, format.as_str())
+}
+
+/// A download distribution as a CKAN resource (a file at `url`).
+pub fn ckan_download_resource(d: &Dataset, base: &str, format: DownloadFormat) -> Value {
+    let position = DownloadFormat::ALL
+        .iter()
+        .position(|f| *f == format)
+        .map_or(0, |p| p + 1);
+    json!({
+        "id": download_resource_id(d, format),
+        "package_id": d.name(),
+        "name": format!("{}（{}）", d.release.title, format.title()),
+        "description": d.release.description,
+        "format": format.label(),
+        "mimetype": format.media_type(),
+        "url": download_url(d, base, format),
+        "url_type": null,
+        "datastore_active": false,
+        "state": "active",
+        "position": position,
+        "created": ckan_time(d.release.published_at.unwrap_or(d.release.proposed_at)),
+        "last_modified": ckan_time(d.modified()),
+        "schema": ckan_schema(d),
+    })
+}
+
+/// Every resource of a dataset: the datastore first, then the downloads.
+pub fn ckan_resources(d: &Dataset, base: &str) -> Vec<Value> {
+    std::iter::once(ckan_resource(d, base))
+        .chain(
+            DownloadFormat::ALL
+                .into_iter()
+                .map(|f| ckan_download_resource(d, base, f)),
+        )
+        .collect()
+}
+
+/// The downloads as a `package_show` extra (CKAN extras are strings).
+pub fn downloads_extra(counts: &DownloadCounts) -> Value {
+    json!({"key": "downloads", "value": counts.total.to_string()})
 }
 
 pub fn ckan_package(d: &Dataset, base: &str) -> Value {
@@ -213,8 +281,8 @@ pub fn ckan_package(d: &Dataset, base: &str) -> Value {
         "groups": spec.topics.iter().map(|t| ckan_group(t, 0)).collect::<Vec<_>>(),
         "tags": spec.keywords.iter().map(|k| json!({"name": k, "display_name": k, "state": "active"})).collect::<Vec<_>>(),
         "num_tags": spec.keywords.len(),
-        "resources": [ckan_resource(d, base)],
-        "num_resources": 1,
+        "resources": ckan_resources(d, base),
+        "num_resources": 1 + DownloadFormat::ALL.len(),
         "extras": [
             extra("open_type", d.release.open_type.as_str()),
             extra("open_condition", d.release.open_condition.as_deref().unwrap_or("")),

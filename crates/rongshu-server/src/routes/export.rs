@@ -16,12 +16,11 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream;
 use rongshu_core::audit::AuditEntry;
 use rongshu_core::catalog::{Grade, ResourceSpec};
 use rongshu_core::kind::ItemKind;
 use rongshu_core::people::PersonKey;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::access::{self, ReadAccess};
 use crate::auth::Actor;
@@ -32,6 +31,7 @@ use crate::extract::ApiQuery;
 use crate::people::{Widened, person_key};
 use crate::routes::records::read_event;
 use crate::state::AppState;
+use crate::table_stream::{Encoding, Page, PageSource, PageWriter, cell_text, stream_pages};
 use rongshu_store::{Filter, FilterOp, Keyset, RecordPage, Resource, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,8 +122,8 @@ pub async fn export(
             truncated = cut;
             Body::from(bytes)
         }
-        Format::Csv => Body::from_stream(pages(rest, access, fields, first, Streamed::Csv)),
-        Format::Json => Body::from_stream(pages(rest, access, fields, first, Streamed::Json)),
+        Format::Csv => Body::from_stream(pages(rest, access, fields, first, Encoding::Csv)),
+        Format::Json => Body::from_stream(pages(rest, access, fields, first, Encoding::Json)),
     };
     let mut response = body.into_response();
     let headers = response.headers_mut();
@@ -212,24 +212,42 @@ impl Rest {
     }
 }
 
-/// The formats written page by page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Streamed {
-    Csv,
-    Json,
-}
-
+/// The pages of an export, each presented as the caller may see it.
 struct Cursor {
     rest: Rest,
     access: ReadAccess,
-    fields: Vec<String>,
     /// The page read before the event, sent first.
     first: Option<RecordPage>,
     /// Where the next page starts; `None` once the last was sent.
     after: Option<Keyset>,
-    format: Streamed,
-    started: bool,
-    done: bool,
+}
+
+impl PageSource for Cursor {
+    async fn next_page(&mut self) -> Result<Page, ApiError> {
+        let page = match (self.first.take(), self.after.take()) {
+            (Some(first), _) => first,
+            (None, Some(after)) => self.rest.page(after).await?,
+            (None, None) => {
+                return Err(ApiError::internal_msg(
+                    "an export page without a start".into(),
+                ));
+            }
+        };
+        self.after = page.next_after;
+        let spec = &self.rest.resource.spec;
+        Ok(Page {
+            records: page
+                .records
+                .into_iter()
+                .map(|r| present_record(spec, r, &self.access))
+                .collect(),
+            more: self.after.is_some(),
+        })
+    }
+
+    fn label(&self) -> String {
+        format!("export of {}", self.rest.resource.code)
+    }
 }
 
 /// One chunk per page: the header (or `[`) first, then each page, then `]`.
@@ -238,71 +256,15 @@ fn pages(
     access: ReadAccess,
     fields: Vec<String>,
     first: RecordPage,
-    format: Streamed,
+    encoding: Encoding,
 ) -> impl futures_util::Stream<Item = Result<String, std::io::Error>> + Send + 'static {
     let cursor = Cursor {
         rest,
         access,
-        fields,
         first: Some(first),
         after: None,
-        format,
-        started: false,
-        done: false,
     };
-    stream::unfold(cursor, |mut c| async move {
-        if c.done {
-            return None;
-        }
-        let page = match (c.first.take(), c.after.take()) {
-            (Some(first), _) => Ok(first),
-            (None, Some(after)) => c.rest.page(after).await,
-            (None, None) => Err(ApiError::internal_msg(
-                "an export page without a start".into(),
-            )),
-        };
-        let page = match page {
-            Ok(page) => page,
-            Err(e) => {
-                // Headers are sent already: cutting the stream is the only way
-                // left to tell the client the export is incomplete.
-                tracing::error!(error = ?e, resource = %c.rest.resource.code, "export page failed");
-                c.done = true;
-                return Some((Err(std::io::Error::other("export failed")), c));
-            }
-        };
-        let mut chunk = String::new();
-        if !c.started {
-            chunk.push_str(&match c.format {
-                Streamed::Csv => csv_line(c.fields.iter().map(String::as_str)),
-                Streamed::Json => "[".to_owned(),
-            });
-        }
-        for record in page.records {
-            let record = present_record(&c.rest.resource.spec, record, &c.access);
-            match c.format {
-                Streamed::Csv => chunk.push_str(&csv_record(&c.fields, &record)),
-                Streamed::Json => {
-                    if c.started {
-                        chunk.push(',');
-                    }
-                    chunk.push_str(&Value::Object(record).to_string());
-                }
-            }
-            c.started = true;
-        }
-        c.started = true;
-        match page.next_after {
-            Some(after) => c.after = Some(after),
-            None => {
-                c.done = true;
-                if c.format == Streamed::Json {
-                    chunk.push(']');
-                }
-            }
-        }
-        Some((Ok(chunk), c))
-    })
+    stream_pages(cursor, PageWriter::new(encoding, fields))
 }
 
 /// The export as one workbook sheet. A workbook is a zip written whole, so it
@@ -339,35 +301,6 @@ async fn workbook(
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     Ok((bytes, truncated))
-}
-
-fn cell_text(value: Option<&Value>) -> String {
-    match value {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    }
-}
-
-fn csv_line<'a>(cells: impl Iterator<Item = &'a str>) -> String {
-    let cells: Vec<String> = cells.map(csv_cell).collect();
-    let mut line = cells.join(",");
-    line.push_str("\r\n");
-    line
-}
-
-/// RFC 4180 quoting: a cell with a comma, quote or line break is quoted.
-fn csv_cell(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
-
-fn csv_record(fields: &[String], record: &Map<String, Value>) -> String {
-    let cells: Vec<String> = fields.iter().map(|f| cell_text(record.get(f))).collect();
-    csv_line(cells.iter().map(String::as_str))
 }
 
 #[cfg(test)]
@@ -409,12 +342,5 @@ mod tests {
         assert!(!kept.contains(id), "{kept}");
         let person = key.of_stored(id).map(|p| format!("person:{p}"));
         assert!(person.is_some_and(|p| kept.contains(&p)), "{kept}");
-    }
-
-    #[test]
-    fn cells_are_quoted_only_when_needed() {
-        assert_eq!(csv_cell("锦江区"), "锦江区");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
     }
 }

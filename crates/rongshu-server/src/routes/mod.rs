@@ -8,6 +8,7 @@ mod catalog_io;
 mod changes;
 mod citizen;
 pub(crate) mod demands;
+mod downloads;
 pub(crate) mod elements;
 mod export;
 pub(crate) mod grants;
@@ -177,6 +178,7 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/releases/{id}/treatments", post(releases::treat))
         .route("/api/v1/releases/{id}/approve", post(releases::approve))
         .route("/api/v1/releases/{id}/withdraw", post(releases::withdraw))
+        .route("/api/v1/releases/{id}/download", get(downloads::download))
         .route(
             "/api/v1/releases/{id}/datapackage.json",
             get(releases::datapackage_json),

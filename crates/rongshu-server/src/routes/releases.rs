@@ -123,13 +123,19 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/api/v1/releases/{id}", tag = "open data",
     params(("id" = i64, Path, description = "Release id")),
-    responses((status = 200, description = "The release with its scan"), (status = 404, description = "No such release, or not published and not the caller's")))]
+    responses((status = 200, description = "The release with its scan and `downloads` (`total`, `by_format`, `by_day`)"), (status = 404, description = "No such release, or not published and not the caller's")))]
 pub async fn show(
     State(state): State<AppState>,
     MaybeActor(actor): MaybeActor,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(view_of(&visible(&state, actor.as_ref(), id).await?)))
+    let release = visible(&state, actor.as_ref(), id).await?;
+    let mut body = view_of(&release);
+    let counts = state.store.download_counts(release.id).await?;
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("downloads".into(), json!(counts));
+    }
+    Ok(Json(body))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

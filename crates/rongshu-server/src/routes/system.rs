@@ -84,6 +84,7 @@ use crate::state::AppState;
         super::releases::approve,
         super::releases::withdraw,
         super::releases::datapackage_json,
+        super::downloads::download,
         super::validate::check,
         super::changes::feed,
         super::verify::verify,

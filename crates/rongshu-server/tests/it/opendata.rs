@@ -16,7 +16,7 @@ on_both_backends!(
 );
 
 /// The population resource, open in the catalog, with `n` people loaded.
-async fn open_population(app: &TestApp, cast: &Cast, n: u32) -> String {
+pub(crate) async fn open_population(app: &TestApp, cast: &Cast, n: u32) -> String {
     let mut spec = population_spec("unconditional");
     spec["open_type"] = json!("open");
     let (status, body, _) = json_of(
@@ -44,7 +44,7 @@ async fn propose(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value)
     (status, body)
 }
 
-async fn ckan(app: &TestApp, action: &str, query: &str) -> (StatusCode, Value) {
+pub(crate) async fn ckan(app: &TestApp, action: &str, query: &str) -> (StatusCode, Value) {
     let (status, body, _) = json_of(
         app.get(&format!("/api/3/action/{action}?{query}"), None)
             .await,
@@ -63,7 +63,12 @@ async fn ckan_post(app: &TestApp, action: &str, body: Value) -> (StatusCode, Val
 }
 
 /// Propose, mask or drop what was flagged, approve as the reviewer.
-async fn publish_release(app: &TestApp, cast: &Cast, reviewer: &str, body: Value) -> Value {
+pub(crate) async fn publish_release(
+    app: &TestApp,
+    cast: &Cast,
+    reviewer: &str,
+    body: Value,
+) -> Value {
     let (status, release) = propose(app, &cast.provider, body).await;
     assert_eq!(status, StatusCode::CREATED, "{release}");
     let id = release["id"].as_i64().unwrap();
@@ -101,7 +106,7 @@ async fn publish_release(app: &TestApp, cast: &Cast, reviewer: &str, body: Value
     body
 }
 
-async fn reviewer(app: &TestApp) -> String {
+pub(crate) async fn reviewer(app: &TestApp) -> String {
     app.seed_user("gaj", "gaj_reviewer", &[Role::Reviewer])
         .await;
     app.login("gaj_reviewer").await
@@ -344,7 +349,7 @@ async fn ckan_actions_show_only_published_releases_with_search_and_paging(app: &
     assert_eq!(none["result"]["count"], 0);
     let (_, none) = ckan(app, "package_search", "fq=tags:%E4%B8%8D%E5%AD%98%E5%9C%A8").await;
     assert_eq!(none["result"]["count"], 0);
-    let (_, none) = ckan(app, "package_search", "fq=res_format:CSV").await;
+    let (_, none) = ckan(app, "package_search", "fq=res_format:PDF").await;
     assert_eq!(none["result"]["count"], 0);
     let (status, all) = ckan_post(
         app,

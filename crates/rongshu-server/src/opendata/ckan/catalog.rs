@@ -7,12 +7,18 @@ use rongshu_search::{Facet, SearchQuery, SortOrder};
 use serde_json::{Map, Value, json};
 
 use super::{Call, CkanError, CkanResult};
+use crate::opendata::download::DownloadFormat;
 use crate::opendata::package::{
-    self, Dataset, ckan_group, ckan_organization, ckan_package, ckan_resource,
+    self, Dataset, ckan_download_resource, ckan_group, ckan_organization, ckan_package,
+    ckan_resource, downloads_extra,
 };
 
-/// The one distribution format every dataset has (the datastore API).
-const RES_FORMAT: &str = "JSON";
+/// The distribution formats every dataset has (the datastore API is JSON).
+const RES_FORMATS: &[&str] = &["CSV", "JSON", "XLSX"];
+
+fn is_res_format(value: &str) -> bool {
+    RES_FORMATS.iter().any(|f| f.eq_ignore_ascii_case(value))
+}
 
 pub fn status_show(call: &Call<'_>) -> Value {
     json!({
@@ -43,7 +49,7 @@ pub async fn package_list(call: &Call<'_>) -> CkanResult {
 }
 
 /// A CKAN facet field and the index facet behind it (`res_format` has none:
-/// every dataset has the one format).
+/// every dataset has the same formats).
 fn facet_of(field: &str) -> Result<Option<Facet>, CkanError> {
     Ok(Some(match field {
         "organization" | "owner_org" => Facet::Provider,
@@ -123,7 +129,7 @@ pub async fn package_search(call: &Call<'_>) -> CkanResult {
     for (field, value) in parse_fq(&p.text("fq").unwrap_or_default())? {
         match facet_of(&field)? {
             Some(facet) => filters.push((facet, value)),
-            None => impossible |= !value.eq_ignore_ascii_case(RES_FORMAT),
+            None => impossible |= !is_res_format(&value),
         }
     }
     let facet_fields = p.list("facet.field")?.unwrap_or_default();
@@ -167,7 +173,10 @@ pub async fn package_search(call: &Call<'_>) -> CkanResult {
     for field in &facet_fields {
         let counts: Vec<(String, u64)> = match facet_of(field)? {
             _ if impossible => Vec::new(),
-            None if count > 0 => vec![(RES_FORMAT.to_owned(), count as u64)],
+            None if count > 0 => RES_FORMATS
+                .iter()
+                .map(|f| ((*f).to_owned(), count as u64))
+                .collect(),
             None => Vec::new(),
             Some(facet) => found
                 .facets
@@ -212,13 +221,32 @@ pub async fn package_show(call: &Call<'_>) -> CkanResult {
     let d = package::published_dataset(call.state, &id)
         .await
         .map_err(|_| CkanError::NotFound("Not found".into()))?;
-    Ok(ckan_package(&d, &call.base))
+    let counts = call.state.store.download_counts(d.release.id).await?;
+    let mut package = ckan_package(&d, &call.base);
+    if let Some(Value::Array(extras)) = package.get_mut("extras") {
+        extras.push(downloads_extra(&counts));
+    }
+    Ok(package)
 }
 
 pub async fn resource_show(call: &Call<'_>) -> CkanResult {
     let id = call.params.required("id")?;
-    let d = dataset_of_resource(call, &id).await?;
-    Ok(ckan_resource(&d, &call.base))
+    if let Ok(d) = dataset_of_resource(call, &id).await {
+        return Ok(ckan_resource(&d, &call.base));
+    }
+    // A download distribution: `{dataset}-{format}`. Names contain `-`
+    // too, so each format's suffix is tried against the published datasets.
+    for format in DownloadFormat::ALL {
+        let Some(name) = id.strip_suffix(&format!("-{}", format.as_str())) else {
+            continue;
+        };
+        if let Ok(d) = package::published_dataset(call.state, name).await {
+            return Ok(ckan_download_resource(&d, &call.base, format));
+        }
+    }
+    Err(CkanError::NotFound(format!(
+        "Resource \"{id}\" was not found."
+    )))
 }
 
 /// The dataset a CKAN resource id belongs to, if it is published.

@@ -11,7 +11,6 @@ use serde_json::{Map, Value, json};
 
 use super::catalog::dataset_of_resource;
 use super::{Call, CkanError, CkanResult};
-use crate::disclosure::mask_text;
 use crate::opendata::gate::view_filters;
 use crate::opendata::package::{Dataset, datastore_type};
 
@@ -169,19 +168,14 @@ pub async fn datastore_search(call: &Call<'_>) -> CkanResult {
         limit,
         offset,
         count: include_total,
+        after: None,
     };
     let page = call.state.store.query_view(&d.resource, &query).await?;
     let records: Vec<Value> = page
         .records
         .into_iter()
         .map(|(row_id, mut record)| {
-            for (key, value) in record.iter_mut() {
-                if let Some((item, true)) = d.item(key)
-                    && let Value::String(s) = value
-                {
-                    *s = mask_text(item.kind, s);
-                }
-            }
+            d.present(&mut record);
             let mut out = Map::new();
             out.insert("_id".into(), json!(row_id));
             out.extend(record);
