@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use pinyin::ToPinyinMulti;
 use serde::{Deserialize, Serialize};
 
 use super::config::{ComparisonKind, Level};
@@ -145,6 +146,7 @@ pub(crate) fn outcome_code(levels: &[Level], a: Option<&str>, b: Option<&str>) -
 fn holds(level: Level, a: &str, b: &str) -> bool {
     match level {
         Level::Exact => a == b,
+        Level::SamePinyin => same_pinyin(a, b),
         Level::SameCharacters => same_characters(a, b),
         Level::OneCharOff => within_one_edit(a, b),
         Level::SurnameOnly => surname(a) == surname(b),
@@ -154,6 +156,24 @@ fn holds(level: Level, a: &str, b: &str) -> bool {
         Level::Contains => a.contains(b) || b.contains(a),
         Level::BigramOverlap => bigram_jaccard(a, b) >= BIGRAM_OVERLAP,
     }
+}
+
+/// Equal length and, position by position, the same character or two that
+/// share a reading. A character without a reading (a letter, a digit, a rare
+/// character the table lacks) matches only itself.
+fn same_pinyin(a: &str, b: &str) -> bool {
+    a.chars().count() == b.chars().count()
+        && a.chars().zip(b.chars()).all(|(x, y)| {
+            if x == y {
+                return true;
+            }
+            match (x.to_pinyin_multi(), y.to_pinyin_multi()) {
+                (Some(rx), Some(ry)) => rx
+                    .into_iter()
+                    .any(|p| ry.into_iter().any(|q| q.plain() == p.plain())),
+                _ => false,
+            }
+        })
 }
 
 fn same_characters(a: &str, b: &str) -> bool {
@@ -267,7 +287,13 @@ mod tests {
         assert_eq!(name("王小明", "王小明"), at(Level::Exact));
         assert_eq!(name("王 小明", "王小明"), at(Level::Exact));
         assert_eq!(name("王小明", "王明小"), at(Level::SameCharacters));
-        assert_eq!(name("王小明", "王晓明"), at(Level::OneCharOff));
+        assert_eq!(name("王小明", "王晓明"), at(Level::SamePinyin));
+        assert_eq!(
+            name("曾小明", "层小明"),
+            at(Level::SamePinyin),
+            "曾 reads ceng too"
+        );
+        assert_eq!(name("王小明", "王大明"), at(Level::OneCharOff));
         assert_eq!(name("王小明", "王小"), at(Level::OneCharOff));
         assert_eq!(name("王小明", "王大伟"), at(Level::SurnameOnly));
         assert_eq!(name("欧阳娜娜", "欧阳修"), at(Level::SurnameOnly));

@@ -33,9 +33,12 @@ pub enum ComparisonKind {
 pub enum Level {
     /// Equal after normalisation (full-width folded, whitespace removed).
     Exact,
-    /// Names: the same characters in any order. Stands in for "same pinyin": no
-    /// pinyin crate is in the workspace, and a hand-made table would be wrong for
-    /// polyphones.
+    /// Names: the same sound, character by character (王晓明 and 王小明 are
+    /// both wang xiao ming), tones ignored; a character with several readings
+    /// (a polyphone such as 曾 zeng/ceng) matches on any of them. The usual
+    /// slip of a clerk who heard a name rather than read it.
+    SamePinyin,
+    /// Names: the same characters in any order.
     SameCharacters,
     /// Names: edit distance at most one character.
     OneCharOff,
@@ -59,6 +62,7 @@ impl ComparisonKind {
         match self {
             Self::ChineseName => &[
                 Level::Exact,
+                Level::SamePinyin,
                 Level::SameCharacters,
                 Level::OneCharOff,
                 Level::SurnameOnly,
