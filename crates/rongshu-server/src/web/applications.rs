@@ -320,14 +320,7 @@ async fn application_detail(
     headers: HeaderMap,
     user: ConsoleUser,
 ) -> Response {
-    let t = choose_lang(
-        &LangQuery {
-            lang: q.lang.clone(),
-        },
-        &headers,
-    )
-    .0
-    .texts();
+    let t = q.texts(&headers);
     let notice = q.notice.as_deref().unwrap_or("");
     detail_page(
         &state,

@@ -452,6 +452,16 @@ pub(super) struct NoticeQuery {
     pub(super) notice: Option<String>,
 }
 
+impl NoticeQuery {
+    /// The page's texts in the language asked for (or remembered, or the default).
+    pub(super) fn texts(&self, headers: &HeaderMap) -> &'static Texts {
+        let asked = LangQuery {
+            lang: self.lang.clone(),
+        };
+        choose_lang(&asked, headers).0.texts()
+    }
+}
+
 async fn resource_detail(
     State(state): State<AppState>,
     Path(code): Path<String>,

@@ -290,14 +290,7 @@ async fn request_detail(
     headers: HeaderMap,
     user: ConsoleUser,
 ) -> Response {
-    let t = choose_lang(
-        &LangQuery {
-            lang: q.lang.clone(),
-        },
-        &headers,
-    )
-    .0
-    .texts();
+    let t = q.texts(&headers);
     let loaded = async {
         let r = share_requests::visible_request(&state, &user.actor, id).await?;
         let events = state.store.share_request_events(id).await?;
@@ -448,14 +441,7 @@ async fn grant_list(
     headers: HeaderMap,
     user: ConsoleUser,
 ) -> Response {
-    let t = choose_lang(
-        &LangQuery {
-            lang: q.lang.clone(),
-        },
-        &headers,
-    )
-    .0
-    .texts();
+    let t = q.texts(&headers);
     let list = match grants::grants_for(&state, &user.actor).await {
         Ok(l) => l,
         Err(e) => return error_page(e),
