@@ -34,6 +34,8 @@ use crate::state::AppState;
 pub enum Reader {
     Provider,
     Consumer,
+    /// Anyone, through a published open-data release.
+    Public,
 }
 
 /// How one item leaves the platform for this reader.
@@ -65,6 +67,28 @@ pub struct ReadAccess {
 impl ReadAccess {
     pub fn disclosure(&self, item: &str) -> Disclosure {
         self.items.get(item).copied().unwrap_or(Disclosure::Hidden)
+    }
+
+    /// The public reading a published release: the released items (the
+    /// masked ones masked), within the view's filters. Every other item is
+    /// hidden, so it is neither read nor usable to choose rows.
+    pub fn public(released: impl IntoIterator<Item = (String, bool)>, view: Vec<Filter>) -> Self {
+        Self {
+            reader: Reader::Public,
+            grant: None,
+            items: released
+                .into_iter()
+                .map(|(key, masked)| {
+                    let d = if masked {
+                        Disclosure::Masked
+                    } else {
+                        Disclosure::Plain
+                    };
+                    (key, d)
+                })
+                .collect(),
+            row_scope: view,
+        }
     }
 
     fn provider(spec: &ResourceSpec) -> Self {

@@ -12,6 +12,8 @@ use rongshu_core::rate::RateLimit;
 /// 6,000 a minute (100 a second, in bursts of a minute's worth): room for a
 /// system paging through a resource, not for one gone into a loop.
 pub const DEFAULT_APP_RATE_LIMIT: RateLimit = RateLimit::clamped(6_000);
+/// What one open API key may call: the public shares one server.
+pub const DEFAULT_OPEN_RATE_LIMIT: RateLimit = RateLimit::clamped(600);
 use rongshu_core::otp::CodePolicy;
 
 use crate::citizen::OtpSender;
@@ -56,6 +58,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpBlock>,
     /// The rate limit of an application that has none of its own.
     pub app_rate_limit: RateLimit,
+    /// The rate limit of each open API key.
+    pub open_rate_limit: RateLimit,
     /// How long a rotated application key keeps working.
     pub key_rotation_grace: chrono::Duration,
     /// How often overdue share requests are looked for (reminders and
@@ -137,6 +141,7 @@ impl ServerConfig {
             webhooks: WebhookConfig::default(),
             trusted_proxies: Vec::new(),
             app_rate_limit: DEFAULT_APP_RATE_LIMIT,
+            open_rate_limit: DEFAULT_OPEN_RATE_LIMIT,
             key_rotation_grace: chrono::Duration::hours(24),
             overdue_sweep_every: Duration::from_secs(10 * 60),
             citizen: CitizenConfig::default(),

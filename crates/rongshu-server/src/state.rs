@@ -34,6 +34,8 @@ pub struct Inner {
     pub deliveries: Arc<tokio::sync::Notify>,
     /// Applications' allow-lists and rate limits, as enforced in memory.
     pub app_guards: AppGuards,
+    /// Open API keys' rate limits, in memory.
+    pub open_limits: crate::opendata::open_keys::OpenKeyLimits,
     /// When application keys were last used, written sparingly.
     pub key_use: KeyUse,
     /// The key of person hashes, read from the store on first use (see `people`).
@@ -65,6 +67,7 @@ impl AppState {
             decoy_hash,
             deliveries: Arc::new(tokio::sync::Notify::new()),
             app_guards: AppGuards::new(config.app_rate_limit),
+            open_limits: crate::opendata::open_keys::OpenKeyLimits::new(config.open_rate_limit),
             key_use: KeyUse::default(),
             config,
             person_key: tokio::sync::OnceCell::new(),

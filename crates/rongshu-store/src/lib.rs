@@ -16,6 +16,7 @@ mod downloads;
 mod elements;
 mod error;
 mod migrations;
+mod open_accounts;
 mod records;
 mod releases;
 mod repeats;
@@ -41,6 +42,9 @@ pub use downloads::DownloadCounts;
 pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts};
 pub use error::StoreError;
 pub use migrations::latest_version;
+pub use open_accounts::{
+    AccessRequest, AccessRequestState, NewOpenUser, OpenCaller, OpenKey, OpenLogin, OpenUser,
+};
 pub use records::{Filter, FilterOp, Keyset, RecordPage, RecordQuery, SortKey};
 pub use releases::{NewRelease, Release, ReleaseChange};
 pub use repeats::{

@@ -567,6 +567,57 @@ const MIGRATIONS: &[Migration] = &[
         postgres_only: &[],
         backfill: None,
     },
+    Migration {
+        version: 19,
+        name: "open data users, keys and terms",
+        statements: &[
+            // People and organisations who signed up on the portal: not staff,
+            // so not in `users`. The e-mail is kept lower-cased.
+            "CREATE TABLE open_users (
+            id {id},
+            email TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            organisation TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            disabled_at TEXT)",
+            // Open API keys, stored as hashes like every other credential.
+            "CREATE TABLE open_keys (
+            id {id},
+            user_id BIGINT NOT NULL REFERENCES open_users(id),
+            key_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            label TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT,
+            revoked_by TEXT)",
+            "CREATE INDEX open_keys_user ON open_keys (user_id)",
+            // A registered user's request to use a conditional release: the
+            // terms accepted, the purpose stated, the provider's decision.
+            "CREATE TABLE open_access_requests (
+            id {id},
+            release_id BIGINT NOT NULL REFERENCES open_releases(id),
+            user_id BIGINT NOT NULL REFERENCES open_users(id),
+            purpose TEXT NOT NULL,
+            terms_accepted_at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            decided_by TEXT,
+            decided_at TEXT,
+            reason TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (release_id, user_id))",
+            "CREATE INDEX open_access_requests_state ON open_access_requests (release_id, state)",
+            // Open API calls per release and day, like downloads.
+            "CREATE TABLE open_api_calls (
+            release_id BIGINT NOT NULL REFERENCES open_releases(id),
+            day TEXT NOT NULL,
+            count BIGINT NOT NULL,
+            PRIMARY KEY (release_id, day))",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+        backfill: None,
+    },
 ];
 
 /// Work a migration does that plain SQL cannot say on both backends (SQLite

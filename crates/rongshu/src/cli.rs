@@ -89,6 +89,9 @@ pub enum Command {
         /// Requests a minute an application may make when it has no limit of its own.
         #[arg(long, env = "RONGSHU_APP_RATE_LIMIT", default_value_t = 6_000)]
         app_rate_limit: i64,
+        /// Calls a minute each open API key may make.
+        #[arg(long, env = "RONGSHU_OPEN_RATE_LIMIT", default_value_t = 600)]
+        open_rate_limit: i64,
     },
     /// Write the synthetic city to a directory.
     Synth {
@@ -213,6 +216,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo,
             trusted_proxies,
             app_rate_limit,
+            open_rate_limit,
         } => {
             let trusted_proxies = trusted_proxies
                 .iter()
@@ -221,6 +225,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow!("--trusted-proxy: {e}"))?;
             let app_rate_limit = rongshu_core::rate::RateLimit::per_minute(app_rate_limit)
                 .map_err(|e| anyhow!("--app-rate-limit: {e}"))?;
+            let open_rate_limit = rongshu_core::rate::RateLimit::per_minute(open_rate_limit)
+                .map_err(|e| anyhow!("--open-rate-limit: {e}"))?;
             let store = cli.db.open().await?;
             let failed = store.fail_interrupted_batches(now()).await?;
             if failed > 0 {
@@ -235,6 +241,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut config = ServerConfig::new(listen, cli.db.data_dir.clone());
             config.trusted_proxies = trusted_proxies;
             config.app_rate_limit = app_rate_limit;
+            config.open_rate_limit = open_rate_limit;
             if demo {
                 // The demo has no phones: a citizen's sign-in code is shown
                 // on the sign-in page instead of sent.

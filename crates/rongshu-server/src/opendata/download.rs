@@ -4,7 +4,7 @@
 //! items masked), read page by page so memory stays flat for any size.
 
 use axum::body::Body;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use rongshu_core::opendata::{ReleaseOpenType, ReleaseState};
 use rongshu_store::{Filter, ViewQuery};
@@ -12,6 +12,8 @@ use rongshu_store::{Filter, ViewQuery};
 use crate::error::ApiError;
 use crate::opendata::gate::view_filters;
 use crate::opendata::package::{self, Dataset};
+use crate::opendata::versions::{self, PastRows};
+use crate::opendata::{open_api, open_keys};
 use crate::state::AppState;
 use crate::table_stream::{Encoding, Page, PageSource, PageWriter, cell_text, stream_pages};
 
@@ -100,8 +102,13 @@ pub fn download_url(d: &Dataset, base: &str, format: DownloadFormat) -> String {
 }
 
 /// The dataset behind a download: published (anything else is not found,
-/// withdrawn included) and open without conditions.
-pub async fn downloadable(state: &AppState, id_or_name: &str) -> Result<Dataset, ApiError> {
+/// withdrawn included), and open without conditions or, for a conditional
+/// one, asked for with the key of a user whose request was approved.
+pub async fn downloadable(
+    state: &AppState,
+    id_or_name: &str,
+    headers: &HeaderMap,
+) -> Result<Dataset, ApiError> {
     let name = match id_or_name.parse::<i64>() {
         Ok(id) => match state.store.release(id).await {
             Ok(r) if r.state == ReleaseState::Published => r.name,
@@ -116,11 +123,15 @@ pub async fn downloadable(state: &AppState, id_or_name: &str) -> Result<Dataset,
     };
     let d = package::published_dataset(state, &name).await?;
     if d.release.open_type == ReleaseOpenType::Conditional {
-        return Err(ApiError::Forbidden(format!(
-            "\"{}\" is open on conditions ({}): its rows are for registered users who accepted the terms",
-            d.name(),
-            d.release.open_condition.as_deref().unwrap_or("")
-        )));
+        if !open_keys::presents_key(headers) {
+            return Err(ApiError::Forbidden(format!(
+                "\"{}\" is open on conditions ({}): its rows are for registered users who accepted the terms; send your key in X-API-Key",
+                d.name(),
+                d.release.open_condition.as_deref().unwrap_or("")
+            )));
+        }
+        let caller = open_keys::caller(state, headers).await?;
+        open_api::may_use(state, &d, &caller).await?;
     }
     Ok(d)
 }
@@ -153,6 +164,28 @@ impl ReleasedRows {
     }
 }
 
+/// The rows of a download: the current data, or a past version's.
+enum Rows {
+    Current(ReleasedRows),
+    Past(PastRows),
+}
+
+impl PageSource for Rows {
+    async fn next_page(&mut self) -> Result<Page, ApiError> {
+        match self {
+            Rows::Current(rows) => rows.next_page().await,
+            Rows::Past(rows) => rows.next_page().await,
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Rows::Current(rows) => rows.label(),
+            Rows::Past(rows) => rows.label(),
+        }
+    }
+}
+
 impl PageSource for ReleasedRows {
     async fn next_page(&mut self) -> Result<Page, ApiError> {
         let page = self
@@ -180,13 +213,20 @@ impl PageSource for ReleasedRows {
     }
 }
 
-/// Count the download and answer with its rows. It is counted when the
+/// Count the download and answer with its rows: the current data, or the
+/// version a past batch left (see `versions`). It is counted when the
 /// download starts, once, whatever becomes of the stream.
 pub async fn download(
     state: &AppState,
     dataset: Dataset,
     format: DownloadFormat,
+    version: Option<&str>,
 ) -> Result<Response, ApiError> {
+    // A version that does not exist is refused before anything is counted.
+    let past = match version {
+        Some(v) => Some(versions::find(state, &dataset, v).await?),
+        None => None,
+    };
     let filters = view_filters(&dataset.resource.spec, &dataset.release.view)?;
     let fields: Vec<String> = dataset
         .items
@@ -201,16 +241,29 @@ pub async fn download(
             state.clock.now().date_naive(),
         )
         .await?;
-    let disposition = format!(
-        "attachment; filename=\"{}.{}\"",
-        dataset.name(),
-        format.extension()
-    );
+    // The name is a checked release name (ASCII letters, digits, `-`, `_`),
+    // a version a batch id.
+    let disposition = match &past {
+        Some(v) => format!(
+            "attachment; filename=\"{}-{}.{}\"",
+            dataset.name(),
+            v.version,
+            format.extension()
+        ),
+        None => format!(
+            "attachment; filename=\"{}.{}\"",
+            dataset.name(),
+            format.extension()
+        ),
+    };
     let content_type = match format {
         DownloadFormat::Csv | DownloadFormat::CsvBom => "text/csv; charset=utf-8",
         other => other.media_type(),
     };
-    let rows = ReleasedRows::new(state.clone(), dataset, filters);
+    let rows = match past {
+        Some(v) => Rows::Past(PastRows::new(state.clone(), dataset, v.version, filters)),
+        None => Rows::Current(ReleasedRows::new(state.clone(), dataset, filters)),
+    };
     let body = match format {
         DownloadFormat::Csv => {
             Body::from_stream(stream_pages(rows, PageWriter::new(Encoding::Csv, fields)))
@@ -227,7 +280,6 @@ pub async fn download(
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    // The name is a checked release name (ASCII letters, digits, `-`, `_`).
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -238,7 +290,7 @@ pub async fn download(
 /// is built in memory (bounded by the sheet's row limit, past which it is
 /// cut); CSV and JSON are the formats for data of any size. Every cell is
 /// written as text, so no value runs as a formula.
-async fn workbook(mut rows: ReleasedRows, fields: &[String]) -> Result<Vec<u8>, ApiError> {
+async fn workbook(mut rows: Rows, fields: &[String]) -> Result<Vec<u8>, ApiError> {
     use rongshu_ingest::table_sheet::TableSheet;
     let header: Vec<&str> = fields.iter().map(String::as_str).collect();
     let mut sheet = TableSheet::new("数据", &header).map_err(ApiError::internal)?;

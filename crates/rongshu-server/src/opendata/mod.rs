@@ -9,8 +9,11 @@ pub mod dcat;
 pub mod download;
 pub mod gate;
 pub mod index;
+pub mod open_api;
+pub mod open_keys;
 pub mod package;
 pub mod releases;
+pub mod versions;
 
 use axum::http::HeaderMap;
 

@@ -13,6 +13,8 @@ pub(crate) mod elements;
 mod export;
 pub(crate) mod grants;
 mod holidays;
+mod open_access;
+pub(crate) mod open_accounts;
 pub(crate) mod records;
 mod releases;
 pub(crate) mod resources;
@@ -179,6 +181,48 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/releases/{id}/approve", post(releases::approve))
         .route("/api/v1/releases/{id}/withdraw", post(releases::withdraw))
         .route("/api/v1/releases/{id}/download", get(downloads::download))
+        .route(
+            "/api/v1/releases/{id}/versions",
+            get(downloads::list_versions),
+        )
+        .route(
+            "/api/v1/releases/{id}/access-requests",
+            get(open_access::list),
+        )
+        .route(
+            "/api/v1/releases/{id}/access-requests/{request}/approve",
+            post(open_access::approve),
+        )
+        .route(
+            "/api/v1/releases/{id}/access-requests/{request}/reject",
+            post(open_access::reject),
+        )
+        .route("/api/v1/open-users", get(open_access::users))
+        .route(
+            "/api/v1/open-keys/{id}/revoke",
+            post(open_access::revoke_key),
+        )
+        .route("/api/open/v1/signup", post(open_accounts::signup))
+        .route(
+            "/api/open/v1/keys",
+            get(open_accounts::my_keys).post(open_accounts::new_key),
+        )
+        .route(
+            "/api/open/v1/keys/{id}/revoke",
+            post(open_accounts::revoke_key),
+        )
+        .route(
+            "/api/open/v1/datasets/{name}/records",
+            get(crate::opendata::open_api::records),
+        )
+        .route(
+            "/api/open/v1/datasets/{name}/access-requests",
+            post(open_accounts::request_access),
+        )
+        .route(
+            "/api/open/v1/datasets/{name}/access-requests/mine",
+            get(open_accounts::my_request),
+        )
         .route(
             "/api/v1/releases/{id}/datapackage.json",
             get(releases::datapackage_json),

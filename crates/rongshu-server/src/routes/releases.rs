@@ -123,7 +123,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/api/v1/releases/{id}", tag = "open data",
     params(("id" = i64, Path, description = "Release id")),
-    responses((status = 200, description = "The release with its scan and `downloads` (`total`, `by_format`, `by_day`)"), (status = 404, description = "No such release, or not published and not the caller's")))]
+    responses((status = 200, description = "The release with its scan, `downloads` (`total`, `by_format`, `by_day`) and `api_calls` (open API calls)"), (status = 404, description = "No such release, or not published and not the caller's")))]
 pub async fn show(
     State(state): State<AppState>,
     MaybeActor(actor): MaybeActor,
@@ -132,8 +132,10 @@ pub async fn show(
     let release = visible(&state, actor.as_ref(), id).await?;
     let mut body = view_of(&release);
     let counts = state.store.download_counts(release.id).await?;
+    let api_calls = state.store.api_call_count(release.id).await?;
     if let Some(obj) = body.as_object_mut() {
         obj.insert("downloads".into(), json!(counts));
+        obj.insert("api_calls".into(), json!(api_calls));
     }
     Ok(Json(body))
 }

@@ -254,7 +254,7 @@ fn row(t: &'static Texts, e: AccessLogEntry) -> LogRow {
         (None, None) => match e.reader {
             Some(Reader::Provider) => t.l("own_data").to_owned(),
             Some(Reader::Consumer) => t.l("no_grant_needed").to_owned(),
-            None => "—".to_owned(),
+            Some(Reader::Public) | None => "—".to_owned(),
         },
     };
     LogRow {

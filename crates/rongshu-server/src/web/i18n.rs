@@ -615,4 +615,49 @@ static LABELS: &[(&str, &str, &str)] = &[
         "业务协同",
         "business collaboration",
     ),
+    (
+        "signup_heading",
+        "申请开放数据接口密钥",
+        "Get an open data API key",
+    ),
+    (
+        "signup_intro",
+        "注册后即获得一个接口密钥，用于按条件查询开放数据集的数据。每个密钥每分钟可调用",
+        "Sign up to get a key for querying the open datasets through the API. Each key may make up to",
+    ),
+    ("per_minute", "次。", "calls a minute."),
+    ("email", "电子邮箱", "E-mail"),
+    ("your_name", "姓名", "Name"),
+    (
+        "organisation_optional",
+        "单位（选填）",
+        "Organisation (optional)",
+    ),
+    (
+        "new_password",
+        "密码（至少 10 个字符，用于以后申请新密钥）",
+        "Password (at least 10 characters; you need it to get more keys)",
+    ),
+    ("signup_submit", "注册并获取密钥", "Sign up and get a key"),
+    (
+        "signup_done",
+        "注册成功。密钥只显示这一次，请立即妥善保存。",
+        "You are signed up. The key is shown only this once: keep it now.",
+    ),
+    ("signup_key", "您的接口密钥", "Your API key"),
+    (
+        "signup_usage",
+        "调用时在请求头 X-API-Key 中发送密钥，例如：",
+        "Send the key in the X-API-Key header, for example:",
+    ),
+    (
+        "signup_fix",
+        "请修改后重新提交：",
+        "Please correct and send again: ",
+    ),
+    (
+        "signup_taken",
+        "该邮箱已注册。如需新密钥，请用注册密码通过接口申请。",
+        "This e-mail is registered already. Ask for a new key through the API with its password.",
+    ),
 ];

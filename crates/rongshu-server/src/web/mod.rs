@@ -8,6 +8,7 @@ mod console;
 mod elements;
 mod i18n;
 mod sharing;
+mod signup;
 mod subscriptions;
 
 use askama::Template;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .merge(subscriptions::routes())
         .merge(applications::routes())
         .merge(citizen::routes())
+        .merge(signup::routes())
 }
 
 #[derive(Deserialize)]
