@@ -41,10 +41,33 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 32)]
         connections: usize,
     },
+    /// The open-data portal: CKAN `package_search` latency over many
+    /// published datasets with Chinese queries (beside a bare endpoint under
+    /// the same load), then a large release downloaded as CSV: throughput and
+    /// peak memory beside `cat` of a file of the same size.
+    Open {
+        /// Published datasets searched.
+        #[arg(long, default_value_t = 100_000)]
+        datasets: u64,
+        /// Rows of the downloaded release.
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: u64,
+        /// Searches made (and bare requests beside them).
+        #[arg(long, default_value_t = 2_000)]
+        queries: usize,
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+    },
 }
 
 pub async fn run(command: BenchCommand, db: &DbArgs) -> anyhow::Result<ExitCode> {
     match command {
+        BenchCommand::Open {
+            datasets,
+            rows,
+            queries,
+            connections,
+        } => crate::bench_open::run(datasets, rows, queries, connections, db).await,
         BenchCommand::Ingest { rows } => ingest(rows, db).await,
         BenchCommand::Api {
             people,

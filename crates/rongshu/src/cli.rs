@@ -192,10 +192,16 @@ pub enum AdminCommand {
     },
 }
 
-pub fn init_logging() {
+/// Logs at `info` by default; a benchmark's at `warn`, so that a line per
+/// request does not bury its figures (and cost what it measures).
+pub fn init_logging(quiet: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=error"));
+    let default = if quiet {
+        "warn,sqlx=error"
+    } else {
+        "info,sqlx=error"
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let json = std::env::var("RONGSHU_LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

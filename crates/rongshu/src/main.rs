@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_api;
+mod bench_open;
 mod cli;
 mod demo;
 
@@ -9,7 +10,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
-    cli::init_logging();
+    cli::init_logging(matches!(args.command, cli::Command::Bench { .. }));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
