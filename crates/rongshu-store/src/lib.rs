@@ -17,6 +17,7 @@ mod elements;
 mod error;
 mod migrations;
 mod open_accounts;
+mod open_plans;
 mod records;
 mod releases;
 mod repeats;
@@ -45,6 +46,7 @@ pub use migrations::latest_version;
 pub use open_accounts::{
     AccessRequest, AccessRequestState, NewOpenUser, OpenCaller, OpenKey, OpenLogin, OpenUser,
 };
+pub use open_plans::PlanEntry;
 pub use records::{Filter, FilterOp, Keyset, RecordPage, RecordQuery, SortKey};
 pub use releases::{NewRelease, Release, ReleaseChange};
 pub use repeats::{

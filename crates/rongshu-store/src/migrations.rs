@@ -618,6 +618,27 @@ const MIGRATIONS: &[Migration] = &[
         postgres_only: &[],
         backfill: None,
     },
+    Migration {
+        version: 20,
+        name: "annual open data plans",
+        statements: &[
+            // What a department will open in a year and by when; kept when
+            // a release of the resource is published.
+            "CREATE TABLE open_plan_entries (
+            id {id},
+            department_id BIGINT NOT NULL REFERENCES departments(id),
+            year BIGINT NOT NULL,
+            title TEXT NOT NULL,
+            resource_id BIGINT NOT NULL REFERENCES resources(id),
+            due TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL)",
+            "CREATE INDEX open_plan_year ON open_plan_entries (year, department_id)",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+        backfill: None,
+    },
 ];
 
 /// Work a migration does that plain SQL cannot say on both backends (SQLite

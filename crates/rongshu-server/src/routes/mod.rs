@@ -15,6 +15,7 @@ pub(crate) mod grants;
 mod holidays;
 mod open_access;
 pub(crate) mod open_accounts;
+pub(crate) mod open_plans;
 pub(crate) mod records;
 mod releases;
 pub(crate) mod resources;
@@ -197,6 +198,11 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
             "/api/v1/releases/{id}/access-requests/{request}/reject",
             post(open_access::reject),
         )
+        .route(
+            "/api/v1/open-plans",
+            get(open_plans::list).post(open_plans::add),
+        )
+        .route("/api/v1/open-plans/{id}", delete(open_plans::remove))
         .route("/api/v1/open-users", get(open_access::users))
         .route(
             "/api/v1/open-keys/{id}/revoke",

@@ -7,6 +7,7 @@ mod citizen;
 mod console;
 mod elements;
 mod i18n;
+mod open_plans;
 mod sharing;
 mod signup;
 mod subscriptions;
@@ -46,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .merge(applications::routes())
         .merge(citizen::routes())
         .merge(signup::routes())
+        .merge(open_plans::routes())
 }
 
 #[derive(Deserialize)]

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::on_both_backends_with;
 use crate::opendata::{open_population, publish_release, reviewer};
-use crate::support::{Cast, TestApp, json_of, population_csv};
+use crate::support::{Cast, TestApp, json_of, population_csv, population_spec};
 
 on_both_backends_with!(
     small_open_limit;
@@ -19,6 +19,7 @@ on_both_backends_with!(
     a_conditional_release_needs_accepted_terms_and_the_providers_approval,
     past_versions_download_as_the_batch_left_them,
     the_signup_page_gives_a_key_once,
+    annual_plans_show_progress_against_publication,
 );
 
 const OPEN_LIMIT: u32 = 15;
@@ -621,4 +622,131 @@ async fn the_signup_page_gives_a_key_once(app: &TestApp) {
     let res = post(fields("wang@example.cn"), Some(cookie)).await.unwrap();
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert!(res.text().await.unwrap().contains("该邮箱已注册"));
+}
+
+async fn annual_plans_show_progress_against_publication(app: &TestApp) {
+    // The test clock stands at 2026-03-02; the release is published today.
+    let (_, released, cast) = jinjiang_release(app, "planned", "open").await;
+    let (status, draft, _) = json_of(
+        app.post_json(
+            "/api/v1/resources",
+            Some(&cast.provider),
+            &population_spec("unconditional"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let unreleased = draft["code"].as_str().unwrap().to_owned();
+    let add = |token: String, body: Value| async move {
+        let (status, body, _) = json_of(
+            app.post_json("/api/v1/open-plans", Some(&token), &body)
+                .await,
+        )
+        .await;
+        (status, body)
+    };
+    let entry = |title: &str, resource: &str, due: &str| json!({"year": 2026, "title": title, "resource": resource, "due": due});
+    let (status, on_time) = add(
+        cast.provider.clone(),
+        entry("锦江区人口统计", &released, "2026-03-31"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{on_time}");
+    assert_eq!(on_time["status"], "on_time");
+    let (_, overdue) = add(
+        cast.provider.clone(),
+        entry("人口年龄结构", &unreleased, "2026-02-28"),
+    )
+    .await;
+    assert_eq!(overdue["status"], "overdue");
+    let (_, pending) = add(
+        cast.provider.clone(),
+        entry("人口迁移统计", &unreleased, "2026-12-31"),
+    )
+    .await;
+    assert_eq!(pending["status"], "pending");
+
+    // Only the resource's department plans it, within the year, by role.
+    let (status, _) = add(
+        cast.consumer.clone(),
+        entry("别人的数据", &released, "2026-05-01"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = add(
+        cast.provider.clone(),
+        entry("跨年", &released, "2027-01-01"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["detail"].as_str().unwrap().starts_with("due"),
+        "{body}"
+    );
+    let (status, _) = add(
+        cast.provider.clone(),
+        entry("日期", &released, "31/12/2026"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let reviewer = app.login("gaj_reviewer").await;
+    let (status, _) = add(reviewer, entry("审核人", &released, "2026-05-01")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Anyone reads the plans and the progress.
+    let (status, plans, _) = json_of(app.get("/api/v1/open-plans?year=2026", None).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let gaj = &plans["departments"][0];
+    assert_eq!(
+        gaj["progress"],
+        json!({"planned": 3, "done": 1, "on_time": 1, "overdue": 1, "percent_done": 33})
+    );
+    let statuses: Vec<&str> = gaj["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["overdue", "on_time", "pending"], "by due day");
+    let (_, other_year, _) = json_of(app.get("/api/v1/open-plans?year=2025", None).await).await;
+    assert_eq!(other_year["departments"], json!([]));
+
+    let html = app
+        .get("/plans?year=2026", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<h1>年度数据开放计划 2026</h1>"), "{html}");
+    assert!(html.contains("按时完成") && html.contains("已逾期") && html.contains("(33%)"));
+    assert!(!html.contains("<script"));
+    let html = app
+        .get("/plans?year=2026&lang=en", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Annual open data plans") && html.contains("done on time"));
+
+    // An entry taken out no longer counts.
+    let id = pending["id"].as_i64().unwrap();
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/v1/open-plans/{id}")))
+        .bearer_auth(&cast.consumer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/v1/open-plans/{id}")))
+        .bearer_auth(&cast.provider)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (_, plans, _) = json_of(app.get("/api/v1/open-plans?year=2026", None).await).await;
+    assert_eq!(plans["departments"][0]["progress"]["percent_done"], 50);
 }
