@@ -69,11 +69,7 @@ impl PlanProgress {
 
     /// Done entries as a whole percentage of the planned ones (0 for none).
     pub fn percent_done(&self) -> u32 {
-        if self.planned == 0 {
-            0
-        } else {
-            self.done * 100 / self.planned
-        }
+        (self.done * 100).checked_div(self.planned).unwrap_or(0)
     }
 }
 
