@@ -46,7 +46,7 @@ pub use migrations::latest_version;
 pub use open_accounts::{
     AccessRequest, AccessRequestState, NewOpenUser, OpenCaller, OpenKey, OpenLogin, OpenUser,
 };
-pub use open_plans::PlanEntry;
+pub use open_plans::{NewPlanEntry, PlanEntry};
 pub use records::{Filter, FilterOp, Keyset, RecordPage, RecordQuery, SortKey};
 pub use releases::{NewRelease, Release, ReleaseChange};
 pub use repeats::{

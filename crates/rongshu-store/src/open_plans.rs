@@ -27,6 +27,17 @@ pub struct PlanEntry {
     pub created_at: DateTime<Utc>,
 }
 
+/// An entry to add to the plan of the resource's department.
+#[derive(Debug, Clone, Copy)]
+pub struct NewPlanEntry<'a> {
+    pub resource: &'a Resource,
+    pub year: i32,
+    pub title: &'a str,
+    pub due: NaiveDate,
+    pub by: &'a str,
+    pub now: DateTime<Utc>,
+}
+
 const ENTRY_SELECT: &str = "SELECT e.id, e.year, e.title, e.due, e.created_by, e.created_at, \
      d.code AS d_code, d.name AS d_name, r.code AS resource_code, \
      (SELECT MIN(o.published_at) FROM open_releases o \
@@ -60,14 +71,17 @@ impl Store {
     /// Add an entry to the plan of the resource's department, audited.
     pub async fn add_plan_entry(
         &self,
-        resource: &Resource,
-        year: i32,
-        title: &str,
-        due: NaiveDate,
-        by: &str,
-        now: DateTime<Utc>,
+        new: &NewPlanEntry<'_>,
         audit: &AuditRecord,
     ) -> Result<PlanEntry, StoreError> {
+        let NewPlanEntry {
+            resource,
+            year,
+            title,
+            due,
+            by,
+            now,
+        } = *new;
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO open_plan_entries (department_id, year, title, resource_id, due, created_by, created_at)

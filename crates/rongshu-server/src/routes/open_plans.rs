@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use rongshu_core::account::Role;
 use rongshu_core::opendata::{PlanProgress, PlanStatus, check_entry};
 use rongshu_core::sharing::local_date;
-use rongshu_store::PlanEntry;
+use rongshu_store::{NewPlanEntry, PlanEntry};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -161,12 +161,14 @@ pub async fn add(
     let entry = state
         .store
         .add_plan_entry(
-            &resource,
-            body.year,
-            &title,
-            due,
-            &actor.label(),
-            now,
+            &NewPlanEntry {
+                resource: &resource,
+                year: body.year,
+                title: &title,
+                due,
+                by: &actor.label(),
+                now,
+            },
             &audit,
         )
         .await?;
