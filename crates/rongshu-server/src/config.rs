@@ -63,7 +63,8 @@ pub struct ServerConfig {
     /// How long a rotated application key keeps working.
     pub key_rotation_grace: chrono::Duration,
     /// How often overdue share requests are looked for (reminders and
-    /// escalation are once a day at most whatever this is).
+    /// escalation are once a day at most whatever this is), and published
+    /// releases whose data changed outside the server are scanned again.
     pub overdue_sweep_every: Duration,
     pub citizen: CitizenConfig,
 }

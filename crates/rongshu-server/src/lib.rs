@@ -76,6 +76,7 @@ impl App {
         sweep_uploads(&state).await;
         exchange::delivery::start(state.clone());
         overdue::start(state.clone());
+        opendata::rescan::start(state.clone());
         let router = router(state.clone());
         Ok(App {
             listener,

@@ -64,6 +64,9 @@ pub enum ReleaseChange<'a> {
     Publish { reviewer: &'a str },
     /// Taken back by `by`, from any state but withdrawn.
     Withdraw { by: &'a str },
+    /// A fresh scan of a published release's data; `suspend` when it found
+    /// what the treatments do not cover.
+    Rescan { scan: &'a ScanReport, suspend: bool },
 }
 
 const RELEASE_SELECT: &str = "SELECT o.id, o.name, o.title, o.description, o.open_type, o.open_condition, \
@@ -192,7 +195,7 @@ impl Store {
             ReleaseChange::Treatments(treatments) => {
                 sqlx::query(
                     "UPDATE open_releases SET treatments = $1, updated_at = $2
-                     WHERE id = $3 AND state = 'proposed'",
+                     WHERE id = $3 AND state IN ('proposed', 'suspended')",
                 )
                 .bind(json_of(treatments)?)
                 .bind(&at)
@@ -203,10 +206,23 @@ impl Store {
             ReleaseChange::Publish { reviewer } => {
                 sqlx::query(
                     "UPDATE open_releases SET state = 'published', reviewed_by = $1,
-                         published_at = $2, updated_at = $2
-                     WHERE id = $3 AND state = 'proposed'",
+                         published_at = COALESCE(published_at, $2), updated_at = $2
+                     WHERE id = $3 AND state IN ('proposed', 'suspended')",
                 )
                 .bind(reviewer)
+                .bind(&at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+            }
+            ReleaseChange::Rescan { scan, suspend } => {
+                let state = if suspend { "suspended" } else { "published" };
+                sqlx::query(
+                    "UPDATE open_releases SET scan = $1, state = $2, updated_at = $3
+                     WHERE id = $4 AND state = 'published'",
+                )
+                .bind(json_of(scan)?)
+                .bind(state)
                 .bind(&at)
                 .bind(id)
                 .execute(&mut *tx)

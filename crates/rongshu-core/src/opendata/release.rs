@@ -33,7 +33,7 @@ pub enum ReleaseError {
     OpenType(String),
     #[error("{item}: {message}")]
     BadTreatment { item: String, message: String },
-    #[error("the release is {0}: only a proposed release can be changed or approved")]
+    #[error("the release is {0}: only a proposed or suspended release can be changed or approved")]
     NotProposed(ReleaseState),
     #[error("the release is already withdrawn")]
     AlreadyWithdrawn,
@@ -139,6 +139,10 @@ pub enum ReleaseState {
     Proposed,
     /// Approved and public.
     Published,
+    /// Taken off the portal because a later batch brought personal values
+    /// the treatments do not cover; back once they are dealt with and a
+    /// reviewer approves again.
+    Suspended,
     /// Taken back (before or after publication); kept for the record.
     Withdrawn,
 }
@@ -148,6 +152,7 @@ impl ReleaseState {
         match self {
             ReleaseState::Proposed => "proposed",
             ReleaseState::Published => "published",
+            ReleaseState::Suspended => "suspended",
             ReleaseState::Withdrawn => "withdrawn",
         }
     }
@@ -156,17 +161,28 @@ impl ReleaseState {
         [
             ReleaseState::Proposed,
             ReleaseState::Published,
+            ReleaseState::Suspended,
             ReleaseState::Withdrawn,
         ]
         .into_iter()
         .find(|s| s.as_str() == raw)
     }
 
-    /// Treatments change, and approval happens, only before publication.
+    /// Treatments change, and approval happens, only before publication or
+    /// while suspended.
     pub fn check_proposed(self) -> Result<(), ReleaseError> {
         match self {
-            ReleaseState::Proposed => Ok(()),
+            ReleaseState::Proposed | ReleaseState::Suspended => Ok(()),
             other => Err(ReleaseError::NotProposed(other)),
+        }
+    }
+
+    /// What a fresh scan of the data makes of a published release: hits
+    /// that no treatment covers suspend it; anything else stays as it is.
+    pub fn after_rescan(self, blocking: &[String]) -> ReleaseState {
+        match self {
+            ReleaseState::Published if !blocking.is_empty() => ReleaseState::Suspended,
+            other => other,
         }
     }
 
@@ -387,6 +403,25 @@ mod tests {
         }))
         .unwrap();
         ResourceSpec::parse(req).unwrap()
+    }
+
+    #[test]
+    fn a_rescan_suspends_only_a_published_release_with_uncovered_hits() {
+        let hit = vec!["name".to_owned()];
+        use ReleaseState::*;
+        assert_eq!(Published.after_rescan(&hit), Suspended);
+        assert_eq!(Published.after_rescan(&[]), Published);
+        assert_eq!(
+            Suspended.after_rescan(&[]),
+            Suspended,
+            "back only by review"
+        );
+        assert_eq!(Withdrawn.after_rescan(&hit), Withdrawn);
+        assert_eq!(Proposed.after_rescan(&hit), Proposed);
+        // A suspended release is treated and approved like a proposed one.
+        assert_eq!(Suspended.approve(&[], "user:a", "user:b"), Ok(Published));
+        assert!(Suspended.approve(&hit, "user:a", "user:b").is_err());
+        assert_eq!(ReleaseState::parse("suspended"), Some(Suspended));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod open_api;
 pub mod open_keys;
 pub mod package;
 pub mod releases;
+pub mod rescan;
 pub mod versions;
 
 use axum::http::HeaderMap;

@@ -487,6 +487,7 @@ pub async fn upload_batch(
     let outcome = result?;
     // Subscribers of the resource have new changes to receive.
     state.deliveries.notify_one();
+    crate::opendata::rescan::after_load(&state, &resource.code).await;
     Ok(Json(outcome))
 }
 

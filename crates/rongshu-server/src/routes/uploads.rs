@@ -315,6 +315,7 @@ pub async fn commit(
     match result {
         Ok(outcome) => {
             state.deliveries.notify_one();
+            crate::opendata::rescan::after_load(&state, &resource.code).await;
             let batch = &outcome.report.batch_id;
             if let Err(e) = state
                 .uploads

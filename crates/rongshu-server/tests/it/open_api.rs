@@ -20,6 +20,7 @@ on_both_backends_with!(
     past_versions_download_as_the_batch_left_them,
     the_signup_page_gives_a_key_once,
     annual_plans_show_progress_against_publication,
+    a_later_batch_with_personal_values_suspends_the_release_until_reviewed,
 );
 
 const OPEN_LIMIT: u32 = 15;
@@ -749,4 +750,102 @@ async fn annual_plans_show_progress_against_publication(app: &TestApp) {
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let (_, plans, _) = json_of(app.get("/api/v1/open-plans?year=2026", None).await).await;
     assert_eq!(plans["departments"][0]["progress"]["percent_done"], 50);
+}
+
+async fn a_later_batch_with_personal_values_suspends_the_release_until_reviewed(app: &TestApp) {
+    let cast = app.cast().await;
+    let reviewer = reviewer(app).await;
+    let code = open_population(app, &cast, 12).await;
+    let release = publish_release(
+        app,
+        &cast,
+        &reviewer,
+        json!({"resource": code, "name": "kids-by-district", "title": "各区子女数",
+               "items": ["district", "children"]}),
+    )
+    .await;
+    let id = release["id"].as_i64().unwrap();
+    assert_eq!(release["state"], "published");
+    let key = sign_up(app, "watcher@example.cn").await;
+    let download = "/api/v1/releases/kids-by-district/download?format=csv";
+    assert_eq!(with_key(app, download, None).await.status(), StatusCode::OK);
+
+    // A batch that keeps the data clean changes nothing.
+    let res = app
+        .post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            population_csv(12),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, shown, _) = json_of(
+        app.get(&format!("/api/v1/releases/{id}"), Some(&cast.provider))
+            .await,
+    )
+    .await;
+    assert_eq!(shown["state"], "published");
+
+    // A mobile number typed into the district: off the portal at once.
+    let dirty = population_csv(12).replacen(",锦江区,", ",13912345678,", 1);
+    let res = app
+        .post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            dirty,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, shown, _) = json_of(
+        app.get(&format!("/api/v1/releases/{id}"), Some(&cast.provider))
+            .await,
+    )
+    .await;
+    assert_eq!(shown["state"], "suspended", "{shown}");
+    assert_eq!(shown["blocking"], json!(["district"]));
+    assert_eq!(
+        with_key(app, download, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let (status, _) = get_json(
+        app,
+        "/api/open/v1/datasets/kids-by-district/records",
+        Some(&key),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = json_of(
+        app.get("/api/3/action/package_show?id=kids-by-district", None)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = json_of(app.get(&format!("/api/v1/releases/{id}"), None).await).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the public does not see a suspended release"
+    );
+
+    // Approval waits for the new hit to be dealt with; then it is back, masked.
+    let approve = format!("/api/v1/releases/{id}/approve");
+    let (status, _, _) = json_of(app.post_json(&approve, Some(&reviewer), &json!({})).await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, treated, _) = json_of(
+        app.post_json(
+            &format!("/api/v1/releases/{id}/treatments"),
+            Some(&cast.provider),
+            &json!({"treatments": [{"item": "district", "action": "mask"}]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{treated}");
+    let (status, back, _) =
+        json_of(app.post_json(&approve, Some(&reviewer), &json!({})).await).await;
+    assert_eq!(status, StatusCode::OK, "{back}");
+    assert_eq!(back["state"], "published");
+    let csv = with_key(app, download, None).await.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 13, "{csv}");
+    assert!(!csv.contains("13912345678"), "{csv}");
 }
