@@ -16,6 +16,7 @@ mod downloads;
 mod elements;
 mod error;
 mod migrations;
+mod portal;
 mod records;
 mod releases;
 mod repeats;
@@ -36,11 +37,14 @@ pub use catalog::{
 pub use changes::{AsOfPage, BatchMode, Change};
 pub use citizens::{CitizenCode, CitizenSession, NewCitizenCode, NewCitizenSession};
 pub use db::Backend;
-pub use demands::{Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand};
+pub use demands::{
+    Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand, NewPublicDemand, PublicRequester,
+};
 pub use downloads::DownloadCounts;
 pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts};
 pub use error::StoreError;
 pub use migrations::latest_version;
+pub use portal::{ReleaseUse, ViewCounts};
 pub use records::{Filter, FilterOp, Keyset, RecordPage, RecordQuery, SortKey};
 pub use releases::{NewRelease, Release, ReleaseChange};
 pub use repeats::{

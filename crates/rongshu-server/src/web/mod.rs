@@ -7,6 +7,7 @@ mod citizen;
 mod console;
 mod elements;
 mod i18n;
+mod portal;
 mod sharing;
 mod subscriptions;
 
@@ -26,14 +27,13 @@ use crate::auth::{MaybeActor, SESSION_COOKIE, token};
 use crate::error::ApiError;
 use crate::routes::login;
 use crate::state::AppState;
-use rongshu_core::catalog::{ShareType, Status};
+use rongshu_core::catalog::ShareType;
 
 const LANG_COOKIE: &str = "rongshu_lang";
 const LOGIN_CSRF_COOKIE: &str = "rongshu_login_csrf";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(portal))
         .route("/console", get(console))
         .route("/console/login", post(console_login))
         .route("/console/logout", post(console_logout))
@@ -44,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .merge(subscriptions::routes())
         .merge(applications::routes())
         .merge(citizen::routes())
+        .merge(portal::routes())
 }
 
 #[derive(Deserialize)]
@@ -109,7 +110,6 @@ pub struct ResourceRow {
     pub code: String,
     pub status: &'static str,
     pub name: String,
-    pub provider: String,
     pub share: &'static str,
     pub cycle: &'static str,
     pub rows: i64,
@@ -131,43 +131,9 @@ pub(crate) fn resource_rows(
             },
             code: r.code,
             name: r.spec.name,
-            provider: r.provider.name,
             rows: r.row_count,
         })
         .collect()
-}
-
-#[derive(Template)]
-#[template(path = "portal.html")]
-struct PortalPage {
-    t: &'static Texts,
-    counts: rongshu_store::PortalCounts,
-    resources: Vec<ResourceRow>,
-}
-
-async fn portal(
-    State(state): State<AppState>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let (lang, set_lang) = choose_lang(&q, &headers);
-    let t = lang.texts();
-    let page = async {
-        let counts = state.store.portal_counts().await?;
-        let mut resources = state.store.resources(None).await?;
-        resources.retain(|r| matches!(r.status, Status::Published | Status::Retired));
-        resources.truncate(20);
-        Ok::<_, ApiError>(PortalPage {
-            t,
-            counts,
-            resources: resource_rows(t, lang, resources),
-        })
-    }
-    .await;
-    match page {
-        Ok(p) => render(&p, set_lang.as_slice()),
-        Err(e) => e.into_response(),
-    }
 }
 
 #[derive(Template)]

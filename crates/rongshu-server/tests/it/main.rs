@@ -17,6 +17,8 @@ mod exchange;
 mod ground_truth;
 mod opendata;
 mod overdue;
+mod portal;
+mod portal_fixture;
 mod records;
 mod repeats;
 mod search;
