@@ -1,5 +1,7 @@
 //! Share demands (共享需求): a department asks for data no resource offers; the
-//! platform office routes the demand to a provider, who answers it.
+//! platform office routes the demand to a provider, who answers it. A member
+//! of the public asks the same way through the open-data portal (数据需求,
+//! the `public` channel): no requesting department, answered in public.
 
 use chrono::{DateTime, Utc};
 use rongshu_core::audit::AuditRecord;
@@ -20,7 +22,12 @@ pub struct DepartmentRef {
 #[derive(Debug, Clone, Serialize)]
 pub struct Demand {
     pub id: i64,
-    pub requester: DepartmentRef,
+    /// The department that asked; none for a request from the public.
+    pub requester: Option<DepartmentRef>,
+    /// `share` (a department's share demand) or `public` (through the portal).
+    pub channel: String,
+    /// Who asked from the public, as far as they said (contact is never shown publicly).
+    pub public_requester: Option<PublicRequester>,
     pub created_by: String,
     pub title: String,
     pub description: String,
@@ -42,6 +49,23 @@ pub struct DemandEvent {
     pub actor: String,
     pub action: String,
     pub detail: serde_json::Value,
+}
+
+/// A member of the public's own particulars, each optional.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PublicRequester {
+    pub name: Option<String>,
+    pub contact: Option<String>,
+    pub organisation: Option<String>,
+}
+
+/// A request from the public through the portal.
+pub struct NewPublicDemand<'a> {
+    pub requester: &'a PublicRequester,
+    pub title: &'a str,
+    pub description: &'a str,
+    /// The department the requester thinks holds the data: routed there at once.
+    pub department: Option<&'a str>,
 }
 
 pub struct NewDemand<'a> {
@@ -83,20 +107,34 @@ struct Move<'a> {
 
 const DEMAND_SELECT: &str = "SELECT m.id, m.created_by, m.title, m.description, m.items, m.reason, m.state, \
      m.answer, m.resource_code, m.promised_date, m.created_at, m.updated_at, \
+     m.channel, m.public_name, m.public_contact, m.public_organisation, \
      q.code AS q_code, q.name AS q_name, t.code AS t_code, t.name AS t_name \
-     FROM demands m JOIN departments q ON q.id = m.requester_id \
+     FROM demands m LEFT JOIN departments q ON q.id = m.requester_id \
      LEFT JOIN departments t ON t.id = m.routed_to";
 
 fn demand_from(row: &AnyRow) -> Result<Demand, StoreError> {
     let items: String = row.try_get("items")?;
     let t_code: Option<String> = row.try_get("t_code")?;
     let t_name: Option<String> = row.try_get("t_name")?;
+    let q_code: Option<String> = row.try_get("q_code")?;
+    let q_name: Option<String> = row.try_get("q_name")?;
+    let channel: String = row.try_get("channel")?;
+    let public_requester = (channel == "public")
+        .then(|| {
+            Ok::<_, StoreError>(PublicRequester {
+                name: row.try_get("public_name")?,
+                contact: row.try_get("public_contact")?,
+                organisation: row.try_get("public_organisation")?,
+            })
+        })
+        .transpose()?;
     Ok(Demand {
         id: row.try_get("id")?,
-        requester: DepartmentRef {
-            code: row.try_get("q_code")?,
-            name: row.try_get("q_name")?,
-        },
+        requester: q_code
+            .zip(q_name)
+            .map(|(code, name)| DepartmentRef { code, name }),
+        channel,
+        public_requester,
         created_by: row.try_get("created_by")?,
         title: row.try_get("title")?,
         description: row.try_get("description")?,
@@ -171,6 +209,86 @@ impl Store {
         append_in(&mut tx, &audit).await?;
         tx.commit().await?;
         self.demand(id).await
+    }
+
+    /// Take in a request from the public; routed at once to the department
+    /// the requester named, if any (the platform office may route it on).
+    pub async fn create_public_demand(
+        &self,
+        new: NewPublicDemand<'_>,
+        now: DateTime<Utc>,
+        mut audit: AuditRecord,
+    ) -> Result<Demand, StoreError> {
+        let routed = match new.department {
+            Some(code) => Some(self.department(code).await?),
+            None => None,
+        };
+        let state = if routed.is_some() { "routed" } else { "open" };
+        let mut tx = self.begin_write().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO demands (requester_id, created_by, title, description, items, reason, state,
+                routed_to, created_at, updated_at, channel, public_name, public_contact, public_organisation)
+             VALUES (NULL, 'public', $1, $2, '[]', '', $3, $4, $5, $5, 'public', $6, $7, $8) RETURNING id",
+        )
+        .bind(new.title)
+        .bind(new.description)
+        .bind(state)
+        .bind(routed.as_ref().map(|d| d.id))
+        .bind(ts(now))
+        .bind(new.requester.name.as_deref())
+        .bind(new.requester.contact.as_deref())
+        .bind(new.requester.organisation.as_deref())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        event(
+            &mut tx,
+            id,
+            now,
+            "public",
+            "create",
+            serde_json::json!({ "title": new.title, "channel": "public" }),
+        )
+        .await?;
+        if let Some(dept) = &routed {
+            event(
+                &mut tx,
+                id,
+                now,
+                "public",
+                "routed",
+                serde_json::json!({ "to": dept.code }),
+            )
+            .await?;
+        }
+        audit.target = Some(format!("demand:{id}"));
+        append_in(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.demand(id).await
+    }
+
+    /// Requests from the public, newest first, `limit` after `offset`, and how many there are.
+    pub async fn public_demands(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Demand>, i64), StoreError> {
+        let sql = format!(
+            "{DEMAND_SELECT} WHERE m.channel = 'public' ORDER BY m.id DESC LIMIT $1 OFFSET $2"
+        );
+        let items = sqlx::query(AssertSqlSafe(sql))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(demand_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM demands WHERE channel = 'public'")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok((items, total))
     }
 
     pub async fn demand(&self, id: i64) -> Result<Demand, StoreError> {

@@ -18,6 +18,7 @@ mod error;
 mod migrations;
 mod open_accounts;
 mod open_plans;
+mod portal;
 mod records;
 mod releases;
 mod repeats;
@@ -38,7 +39,9 @@ pub use catalog::{
 pub use changes::{AsOfPage, BatchMode, Change};
 pub use citizens::{CitizenCode, CitizenSession, NewCitizenCode, NewCitizenSession};
 pub use db::Backend;
-pub use demands::{Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand};
+pub use demands::{
+    Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand, NewPublicDemand, PublicRequester,
+};
 pub use downloads::DownloadCounts;
 pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts};
 pub use error::StoreError;
@@ -47,6 +50,7 @@ pub use open_accounts::{
     AccessRequest, AccessRequestState, NewOpenUser, OpenCaller, OpenKey, OpenLogin, OpenUser,
 };
 pub use open_plans::{NewPlanEntry, PlanEntry};
+pub use portal::{ReleaseUse, ViewCounts};
 pub use records::{Filter, FilterOp, Keyset, RecordPage, RecordQuery, SortKey};
 pub use releases::{NewRelease, Release, ReleaseChange};
 pub use repeats::{

@@ -568,6 +568,72 @@ const MIGRATIONS: &[Migration] = &[
         backfill: None,
     },
     Migration {
+        version: 18,
+        name: "open data views and public data requests",
+        statements: &[
+            // One counter per release and day (UTC), like `open_downloads`:
+            // each view of a dataset's portal page moves it by one.
+            "CREATE TABLE open_views (
+            release_id BIGINT NOT NULL REFERENCES open_releases(id),
+            day TEXT NOT NULL,
+            count BIGINT NOT NULL,
+            PRIMARY KEY (release_id, day))",
+        ],
+        // A demand may now come from the public through the portal (数据需求):
+        // no requesting department, the requester's own optional particulars.
+        // SQLite cannot drop a NOT NULL, so its two tables are rebuilt (the
+        // child moved aside first, so no foreign key is ever broken).
+        sqlite_only: &[
+            "ALTER TABLE demand_events RENAME TO demand_events_old",
+            "ALTER TABLE demands RENAME TO demands_old",
+            "CREATE TABLE demands (
+                id {id},
+                requester_id BIGINT REFERENCES departments(id),
+                created_by TEXT NOT NULL,
+                title TEXT NOT NULL,
+                description TEXT NOT NULL,
+                items TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                state TEXT NOT NULL,
+                routed_to BIGINT REFERENCES departments(id),
+                answer TEXT,
+                resource_code TEXT,
+                promised_date TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                channel TEXT NOT NULL DEFAULT 'share',
+                public_name TEXT,
+                public_contact TEXT,
+                public_organisation TEXT)",
+            "CREATE TABLE demand_events (
+                id {id},
+                demand_id BIGINT NOT NULL REFERENCES demands(id),
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                detail TEXT NOT NULL)",
+            "INSERT INTO demands (id, requester_id, created_by, title, description, items, reason,
+                state, routed_to, answer, resource_code, promised_date, created_at, updated_at)
+             SELECT id, requester_id, created_by, title, description, items, reason,
+                state, routed_to, answer, resource_code, promised_date, created_at, updated_at
+             FROM demands_old",
+            "INSERT INTO demand_events (id, demand_id, at, actor, action, detail)
+             SELECT id, demand_id, at, actor, action, detail FROM demand_events_old",
+            "DROP TABLE demand_events_old",
+            "DROP TABLE demands_old",
+            "CREATE INDEX demands_channel ON demands (channel, id)",
+        ],
+        postgres_only: &[
+            "ALTER TABLE demands ALTER COLUMN requester_id DROP NOT NULL",
+            "ALTER TABLE demands ADD COLUMN channel TEXT NOT NULL DEFAULT 'share'",
+            "ALTER TABLE demands ADD COLUMN public_name TEXT",
+            "ALTER TABLE demands ADD COLUMN public_contact TEXT",
+            "ALTER TABLE demands ADD COLUMN public_organisation TEXT",
+            "CREATE INDEX demands_channel ON demands (channel, id)",
+        ],
+        backfill: None,
+    },
+    Migration {
         version: 19,
         name: "open data users, keys and terms",
         statements: &[

@@ -272,6 +272,7 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
         spec(json!({
             "name": "各区县地区生产总值", "summary": "按季度的地区生产总值（亿元）与同比增速（%）。",
             "share_type": "unconditional", "open_type": "open", "update_cycle": "quarterly", "key_items": ["district_code", "period"],
+            "topics": ["经济发展"], "keywords": ["地区生产总值", "GDP", "经济"],
             "items": [
                 {"key": "district_code", "name": "行政区划代码", "type": "string", "required": true, "grade": 1},
                 {"key": "district_name", "name": "区县", "type": "string", "grade": 1},

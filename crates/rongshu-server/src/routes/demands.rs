@@ -139,7 +139,7 @@ pub async fn list(
 pub(crate) fn may_see(actor: &Actor, d: &Demand) -> bool {
     let dept = &actor.department().code;
     actor.is_platform_admin()
-        || &d.requester.code == dept
+        || d.requester.as_ref().is_some_and(|q| &q.code == dept)
         || d.routed_to.as_ref().is_some_and(|t| &t.code == dept)
 }
 
@@ -288,7 +288,11 @@ pub(crate) async fn close_demand(
     id: i64,
 ) -> Result<Demand, ApiError> {
     let demand = state.store.demand(id).await?;
-    if demand.requester.code != actor.department().code && !actor.is_platform_admin() {
+    let requested_here = demand
+        .requester
+        .as_ref()
+        .is_some_and(|q| q.code == actor.department().code);
+    if !requested_here && !actor.is_platform_admin() {
         return Err(ApiError::Forbidden(
             "only the department that made a demand closes it".into(),
         ));

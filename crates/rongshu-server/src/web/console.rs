@@ -742,7 +742,7 @@ async fn demands_page(
         .map(|d| DemandRow {
             id: d.id,
             title: d.title.clone(),
-            requester: d.requester.name.clone(),
+            requester: requester_label(t, d),
             routed_to: d
                 .routed_to
                 .as_ref()
@@ -802,10 +802,23 @@ async fn demand_create(
     }
 }
 
+/// Who asked: the department, or the public (with the organisation they gave).
+fn requester_label(t: &Texts, d: &Demand) -> String {
+    match (&d.requester, &d.public_requester) {
+        (Some(q), _) => q.name.clone(),
+        (None, Some(p)) => match &p.organisation {
+            Some(org) => format!("{}（{org}）", t.l("the_public")),
+            None => t.l("the_public").to_owned(),
+        },
+        (None, None) => t.l("the_public").to_owned(),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "demand.html")]
 struct DemandPage<'a> {
     t: &'static Texts,
+    requester: String,
     csrf: String,
     error: &'a str,
     d: Demand,
@@ -842,7 +855,9 @@ async fn demand_detail(
         events,
         can_route: actor.is_platform_admin() && matches!(d.state.as_str(), "open" | "routed"),
         can_answer: d.state == "routed" && d.routed_to.as_ref().is_some_and(|r| r.code == dept),
-        can_close: d.state != "closed" && (d.requester.code == dept || actor.is_platform_admin()),
+        can_close: d.state != "closed"
+            && (d.requester.as_ref().is_some_and(|q| q.code == dept) || actor.is_platform_admin()),
+        requester: requester_label(t, &d),
         d,
     };
     render(&page, &[])

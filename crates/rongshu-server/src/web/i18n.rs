@@ -32,13 +32,10 @@ pub struct Texts {
     pub nav_portal: &'static str,
     pub nav_console: &'static str,
     pub footer: &'static str,
-    pub portal_heading: &'static str,
-    pub portal_intro: &'static str,
     pub figures: &'static str,
     pub departments: &'static str,
     pub resources: &'static str,
     pub rows: &'static str,
-    pub latest_resources: &'static str,
     pub col_code: &'static str,
     pub col_name: &'static str,
     pub col_provider: &'static str,
@@ -71,13 +68,10 @@ pub static ZH: Texts = Texts {
     nav_portal: "开放门户",
     nav_console: "管理控制台",
     footer: "蓉数 · 政务信息资源共享开放平台",
-    portal_heading: "政务数据资源",
-    portal_intro: "各部门在此登记所持有的政务信息资源，按规则共享，并向社会开放可开放的数据。",
     figures: "平台概况",
     departments: "部门",
     resources: "信息资源",
     rows: "数据记录",
-    latest_resources: "最新资源",
     col_code: "资源代码",
     col_name: "资源名称",
     col_provider: "提供方",
@@ -110,13 +104,10 @@ pub static EN: Texts = Texts {
     nav_portal: "Open data",
     nav_console: "Console",
     footer: "Rongshu · government data sharing and open data",
-    portal_heading: "Government data resources",
-    portal_intro: "Departments register the data they hold here, share it under rules, and open what may be opened to the public.",
     figures: "At a glance",
     departments: "departments",
     resources: "resources",
     rows: "records",
-    latest_resources: "Latest resources",
     col_code: "Code",
     col_name: "Name",
     col_provider: "Provider",
@@ -143,7 +134,8 @@ impl Texts {
     /// A console label by key, in this language; the key itself when unknown,
     /// so a missing label shows up instead of hiding.
     pub fn l<'a>(&self, key: &'a str) -> &'a str {
-        match LABELS.iter().find(|(k, _, _)| *k == key) {
+        let portal = super::portal::labels::PORTAL_LABELS.iter();
+        match LABELS.iter().chain(portal).find(|(k, _, _)| *k == key) {
             Some((_, zh, en)) => {
                 if self.code == "en" {
                     en

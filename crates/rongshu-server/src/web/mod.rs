@@ -8,6 +8,7 @@ mod console;
 mod elements;
 mod i18n;
 mod open_plans;
+mod portal;
 mod sharing;
 mod signup;
 mod subscriptions;
@@ -28,14 +29,13 @@ use crate::auth::{MaybeActor, SESSION_COOKIE, token};
 use crate::error::ApiError;
 use crate::routes::login;
 use crate::state::AppState;
-use rongshu_core::catalog::{ShareType, Status};
+use rongshu_core::catalog::ShareType;
 
 const LANG_COOKIE: &str = "rongshu_lang";
 const LOGIN_CSRF_COOKIE: &str = "rongshu_login_csrf";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(portal))
         .route("/console", get(console))
         .route("/console/login", post(console_login))
         .route("/console/logout", post(console_logout))
@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .merge(citizen::routes())
         .merge(signup::routes())
         .merge(open_plans::routes())
+        .merge(portal::routes())
 }
 
 #[derive(Deserialize)]
@@ -113,7 +114,6 @@ pub struct ResourceRow {
     pub code: String,
     pub status: &'static str,
     pub name: String,
-    pub provider: String,
     pub share: &'static str,
     pub cycle: &'static str,
     pub rows: i64,
@@ -135,43 +135,9 @@ pub(crate) fn resource_rows(
             },
             code: r.code,
             name: r.spec.name,
-            provider: r.provider.name,
             rows: r.row_count,
         })
         .collect()
-}
-
-#[derive(Template)]
-#[template(path = "portal.html")]
-struct PortalPage {
-    t: &'static Texts,
-    counts: rongshu_store::PortalCounts,
-    resources: Vec<ResourceRow>,
-}
-
-async fn portal(
-    State(state): State<AppState>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let (lang, set_lang) = choose_lang(&q, &headers);
-    let t = lang.texts();
-    let page = async {
-        let counts = state.store.portal_counts().await?;
-        let mut resources = state.store.resources(None).await?;
-        resources.retain(|r| matches!(r.status, Status::Published | Status::Retired));
-        resources.truncate(20);
-        Ok::<_, ApiError>(PortalPage {
-            t,
-            counts,
-            resources: resource_rows(t, lang, resources),
-        })
-    }
-    .await;
-    match page {
-        Ok(p) => render(&p, set_lang.as_slice()),
-        Err(e) => e.into_response(),
-    }
 }
 
 #[derive(Template)]

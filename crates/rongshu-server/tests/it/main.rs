@@ -18,6 +18,8 @@ mod ground_truth;
 mod open_api;
 mod opendata;
 mod overdue;
+mod portal;
+mod portal_fixture;
 mod records;
 mod repeats;
 mod search;

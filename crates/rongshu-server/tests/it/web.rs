@@ -27,7 +27,7 @@ async fn the_portal_shows_live_counts_in_both_languages(app: &TestApp) {
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(html.contains("lang=\"zh-CN\""));
-    assert!(html.contains("蓉数") && html.contains("人口基础信息"));
+    assert!(html.contains("蓉数") && html.contains("公共数据开放平台"));
     assert!(
         html.contains("<div class=\"n\">3</div>部门"),
         "three departments"
@@ -44,7 +44,7 @@ async fn the_portal_shows_live_counts_in_both_languages(app: &TestApp) {
             .contains("rongshu_lang=en")
     );
     let html = res.text().await.unwrap();
-    assert!(html.contains("lang=\"en\"") && html.contains("Government data resources"));
+    assert!(html.contains("lang=\"en\"") && html.contains("Open data portal"));
 }
 
 async fn the_console_signs_in_with_a_form(app: &TestApp) {

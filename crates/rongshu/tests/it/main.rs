@@ -316,8 +316,8 @@ async fn serve_starts_stops_and_starts_again_with_the_demo(place: Place) {
             .await
             .unwrap();
         assert!(
-            portal.contains("人口基础信息"),
-            "round {round}: the demo is there"
+            portal.contains("各区县地区生产总值"),
+            "round {round}: the demo's open data is on the portal"
         );
         // An open dataset was released before the server listened, and the
         // CKAN API lists it (once: the second start releases nothing again).

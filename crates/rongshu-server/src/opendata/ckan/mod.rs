@@ -94,6 +94,33 @@ async fn dispatch(name: &str, call: &Call<'_>) -> CkanResult {
     }
 }
 
+/// A published dataset's first `limit` rows exactly as `datastore_search`
+/// gives them (the view's rows, dropped items absent, masked items masked):
+/// the portal's preview and chart read through here, not beside it.
+/// `Ok(None)`: the dataset is open on conditions, so its rows are not public.
+pub async fn released_rows(
+    state: &AppState,
+    base: &str,
+    dataset: &crate::opendata::package::Dataset,
+    limit: i64,
+) -> Result<Option<Value>, ApiError> {
+    let query = format!("resource_id={}&limit={limit}", dataset.resource_id());
+    let params = Params::from_request(Some(&query), b"")
+        .map_err(|e| ApiError::internal_msg(format!("{e:?}")))?;
+    let call = Call {
+        state,
+        base: base.to_owned(),
+        params,
+    };
+    match datastore::datastore_search(&call).await {
+        Ok(result) => Ok(Some(result)),
+        Err(CkanError::Authorization(_)) => Ok(None),
+        Err(CkanError::NotFound(m)) => Err(ApiError::NotFound(m)),
+        Err(CkanError::Internal(e)) => Err(e),
+        Err(other) => Err(ApiError::internal_msg(format!("{other:?}"))),
+    }
+}
+
 /// `GET` or `POST /api/3/action/{name}`.
 pub async fn action(
     State(state): State<AppState>,
