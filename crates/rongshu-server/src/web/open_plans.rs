@@ -8,20 +8,14 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rongshu_core::opendata::PlanStatus;
-use serde::Deserialize;
 
-use super::{LangQuery, Texts, choose_lang, render};
+use super::Texts;
+use super::portal::Chrome;
 use crate::routes::open_plans::{plans, year_or_now};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/plans", get(page))
-}
-
-#[derive(Deserialize)]
-pub struct PlansQuery {
-    lang: Option<String>,
-    year: Option<i32>,
 }
 
 struct EntryRow {
@@ -45,8 +39,9 @@ struct DepartmentRow {
 }
 
 #[derive(Template)]
-#[template(path = "open_plans.html")]
+#[template(path = "portal/plans.html")]
 struct PlansPage {
+    c: Chrome,
     t: &'static Texts,
     year: i32,
     departments: Vec<DepartmentRow>,
@@ -63,12 +58,17 @@ fn status_key(status: PlanStatus) -> &'static str {
 
 async fn page(
     State(state): State<AppState>,
-    Query(q): Query<PlansQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    let (lang, set_lang) = choose_lang(&LangQuery { lang: q.lang }, &headers);
-    let t = lang.texts();
-    let year = year_or_now(&state, q.year);
+    let c = Chrome::new("/plans", &pairs, &headers, "plans");
+    let t = c.t;
+    let asked = pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "year")
+        .and_then(|(_, v)| v.parse().ok());
+    let year = year_or_now(&state, asked);
     let found = match plans(&state, year, None).await {
         Ok(found) => found,
         Err(e) => return e.into_response(),
@@ -99,12 +99,10 @@ async fn page(
                 .collect(),
         })
         .collect();
-    render(
-        &PlansPage {
-            t,
-            year,
-            departments,
-        },
-        set_lang.as_slice(),
-    )
+    c.page(&PlansPage {
+        c: c.clone(),
+        t,
+        year,
+        departments,
+    })
 }

@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::console::{Fields, csrf_refused, field};
-use super::{LangQuery, Texts, choose_lang, cookie, render};
+use super::portal::Chrome;
+use super::{Texts, cookie, render};
 use crate::auth::token;
 use crate::error::ApiError;
 use crate::routes::open_accounts::{SignUpBody, sign_up};
@@ -23,8 +24,9 @@ pub fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "signup.html")]
+#[template(path = "portal/signup.html")]
 struct SignUpPage<'a> {
+    c: Chrome,
     t: &'static Texts,
     csrf: String,
     error: &'a str,
@@ -38,21 +40,22 @@ struct SignUpPage<'a> {
 
 fn page(
     state: &AppState,
-    t: &'static Texts,
+    c: Chrome,
     status: StatusCode,
     values: (&str, &str, &str),
     error: &str,
     key: Option<String>,
-    mut cookies: Vec<String>,
 ) -> Response {
     let csrf = token::random_secret();
+    let mut cookies = c.cookies();
     cookies.push(format!(
         "{FORM_COOKIE}={csrf}; Path=/signup; HttpOnly; SameSite=Strict; Max-Age=3600"
     ));
     let (email, name, organisation) = values;
     let mut response = render(
         &SignUpPage {
-            t,
+            t: c.t,
+            c,
             csrf,
             error,
             email,
@@ -69,19 +72,11 @@ fn page(
 
 async fn form(
     State(state): State<AppState>,
-    Query(q): Query<LangQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    let (lang, set_lang) = choose_lang(&q, &headers);
-    page(
-        &state,
-        lang.texts(),
-        StatusCode::OK,
-        ("", "", ""),
-        "",
-        None,
-        set_lang.into_iter().collect(),
-    )
+    let c = Chrome::new("/signup", &pairs, &headers, "signup");
+    page(&state, c, StatusCode::OK, ("", "", ""), "", None)
 }
 
 async fn submit(
@@ -89,7 +84,8 @@ async fn submit(
     headers: HeaderMap,
     axum::Form(fields): axum::Form<Fields>,
 ) -> Response {
-    let t = choose_lang(&LangQuery { lang: None }, &headers).0.texts();
+    let c = Chrome::new("/signup", &[], &headers, "signup");
+    let t = c.t;
     let sent = field(&fields, "csrf");
     if sent.is_empty() || cookie(&headers, FORM_COOKIE) != Some(sent) {
         return csrf_refused();
@@ -108,35 +104,25 @@ async fn submit(
     match sign_up(&state, &body).await {
         Ok(made) => page(
             &state,
-            t,
+            c,
             StatusCode::CREATED,
             ("", "", ""),
             "",
             Some(made.secret),
-            Vec::new(),
         ),
         // The checks' messages name the field; the form keeps what was typed
         // (never the password).
         Err(ApiError::BadRequest(message)) => {
             let error = format!("{}{message}", t.l("signup_fix"));
-            page(
-                &state,
-                t,
-                StatusCode::BAD_REQUEST,
-                values,
-                &error,
-                None,
-                Vec::new(),
-            )
+            page(&state, c, StatusCode::BAD_REQUEST, values, &error, None)
         }
         Err(ApiError::Conflict(_)) => page(
             &state,
-            t,
+            c,
             StatusCode::CONFLICT,
             values,
             t.l("signup_taken"),
             None,
-            Vec::new(),
         ),
         Err(e) => e.into_response(),
     }
