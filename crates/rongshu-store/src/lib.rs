@@ -15,6 +15,7 @@ mod demands;
 mod downloads;
 mod elements;
 mod error;
+mod linkage;
 mod migrations;
 mod records;
 mod releases;
@@ -40,6 +41,10 @@ pub use demands::{Demand, DemandAnswer, DemandEvent, DepartmentRef, NewDemand};
 pub use downloads::DownloadCounts;
 pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts};
 pub use error::StoreError;
+pub use linkage::{
+    LinkageCounts, LinkageDecision, LinkageJob, LinkagePair, NewLinkageJob, NewLinkagePair,
+    PairClass,
+};
 pub use migrations::latest_version;
 pub use records::{Filter, FilterOp, Keyset, RecordPage, RecordQuery, SortKey};
 pub use releases::{NewRelease, Release, ReleaseChange};

@@ -143,7 +143,11 @@ impl Texts {
     /// A console label by key, in this language; the key itself when unknown,
     /// so a missing label shows up instead of hiding.
     pub fn l<'a>(&self, key: &'a str) -> &'a str {
-        match LABELS.iter().find(|(k, _, _)| *k == key) {
+        match LABELS
+            .iter()
+            .chain(super::linkage::LABELS)
+            .find(|(k, _, _)| *k == key)
+        {
             Some((_, zh, en)) => {
                 if self.code == "en" {
                     en
