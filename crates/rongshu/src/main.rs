@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_api;
+mod bench_linkage;
 mod cli;
 mod demo;
 
