@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blocking::CandidatePair;
 use super::compare::{MISSING, Outcome};
-use super::config::{EmSettings, LinkageConfig};
+use super::config::{EmSettings, Level, LinkageConfig};
 use super::error::LinkageError;
 use super::pattern::Comparator;
 use super::table::Table;
@@ -307,7 +307,28 @@ fn random_pair_frequencies(
             tally(l, r)?;
         }
     }
-    Ok(counts.into_iter().map(normalised).collect())
+    let mut u: Vec<Vec<f64>> = counts.into_iter().map(normalised).collect();
+    // Exact agreement of a random pair is computed, not sampled: a sample of
+    // some thousand pairs cannot tell 1 in 30,000 (a birth date) from 1 in
+    // 300,000 (an address), and exact agreement is the strongest evidence.
+    for (c, column) in comparator.columns().iter().enumerate() {
+        if column.levels.first() != Some(&Level::Exact) {
+            continue;
+        }
+        let (Some(exact), Some(u)) = (comparator.exact_agreement(c), u.get_mut(c)) else {
+            continue;
+        };
+        let exact = exact.clamp(1e-9, 1.0 - 1e-9);
+        let rest: f64 = u.iter().skip(1).sum();
+        if rest <= 0.0 {
+            continue;
+        }
+        let scale = (1.0 - exact) / rest;
+        for (k, x) in u.iter_mut().enumerate() {
+            *x = if k == 0 { exact } else { *x * scale };
+        }
+    }
+    Ok(u)
 }
 
 /// A small, well-mixed generator: enough to sample pairs reproducibly without
