@@ -15,6 +15,7 @@ mod disclosure;
 mod error;
 mod exchange;
 mod extract;
+pub mod linkage;
 mod metrics;
 pub mod opendata;
 pub mod overdue;
@@ -77,6 +78,7 @@ impl App {
         exchange::delivery::start(state.clone());
         overdue::start(state.clone());
         opendata::rescan::start(state.clone());
+        linkage::recover(&state).await;
         let router = router(state.clone());
         Ok(App {
             listener,

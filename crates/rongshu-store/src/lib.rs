@@ -15,6 +15,7 @@ mod demands;
 mod downloads;
 mod elements;
 mod error;
+mod linkage;
 mod migrations;
 mod open_accounts;
 mod open_plans;
@@ -45,6 +46,10 @@ pub use demands::{
 pub use downloads::DownloadCounts;
 pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts};
 pub use error::StoreError;
+pub use linkage::{
+    LinkageCounts, LinkageDecision, LinkageJob, LinkagePair, NewLinkageJob, NewLinkagePair,
+    PairClass,
+};
 pub use migrations::latest_version;
 pub use open_accounts::{
     AccessRequest, AccessRequestState, NewOpenUser, OpenCaller, OpenKey, OpenLogin, OpenUser,

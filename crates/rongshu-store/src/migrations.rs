@@ -568,6 +568,54 @@ const MIGRATIONS: &[Migration] = &[
         backfill: None,
     },
     Migration {
+        version: 17,
+        name: "record linkage jobs and clerical review",
+        statements: &[
+            // A job: its configuration as submitted, its state and, once done,
+            // its figures (JSON the API returns as it is).
+            "CREATE TABLE linkage_jobs (
+            id {id},
+            created_by TEXT NOT NULL,
+            department TEXT NOT NULL,
+            left_resource TEXT NOT NULL,
+            right_resource TEXT NOT NULL,
+            config TEXT NOT NULL,
+            state TEXT NOT NULL,
+            error TEXT,
+            figures TEXT,
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            finished_at TEXT)",
+            "CREATE INDEX linkage_jobs_department ON linkage_jobs (department, id)",
+            // Every scored pair, numbered best score first, with the evidence
+            // per compared column (values, level found, weight) as JSON.
+            "CREATE TABLE linkage_pairs (
+            job_id BIGINT NOT NULL REFERENCES linkage_jobs(id),
+            pair_no BIGINT NOT NULL,
+            left_id TEXT NOT NULL,
+            right_id TEXT NOT NULL,
+            weight DOUBLE PRECISION NOT NULL,
+            probability DOUBLE PRECISION NOT NULL,
+            class TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            PRIMARY KEY (job_id, pair_no))",
+            "CREATE INDEX linkage_pairs_class ON linkage_pairs (job_id, class, pair_no)",
+            // A reviewer's decision on an uncertain pair: once, with who and when.
+            "CREATE TABLE linkage_decisions (
+            job_id BIGINT NOT NULL,
+            pair_no BIGINT NOT NULL,
+            decision TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            decided_at TEXT NOT NULL,
+            note TEXT,
+            PRIMARY KEY (job_id, pair_no),
+            FOREIGN KEY (job_id, pair_no) REFERENCES linkage_pairs(job_id, pair_no))",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+        backfill: None,
+    },
+    Migration {
         version: 18,
         name: "open data views and public data requests",
         statements: &[

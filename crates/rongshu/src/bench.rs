@@ -58,6 +58,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 4)]
         connections: usize,
     },
+    /// Record linkage on the synthetic city: every extract's keyless records
+    /// linked to the population, with precision, recall and F1 against the
+    /// ground truth, candidate pairs per second and the clerical-review share.
+    Linkage {
+        /// People in the generated city.
+        #[arg(long, default_value_t = 100_000)]
+        people: u64,
+    },
 }
 
 pub async fn run(command: BenchCommand, db: &DbArgs) -> anyhow::Result<ExitCode> {
@@ -74,6 +82,7 @@ pub async fn run(command: BenchCommand, db: &DbArgs) -> anyhow::Result<ExitCode>
             seconds,
             connections,
         } => crate::bench_api::run(people, seconds, connections, db).await,
+        BenchCommand::Linkage { people } => crate::bench_linkage::run(people).await,
     }
 }
 

@@ -283,6 +283,7 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
     ));
     let mut rows = 0;
     let mut opened = Vec::new();
+    let mut codes = std::collections::HashMap::new();
     for (dept, spec, path) in resources {
         let open = spec.open_type == OpenType::Open && dept == "tjj";
         let resource = service::create_resource(store, now, &doer, &dept, &spec)
@@ -309,8 +310,9 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
         .map_err(e)?;
         tracing::info!(resource = %resource.code, loaded = report.report.rows_loaded, rejected = report.report.rows_rejected, "demo batch");
         if open {
-            opened.push((dept, resource.code.clone()));
+            opened.push((dept.clone(), resource.code.clone()));
         }
+        codes.insert(dept, resource.code.clone());
     }
     // The open data portal and its CKAN API have content at once: each
     // aggregate the catalog declares open goes through the same release path
@@ -341,6 +343,7 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
             .map_err(e)?;
         tracing::info!(release = %release.name, "demo release published");
     }
+    link_keyless(store, &codes).await?;
     tracing::info!(
         rows,
         seconds = started.elapsed().as_secs_f64(),
@@ -356,6 +359,45 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
         writeln!(file, "{line}")?;
         println!("  {line}");
     }
+    Ok(())
+}
+
+/// One record-linkage job, so the demo shows linked records and a review
+/// queue: 医保局's records delivered without an ID number, matched to 公安局's
+/// population by name, birth date and address.
+async fn link_keyless(
+    store: &Store,
+    codes: &std::collections::HashMap<String, String>,
+) -> anyhow::Result<()> {
+    let (Some(left), Some(right)) = (codes.get("ybj"), codes.get("gaj")) else {
+        return Ok(());
+    };
+    let job = rongshu_server::linkage::run_as_platform(
+        store,
+        json!({
+            "left": {"resource": left, "only_missing": "id_number"},
+            "right": {"resource": right},
+            "columns": [
+                {"name": "name", "kind": "chinese_name"},
+                {"name": "birth_date", "kind": "date"},
+                {"name": "address", "kind": "address"}
+            ],
+            "blocking": [{"columns": ["name"]}, {"columns": ["birth_date"]}, {"columns": ["address"]}],
+            "thresholds": {"link": 0.9, "review": 0.2},
+            "assignment": "left_unique"
+        }),
+    )
+    .await
+    .map_err(|e| anyhow!("demo linkage: {e}"))?;
+    let figures = job.figures.unwrap_or_default();
+    tracing::info!(
+        job = job.id,
+        state = %job.state,
+        records = %figures["left_rows"],
+        matches = %figures["matches"],
+        review = %figures["review"],
+        "demo linkage job"
+    );
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_api;
+mod bench_linkage;
 mod bench_open;
 mod cli;
 mod demo;

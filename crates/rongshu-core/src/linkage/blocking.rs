@@ -25,38 +25,116 @@ struct KeyColumn {
     kind: ComparisonKind,
 }
 
+/// What one blocking rule did: how many blocks (values present on both
+/// sides) it found, the pairs it proposed, and the blocks it skipped for being
+/// larger than the configured cap. Counts only: a skipped key (a surname, a
+/// birth date) is not repeated here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleReport {
+    pub columns: Vec<String>,
+    pub blocks: usize,
+    /// Pairs this rule proposed (some may also come from another rule).
+    pub pairs: usize,
+    pub skipped_blocks: usize,
+    /// Pairs the skipped blocks would have made.
+    pub skipped_pairs: usize,
+    /// The size (left rows × right rows) of the largest skipped block.
+    pub largest_skipped: usize,
+}
+
+/// Blocking's account of itself: the cap, each rule, and the candidate pairs
+/// after the rules were unioned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockingReport {
+    pub max_block_size: usize,
+    pub rules: Vec<RuleReport>,
+    pub candidate_pairs: usize,
+}
+
+impl BlockingReport {
+    pub fn skipped_blocks(&self) -> usize {
+        self.rules.iter().map(|r| r.skipped_blocks).sum()
+    }
+}
+
 /// The candidate pairs of every blocking rule, unioned, sorted and without repeats.
 pub fn block(
     config: &LinkageConfig,
     left: &Table,
     right: &Table,
 ) -> Result<Vec<CandidatePair>, LinkageError> {
+    Ok(block_with_report(config, left, right)?.0)
+}
+
+/// [`block`] with its report. Blocks larger than the configuration's
+/// `max_block_size` (left rows × right rows) are skipped, so a common surname
+/// or birth date cannot make the candidates quadratic; the rows in them still
+/// meet through the other rules.
+pub fn block_with_report(
+    config: &LinkageConfig,
+    left: &Table,
+    right: &Table,
+) -> Result<(Vec<CandidatePair>, BlockingReport), LinkageError> {
+    let cap = config.max_block_size();
     let mut pairs = BTreeSet::new();
+    let mut rules = Vec::with_capacity(config.blocking().len());
     for rule in config.blocking() {
         let keys = rule
             .columns
             .iter()
             .map(|name| resolve(config, left, right, name))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut index: HashMap<Vec<String>, Vec<usize>> = HashMap::new();
+        // The left side is indexed; right rows are gathered only under keys the
+        // left side has, so memory follows the blocks, not the right table.
+        let mut index: HashMap<Vec<String>, (Vec<usize>, Vec<usize>)> = HashMap::new();
         for row in 0..left.len() {
             if let Some(key) = key_of(&keys, |k| left.value(row, k.left)) {
-                index.entry(key).or_default().push(row);
+                index.entry(key).or_default().0.push(row);
             }
         }
         for row in 0..right.len() {
             let Some(key) = key_of(&keys, |k| right.value(row, k.right)) else {
                 continue;
             };
-            for &l in index.get(&key).map(Vec::as_slice).unwrap_or_default() {
-                pairs.insert(CandidatePair {
-                    left: l,
-                    right: row,
-                });
+            if let Some(entry) = index.get_mut(&key) {
+                entry.1.push(row);
             }
         }
+        let mut report = RuleReport {
+            columns: rule.columns.clone(),
+            blocks: 0,
+            pairs: 0,
+            skipped_blocks: 0,
+            skipped_pairs: 0,
+            largest_skipped: 0,
+        };
+        for (lefts, rights) in index.values() {
+            if rights.is_empty() {
+                continue;
+            }
+            report.blocks += 1;
+            let size = lefts.len().saturating_mul(rights.len());
+            if size > cap {
+                report.skipped_blocks += 1;
+                report.skipped_pairs = report.skipped_pairs.saturating_add(size);
+                report.largest_skipped = report.largest_skipped.max(size);
+                continue;
+            }
+            report.pairs += size;
+            for &l in lefts {
+                for &r in rights {
+                    pairs.insert(CandidatePair { left: l, right: r });
+                }
+            }
+        }
+        rules.push(report);
     }
-    Ok(pairs.into_iter().collect())
+    let report = BlockingReport {
+        max_block_size: cap,
+        rules,
+        candidate_pairs: pairs.len(),
+    };
+    Ok((pairs.into_iter().collect(), report))
 }
 
 /// A blocking column is normalised like the compared column of that name (so
@@ -121,15 +199,69 @@ mod tests {
     }
 
     fn config(blocking: &str) -> LinkageConfig {
+        capped(blocking, 10_000)
+    }
+
+    fn capped(blocking: &str, cap: usize) -> LinkageConfig {
         let spec: LinkageSpec = serde_json::from_str(&format!(
             r#"{{"columns": [{{"name": "name", "kind": "chinese_name"}},
                             {{"name": "birth_date", "kind": "date"}},
                             {{"name": "phone", "kind": "phone"}}],
                 "blocking": {blocking},
-                "thresholds": {{"link": 0.9, "review": 0.5}}}}"#
+                "thresholds": {{"link": 0.9, "review": 0.5}},
+                "max_block_size": {cap}}}"#
         ))
         .unwrap();
         LinkageConfig::parse(spec).unwrap()
+    }
+
+    #[test]
+    fn a_block_over_the_cap_is_skipped_and_reported() {
+        // Three 王伟 on the left, four on the right, all born on different days:
+        // the name block would make 12 pairs; the cap is 10.
+        let left = table(&[
+            ("王伟", "1990-01-01", None),
+            ("王伟", "1991-01-01", None),
+            ("王伟", "1992-01-01", None),
+            ("李娜", "1985-05-05", None),
+        ]);
+        let right = table(&[
+            ("王伟", "1990-01-01", None),
+            ("王伟", "1993-01-01", None),
+            ("王伟", "1994-01-01", None),
+            ("王伟", "1995-01-01", None),
+            ("李娜", "1985-05-05", None),
+        ]);
+        let config = capped(
+            r#"[{"columns": ["name"]}, {"columns": ["birth_date"]}]"#,
+            10,
+        );
+        let (pairs, report) = block_with_report(&config, &left, &right).unwrap();
+        // The 王伟 who share a birth date still meet through the date rule.
+        assert_eq!(
+            pairs,
+            [
+                CandidatePair { left: 0, right: 0 },
+                CandidatePair { left: 3, right: 4 }
+            ]
+        );
+        let name = &report.rules[0];
+        assert_eq!(
+            (
+                name.blocks,
+                name.pairs,
+                name.skipped_blocks,
+                name.skipped_pairs,
+                name.largest_skipped
+            ),
+            (2, 1, 1, 12, 12)
+        );
+        assert_eq!(report.rules[1].skipped_blocks, 0);
+        assert_eq!(report.candidate_pairs, 2);
+        assert_eq!(report.skipped_blocks(), 1);
+        // Without the cap the block is paired whole.
+        let open = capped(r#"[{"columns": ["name"]}]"#, 12);
+        assert_eq!(block(&open, &left, &right).unwrap().len(), 13);
     }
 
     #[test]

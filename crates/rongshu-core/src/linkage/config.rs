@@ -120,6 +120,10 @@ pub struct EmSettings {
     /// up to where exact agreement looks like evidence against a match. The random
     /// pair frequencies are the population's u; EM then learns m and λ.
     pub estimate_u: bool,
+    /// Learn m and λ by EM. Off: score with the starting values (m trusting the
+    /// closest level, u from random pairs, λ from the table sizes), e.g. for a
+    /// quick first look or tables too small for EM to say anything.
+    pub learn: bool,
 }
 
 impl Default for EmSettings {
@@ -130,8 +134,33 @@ impl Default for EmSettings {
             u_sample_size: 20_000,
             seed: 0x5eed_0f11_a6e5,
             estimate_u: false,
+            learn: true,
         }
     }
+}
+
+/// How many links a record may take part in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assignment {
+    /// Each left record is linked to at most one right record and each right
+    /// record to at most one left record, best score first: one person, one
+    /// record (the usual case when both sides hold each person once).
+    #[default]
+    OneToOne,
+    /// Each left record is linked to at most one right record, but a right
+    /// record may take several (an extract with several records per person,
+    /// such as a marriage and a later divorce, against a registry).
+    LeftUnique,
+    /// Every pair is decided on its own score.
+    All,
+}
+
+/// The default cap on the pairs one blocking key may produce.
+pub const DEFAULT_MAX_BLOCK_SIZE: usize = 10_000;
+
+fn default_max_block_size() -> usize {
+    DEFAULT_MAX_BLOCK_SIZE
 }
 
 /// A linkage configuration as written by a user.
@@ -142,6 +171,14 @@ pub struct LinkageSpec {
     pub thresholds: Thresholds,
     #[serde(default)]
     pub em: EmSettings,
+    /// A block (the rows sharing one value of a blocking rule) that would make
+    /// more candidate pairs than this (left rows × right rows) is skipped and
+    /// reported: one common surname or birth date must not explode the pair
+    /// count. Its rows still meet through the other rules.
+    #[serde(default = "default_max_block_size")]
+    pub max_block_size: usize,
+    #[serde(default)]
+    pub assignment: Assignment,
 }
 
 /// A compared column after checking: its levels are never empty and all apply.
@@ -160,6 +197,8 @@ pub struct LinkageConfig {
     blocking: Vec<BlockingRule>,
     thresholds: Thresholds,
     em: EmSettings,
+    max_block_size: usize,
+    assignment: Assignment,
 }
 
 impl LinkageConfig {
@@ -225,11 +264,16 @@ impl LinkageConfig {
         if em.u_sample_size == 0 {
             return Err(LinkageError::EmSettings("u_sample_size must be at least 1"));
         }
+        if spec.max_block_size == 0 {
+            return Err(LinkageError::MaxBlockSize);
+        }
         Ok(Self {
             columns,
             blocking: spec.blocking,
             thresholds: spec.thresholds,
             em,
+            max_block_size: spec.max_block_size,
+            assignment: spec.assignment,
         })
     }
 
@@ -247,6 +291,14 @@ impl LinkageConfig {
 
     pub fn em(&self) -> EmSettings {
         self.em
+    }
+
+    pub fn max_block_size(&self) -> usize {
+        self.max_block_size
+    }
+
+    pub fn assignment(&self) -> Assignment {
+        self.assignment
     }
 
     /// The compared column a blocking column refers to, if any, so blocking uses
@@ -288,6 +340,8 @@ mod tests {
         );
         assert_eq!(config.columns()[2].right_name, "mobile");
         assert_eq!(config.em(), EmSettings::default());
+        assert_eq!(config.max_block_size(), DEFAULT_MAX_BLOCK_SIZE);
+        assert_eq!(config.assignment(), Assignment::OneToOne);
     }
 
     #[test]
@@ -351,5 +405,9 @@ mod tests {
         let mut s = spec();
         s.columns.clear();
         assert_eq!(LinkageConfig::parse(s), Err(LinkageError::NoColumns));
+
+        let mut s = spec();
+        s.max_block_size = 0;
+        assert_eq!(LinkageConfig::parse(s), Err(LinkageError::MaxBlockSize));
     }
 }

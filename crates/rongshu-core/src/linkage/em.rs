@@ -3,6 +3,16 @@
 //! (drawn from u) in proportion λ; EM finds m, u and λ that explain them best under
 //! the usual assumption that columns agree independently given the class. By
 //! default u stays at its random-pair estimate (see [`EmSettings::estimate_u`]).
+//!
+//! Blocking makes the candidates agree on the blocking columns whether they
+//! match or not (namesakes blocked on name), which random-pair u cannot know:
+//! left as it is, EM explains every namesake as a match with a different birth
+//! date. So EM runs once per blocking rule, over the pairs that rule alone
+//! proposes, with the rule's own columns left out of the model; each column's m
+//! is the mean of the sessions that could learn it. Scores then use every
+//! column with the random-pair u and the prior of a *random* pair being a match
+//! (the expected matches over left × right), so a pair's probability does not
+//! depend on which rule found it.
 
 use std::collections::HashMap;
 
@@ -10,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blocking::CandidatePair;
 use super::compare::{MISSING, Outcome};
-use super::config::{EmSettings, LinkageConfig};
+use super::config::{EmSettings, Level, LinkageConfig};
 use super::error::LinkageError;
 use super::pattern::Comparator;
 use super::table::Table;
@@ -84,12 +94,13 @@ pub fn estimate(
     pairs: &[CandidatePair],
 ) -> Result<EmReport, LinkageError> {
     let comparator = Comparator::new(config, left, right)?;
-    estimate_with(&comparator, config.em(), pairs)
+    estimate_with(&comparator, config.em(), &rule_columns(config), pairs)
 }
 
 pub(crate) fn estimate_with(
     comparator: &Comparator<'_>,
     settings: EmSettings,
+    rules: &[Vec<usize>],
     pairs: &[CandidatePair],
 ) -> Result<EmReport, LinkageError> {
     // Identical patterns behave identically: EM runs over distinct patterns with
@@ -102,23 +113,126 @@ pub(crate) fn estimate_with(
     }
     let patterns: Vec<(Vec<u8>, f64)> = counts.into_iter().collect();
 
-    let mut params = initial(comparator, settings, pairs.len())?;
-    let mut iterations = 0;
-    let mut converged = false;
-    while iterations < settings.max_iterations && !patterns.is_empty() {
-        iterations += 1;
-        let next = step(&params, &patterns, settings.estimate_u);
-        converged = largest_change(&params, &next) < settings.tolerance;
-        params = next;
-        if converged {
-            break;
+    let start = initial(comparator, settings, pairs.len())?;
+    let cells = comparator.left_len() as f64 * comparator.right_len() as f64;
+    let smaller = comparator.left_len().min(comparator.right_len()) as f64;
+    // Without learning: as if each record of the smaller table had one match.
+    let mut global = ModelParameters {
+        lambda: random_pair_prior(smaller, cells),
+        columns: start.columns.clone(),
+    };
+    if !settings.learn || patterns.is_empty() {
+        return Ok(EmReport {
+            parameters: global,
+            iterations: 0,
+            converged: false,
+        });
+    }
+    let n = start.columns.len();
+    let mut m_sum: Vec<Vec<f64>> = start.columns.iter().map(|c| vec![0.0; c.m.len()]).collect();
+    let mut u_sum = m_sum.clone();
+    let mut learnt = vec![0usize; n];
+    let mut expected_matches = Vec::new();
+    let (mut iterations, mut converged) = (0, true);
+    // A configuration whose rules all use compared columns has one session per
+    // rule; one that blocks only on columns it does not compare has a single
+    // session over all candidates with every column in the model.
+    let sessions: Vec<Vec<usize>> = if rules.is_empty() {
+        vec![Vec::new()]
+    } else {
+        rules.to_vec()
+    };
+    for rule in &sessions {
+        let active: Vec<bool> = (0..n).map(|c| !rule.contains(&c)).collect();
+        // The pairs this rule alone would propose: equal (the closest level) on
+        // every rule column.
+        let session: Vec<(Vec<u8>, f64)> = patterns
+            .iter()
+            .filter(|(p, _)| rule.iter().all(|&c| p.get(c) == Some(&0)))
+            .cloned()
+            .collect();
+        let total: f64 = session.iter().map(|(_, k)| k).sum();
+        if total == 0.0 || !active.iter().any(|a| *a) {
+            continue;
+        }
+        let mut params = ModelParameters {
+            lambda: (smaller / total).clamp(0.001, 0.5),
+            columns: start.columns.clone(),
+        };
+        let mut done = false;
+        let mut i = 0;
+        while i < settings.max_iterations {
+            i += 1;
+            let next = step(&params, &session, &active, settings.estimate_u);
+            done = largest_change(&params, &next) < settings.tolerance;
+            params = next;
+            if done {
+                break;
+            }
+        }
+        iterations += i;
+        converged &= done;
+        for (c, column) in params.columns.iter().enumerate() {
+            if active.get(c) == Some(&true) {
+                add(&mut m_sum[c], &column.m);
+                add(&mut u_sum[c], &column.u);
+                learnt[c] += 1;
+            }
+        }
+        // The matches this session saw, over the share of all matches that
+        // agree on the rule's columns.
+        let recall: f64 = rule
+            .iter()
+            .filter_map(|&c| params.columns.get(c).and_then(|p| p.m.first()))
+            .product();
+        expected_matches.push(params.lambda * total / recall.max(FLOOR));
+    }
+    for (c, column) in global.columns.iter_mut().enumerate() {
+        if learnt[c] > 0 {
+            let k = learnt[c] as f64;
+            column.m = normalised(m_sum[c].iter().map(|x| x / k).collect());
+            if settings.estimate_u {
+                column.u = normalised(u_sum[c].iter().map(|x| x / k).collect());
+            }
         }
     }
+    if !expected_matches.is_empty() {
+        let mean = expected_matches.iter().sum::<f64>() / expected_matches.len() as f64;
+        // Never more matches than records on the smaller side.
+        global.lambda = random_pair_prior(mean.min(smaller), cells);
+    }
     Ok(EmReport {
-        parameters: params,
+        parameters: global,
         iterations,
-        converged,
+        converged: converged && iterations > 0,
     })
+}
+
+fn add(sum: &mut [f64], values: &[f64]) {
+    for (s, v) in sum.iter_mut().zip(values) {
+        *s += v;
+    }
+}
+
+/// The prior probability that a random (left, right) pair is a match.
+fn random_pair_prior(matches: f64, cells: f64) -> f64 {
+    (matches / cells.max(1.0)).clamp(1e-12, 0.5)
+}
+
+/// Each blocking rule as the indexes of its compared columns; a rule that
+/// also blocks on a column it does not compare is still learnt without the
+/// columns it does compare.
+pub(crate) fn rule_columns(config: &LinkageConfig) -> Vec<Vec<usize>> {
+    config
+        .blocking()
+        .iter()
+        .map(|rule| {
+            rule.columns
+                .iter()
+                .filter_map(|name| config.columns().iter().position(|c| &c.name == name))
+                .collect()
+        })
+        .collect()
 }
 
 /// Starting point: m trusts the closest level (most true matches agree exactly),
@@ -193,7 +307,28 @@ fn random_pair_frequencies(
             tally(l, r)?;
         }
     }
-    Ok(counts.into_iter().map(normalised).collect())
+    let mut u: Vec<Vec<f64>> = counts.into_iter().map(normalised).collect();
+    // Exact agreement of a random pair is computed, not sampled: a sample of
+    // some thousand pairs cannot tell 1 in 30,000 (a birth date) from 1 in
+    // 300,000 (an address), and exact agreement is the strongest evidence.
+    for (c, column) in comparator.columns().iter().enumerate() {
+        if column.levels.first() != Some(&Level::Exact) {
+            continue;
+        }
+        let (Some(exact), Some(u)) = (comparator.exact_agreement(c), u.get_mut(c)) else {
+            continue;
+        };
+        let exact = exact.clamp(1e-9, 1.0 - 1e-9);
+        let rest: f64 = u.iter().skip(1).sum();
+        if rest <= 0.0 {
+            continue;
+        }
+        let scale = (1.0 - exact) / rest;
+        for (k, x) in u.iter_mut().enumerate() {
+            *x = if k == 0 { exact } else { *x * scale };
+        }
+    }
+    Ok(u)
 }
 
 /// A small, well-mixed generator: enough to sample pairs reproducibly without
@@ -214,18 +349,6 @@ fn normalised(mut v: Vec<f64>) -> Vec<f64> {
     v.into_iter().map(|x| x / total).collect()
 }
 
-/// The posterior probability that a pattern is a match, computed in log space so
-/// that many columns do not underflow.
-pub(crate) fn match_probability(params: &ModelParameters, pattern: &[u8]) -> f64 {
-    let weight: f64 = params
-        .columns
-        .iter()
-        .zip(pattern)
-        .map(|(c, &code)| c.weight(code))
-        .sum();
-    probability_from_weight(params.lambda, weight)
-}
-
 /// P(match | weight) = 1 / (1 + 2^-(weight + log2(λ / (1 − λ)))).
 pub(crate) fn probability_from_weight(lambda: f64, weight: f64) -> f64 {
     let prior = (lambda / (1.0 - lambda)).log2();
@@ -237,6 +360,7 @@ pub(crate) fn probability_from_weight(lambda: f64, weight: f64) -> f64 {
 fn step(
     params: &ModelParameters,
     patterns: &[(Vec<u8>, f64)],
+    active: &[bool],
     estimate_u: bool,
 ) -> ModelParameters {
     let mut m: Vec<Vec<f64>> = params
@@ -247,7 +371,15 @@ fn step(
     let mut u = m.clone();
     let (mut matches, mut total) = (0.0, 0.0);
     for (pattern, count) in patterns {
-        let g = match_probability(params, pattern);
+        let weight: f64 = params
+            .columns
+            .iter()
+            .zip(pattern)
+            .zip(active)
+            .filter(|(_, a)| **a)
+            .map(|((c, &code), _)| c.weight(code))
+            .sum();
+        let g = probability_from_weight(params.lambda, weight);
         matches += g * count;
         total += count;
         for ((mc, uc), &code) in m.iter_mut().zip(u.iter_mut()).zip(pattern) {
@@ -263,11 +395,12 @@ fn step(
         .columns
         .iter()
         .zip(m.into_iter().zip(u))
-        .map(|(c, (m, u))| ColumnParameters {
+        .zip(active)
+        .map(|((c, (m, u)), &on)| ColumnParameters {
             column: c.column.clone(),
             outcomes: c.outcomes.clone(),
-            m: normalised(m),
-            u: if estimate_u {
+            m: if on { normalised(m) } else { c.m.clone() },
+            u: if estimate_u && on {
                 normalised(u)
             } else {
                 c.u.clone()
@@ -363,7 +496,8 @@ mod tests {
         let comparator = Comparator::new(&config, &left, &right).unwrap();
         let initial = initial(&comparator, config.em(), 8).unwrap();
         let pairs = all_pairs(8);
-        let fixed = estimate_with(&comparator, config.em(), &pairs).unwrap();
+        let fixed =
+            estimate_with(&comparator, config.em(), &rule_columns(&config), &pairs).unwrap();
         for (a, b) in initial.columns.iter().zip(&fixed.parameters.columns) {
             assert_eq!(a.u, b.u);
         }
@@ -383,7 +517,7 @@ mod tests {
             estimate_u: true,
             ..config.em()
         };
-        let free = estimate_with(&comparator, settings, &pairs).unwrap();
+        let free = estimate_with(&comparator, settings, &rule_columns(&config), &pairs).unwrap();
         assert_ne!(initial.columns[0].u, free.parameters.columns[0].u);
         assert!(free.iterations >= 1);
     }

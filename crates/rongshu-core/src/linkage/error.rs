@@ -27,6 +27,8 @@ pub enum LinkageError {
     UnknownColumn { side: &'static str, column: String },
     #[error("thresholds must satisfy 0 ≤ review ≤ link ≤ 1 (got review {review}, link {link})")]
     Thresholds { review: f64, link: f64 },
+    #[error("max_block_size must be at least 1")]
+    MaxBlockSize,
     #[error("EM settings: {0}")]
     EmSettings(&'static str),
     #[error("row `{id}` has {got} values but the table has {expected} columns")]

@@ -3,8 +3,10 @@
 //! the m/u parameters without labels. Pure: tables come in, decisions come out.
 //!
 //! The pipeline is [`block`] (candidate pairs) → [`estimate`] (m, u, λ) → [`score`]
-//! (weights, probability, decision per pair); [`link`] runs all three.
+//! (weights, probability, decision per pair) → [`assign`] (each record in at most
+//! one link, best first); [`link`] runs them all.
 
+mod assign;
 mod blocking;
 mod compare;
 mod config;
@@ -15,11 +17,12 @@ mod run;
 mod score;
 mod table;
 
-pub use blocking::{CandidatePair, block};
+pub use assign::assign;
+pub use blocking::{BlockingReport, CandidatePair, RuleReport, block, block_with_report};
 pub use compare::{Outcome, canonical, compare, surname};
 pub use config::{
-    BlockingRule, ColumnSpec, ComparisonKind, EmSettings, Level, LinkageConfig, LinkageSpec,
-    Thresholds,
+    Assignment, BlockingRule, ColumnSpec, ComparisonKind, DEFAULT_MAX_BLOCK_SIZE, EmSettings,
+    Level, LinkageConfig, LinkageSpec, Thresholds,
 };
 pub use em::{ColumnParameters, EmReport, ModelParameters, estimate};
 pub use error::LinkageError;

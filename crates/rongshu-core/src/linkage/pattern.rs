@@ -2,6 +2,8 @@
 //! column. Values are canonicalised once per row, not once per pair, because a row
 //! takes part in many pairs.
 
+use std::collections::HashMap;
+
 use super::compare::{canonical, outcome_code};
 use super::config::{Column, LinkageConfig};
 use super::error::LinkageError;
@@ -64,6 +66,29 @@ impl<'c> Comparator<'c> {
 
     pub(crate) fn right_len(&self) -> usize {
         self.right.len()
+    }
+
+    /// The share of (left, right) pairs, among those with both values present,
+    /// that are equal in `column`: exact from the values' frequencies, however
+    /// rare, where a sample of random pairs would see none.
+    pub(crate) fn exact_agreement(&self, column: usize) -> Option<f64> {
+        let mut counts: HashMap<&str, (f64, f64)> = HashMap::new();
+        let (mut left, mut right) = (0.0, 0.0);
+        for v in self.left.iter().filter_map(|r| r.get(column)?.as_deref()) {
+            counts.entry(v).or_default().0 += 1.0;
+            left += 1.0;
+        }
+        for v in self.right.iter().filter_map(|r| r.get(column)?.as_deref()) {
+            if let Some(c) = counts.get_mut(v) {
+                c.1 += 1.0;
+            }
+            right += 1.0;
+        }
+        if left == 0.0 || right == 0.0 {
+            return None;
+        }
+        let equal: f64 = counts.values().map(|(l, r)| l * r).sum();
+        Some(equal / (left * right))
     }
 
     /// The outcome codes of one pair, one per compared column.

@@ -23,7 +23,7 @@ pub enum Decision {
 }
 
 impl Decision {
-    fn from_probability(p: f64, t: Thresholds) -> Self {
+    pub fn from_probability(p: f64, t: Thresholds) -> Self {
         if p >= t.link {
             Self::Link
         } else if p >= t.review {
@@ -53,6 +53,10 @@ pub struct ScoredPair {
     pub probability: f64,
     pub evidence: Vec<ColumnEvidence>,
     pub decision: Decision,
+    /// Scored as a link or for review, but a better pair took one of its
+    /// records (see [`super::assign`]); its decision is then non-match.
+    #[serde(default)]
+    pub displaced: bool,
 }
 
 /// Scores every candidate pair with `params`.
@@ -121,6 +125,7 @@ pub(crate) fn score_with(
                 probability,
                 evidence,
                 decision: Decision::from_probability(probability, thresholds),
+                displaced: false,
             })
         })
         .collect()

@@ -13,6 +13,7 @@ pub(crate) mod elements;
 mod export;
 pub(crate) mod grants;
 mod holidays;
+pub(crate) mod linkage;
 mod open_access;
 pub(crate) mod open_accounts;
 pub(crate) mod open_plans;
@@ -166,6 +167,16 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         )
         .route("/api/v1/audit/events", get(audit::events))
         .route("/api/v1/timeliness", get(timeliness::list))
+        .route(
+            "/api/v1/linkage/jobs",
+            get(linkage::list).post(linkage::create),
+        )
+        .route("/api/v1/linkage/jobs/{id}", get(linkage::show))
+        .route("/api/v1/linkage/jobs/{id}/results", get(linkage::results))
+        .route(
+            "/api/v1/linkage/jobs/{id}/results/{pair}/decision",
+            post(linkage::decide),
+        )
         .route("/api/v1/catalog/export", get(catalog_io::export))
         .route("/api/v1/demands", get(demands::list).post(demands::create))
         .route("/api/v1/demands/{id}", get(demands::show))

@@ -113,6 +113,11 @@ use crate::state::AppState;
         super::citizen::login,
         super::citizen::logout,
         super::citizen::access_log,
+        super::linkage::create,
+        super::linkage::list,
+        super::linkage::show,
+        super::linkage::results,
+        super::linkage::decide,
     ),
     tags(
         (name = "system", description = "Health and metadata"),
@@ -125,6 +130,7 @@ use crate::state::AppState;
         (name = "sharing", description = "Share requests (共享申请), grants (授权) and the working-day calendar"),
         (name = "exchange", description = "Change feeds, webhook subscriptions and verification without disclosure (共享交换, 核验)"),
         (name = "citizen", description = "A citizen's sign-in and the log of every read of his or her data"),
+        (name = "linkage", description = "Record-linkage jobs (记录链接) and the clerical review of uncertain pairs"),
     )
 )]
 pub struct ApiDoc;

@@ -135,7 +135,12 @@ impl Texts {
     /// so a missing label shows up instead of hiding.
     pub fn l<'a>(&self, key: &'a str) -> &'a str {
         let portal = super::portal::labels::PORTAL_LABELS.iter();
-        match LABELS.iter().chain(portal).find(|(k, _, _)| *k == key) {
+        match LABELS
+            .iter()
+            .chain(portal)
+            .chain(super::linkage::LABELS)
+            .find(|(k, _, _)| *k == key)
+        {
             Some((_, zh, en)) => {
                 if self.code == "en" {
                     en

@@ -7,6 +7,7 @@ mod citizen;
 mod console;
 mod elements;
 mod i18n;
+mod linkage;
 mod open_plans;
 mod portal;
 mod sharing;
@@ -49,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .merge(signup::routes())
         .merge(open_plans::routes())
         .merge(portal::routes())
+        .merge(linkage::routes())
 }
 
 #[derive(Deserialize)]

@@ -15,6 +15,7 @@ mod downloads;
 mod elements;
 mod exchange;
 mod ground_truth;
+mod linkage;
 mod open_api;
 mod opendata;
 mod overdue;

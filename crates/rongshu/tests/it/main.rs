@@ -374,6 +374,14 @@ async fn serve_starts_stops_and_starts_again_with_the_demo(place: Place) {
             .iter()
             .any(|s| s.department.code == "swj" && !s.authoritative)
     );
+    // One linkage job ran on the demo's keyless records (once): links, and
+    // pairs for clerical review.
+    let jobs = store.linkage_jobs(None).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].state, "done", "{:?}", jobs[0].error);
+    let counts = store.linkage_counts(jobs[0].id).await.unwrap();
+    assert!(counts.matches > 50, "{counts:?}");
+    assert!(counts.review > 0, "{counts:?}");
     store.close().await;
 }
 
