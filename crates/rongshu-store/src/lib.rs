@@ -17,6 +17,7 @@ mod elements;
 mod error;
 mod migrations;
 mod records;
+mod registry;
 mod releases;
 mod repeats;
 mod sharing;
@@ -42,6 +43,9 @@ pub use elements::{DataElement, ElementHistoryEntry, ElementSource, SourceCounts
 pub use error::StoreError;
 pub use migrations::latest_version;
 pub use records::{Filter, FilterOp, Keyset, RecordPage, RecordQuery, SortKey};
+pub use registry::{
+    NewDispute, RegistryValue, Ticket, TicketFilter, TicketList, VerifyStats, WitnessValue,
+};
 pub use releases::{NewRelease, Release, ReleaseChange};
 pub use repeats::{
     KEY_REPEAT_REASON, KEY_REPEAT_RULE, Repeats, RuleChange, StagedRow, StreamStatus,

@@ -18,6 +18,7 @@ mod ground_truth;
 mod opendata;
 mod overdue;
 mod records;
+mod registry;
 mod repeats;
 mod search;
 mod sharing;
