@@ -211,6 +211,10 @@ pub struct Context {
     /// For a person: which of the employer codes delivered for him or her are
     /// registered entities.
     pub known_entities: HashSet<String>,
+    /// The registering authorities (a USCC's first character) whose entities
+    /// the entity registry holds: an employer registered elsewhere (a public
+    /// institution, a social organisation) cannot be looked up in it.
+    pub covered_authorities: HashSet<char>,
 }
 
 /// The outcome of verifying one subject.
@@ -515,6 +519,7 @@ fn verify_element(
             }
             if let Normalised::Value(v) = normalise(vk, &o.value)
                 && !context.known_entities.contains(&v)
+                && v.chars().next().is_some_and(|c| context.covered_authorities.contains(&c))
             {
                 unknown.insert((&o.source.department, v));
             }
@@ -555,11 +560,18 @@ fn verify_element(
         };
         match class {
             Classification::Differs => {
+                // With nobody else on either side, an address is presumed to
+                // be the witness's, not yet told of a move (the household
+                // register moves with the person); a name or a date is fixed
+                // at birth, so the authority is asked first.
+                let tie_to_witness = vk == ValueKind::Address;
                 // Others behind the witness's value, the witness itself apart.
                 let witness_support = support
                     .get(&v)
                     .map_or(0, |s| s.iter().filter(|d| **d != o.source.department).count());
-                if record_support >= 1 && record_support > witness_support {
+                if (record_support >= 1 && record_support > witness_support)
+                    || (tie_to_witness && record_support == witness_support)
+                {
                     stale.insert((o.source.department.clone(), v));
                 } else {
                     doubted.insert(v);
@@ -838,7 +850,10 @@ mod tests {
     #[test]
     fn an_employer_must_be_registered() {
         let uscc = "91510100MA61R5XY2Q";
-        let mut ctx = Context::default();
+        let mut ctx = Context {
+            covered_authorities: ['9'].into_iter().collect(),
+            ..Context::default()
+        };
         let run = |ctx: &Context| {
             verify_subject(
                 SubjectKind::Person,

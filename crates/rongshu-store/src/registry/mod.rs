@@ -63,6 +63,9 @@ pub struct WitnessValue {
 pub(crate) struct Names {
     resources: HashMap<i64, (String, String)>,
     batches: HashMap<i64, (String, String)>,
+    /// The registering authorities (first character of a USCC) of the
+    /// entities the entity registry's authority delivers.
+    pub(crate) covered_authorities: std::collections::HashSet<char>,
 }
 
 impl Names {
@@ -85,6 +88,17 @@ impl Names {
             names
                 .batches
                 .insert(row.try_get("id")?, (row.try_get("public_id")?, row.try_get("at")?));
+        }
+        for row in sqlx::query(
+            "SELECT DISTINCT SUBSTR(o.subject_key, 1, 1) AS a FROM registry_observations o \
+             JOIN data_elements e ON e.code = 'entity.uscc' JOIN departments d ON d.id = e.authority_id \
+             WHERE o.subject_kind = 'entity' AND o.element = 'entity.uscc' AND o.department = d.code",
+        )
+        .fetch_all(&store.pool)
+        .await?
+        {
+            let a: String = row.try_get("a")?;
+            names.covered_authorities.extend(a.chars().next());
         }
         Ok(names)
     }

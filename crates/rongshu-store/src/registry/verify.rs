@@ -412,6 +412,7 @@ impl Store {
                     return Ok(out);
                 }
                 let authority = authorities.get("entity.uscc").cloned().unwrap_or_default();
+                let covered = names.covered_authorities.clone();
                 let wanted: Vec<String> = wanted.into_iter().collect();
                 let mut known = HashSet::new();
                 for chunk in wanted.chunks(CHUNK) {
@@ -437,15 +438,14 @@ impl Store {
                             _ => None,
                         })
                         .collect();
-                    if !mine.is_empty() {
-                        out.insert(
-                            key.clone(),
-                            Context {
-                                known_entities: mine,
-                                ..Context::default()
-                            },
-                        );
-                    }
+                    out.insert(
+                        key.clone(),
+                        Context {
+                            known_entities: mine,
+                            covered_authorities: covered.clone(),
+                            ..Context::default()
+                        },
+                    );
                 }
             }
             SubjectKind::Entity => {
@@ -546,6 +546,9 @@ fn digest_of(obs: &[Observation], context: &Context) -> String {
             h.update(s.batch.as_bytes());
         }
     }
+    let mut covered: Vec<char> = context.covered_authorities.iter().copied().collect();
+    covered.sort_unstable();
+    h.update(covered.iter().collect::<String>().as_bytes());
     let mut known: Vec<&String> = context.known_entities.iter().collect();
     known.sort();
     for k in known {
