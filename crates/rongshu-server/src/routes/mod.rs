@@ -14,7 +14,7 @@ mod export;
 pub(crate) mod grants;
 mod holidays;
 pub(crate) mod records;
-mod registry;
+pub(crate) mod registry;
 mod releases;
 pub(crate) mod resources;
 pub(crate) mod share_requests;

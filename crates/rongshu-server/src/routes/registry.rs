@@ -31,14 +31,20 @@ use crate::state::AppState;
 
 /// `POST /api/v1/registry/verify`: build both registries and verify everything.
 pub async fn verify(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
+    let started = std::time::Instant::now();
+    let stats = verify_all(&state, &actor).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Json(json!({ "stats": stats, "seconds": seconds })))
+}
+
+/// Verify the whole registry for the platform office, audited.
+pub(crate) async fn verify_all(state: &AppState, actor: &Actor) -> Result<rongshu_store::VerifyStats, ApiError> {
     actor.require_any_role(&[Role::PlatformAdmin], "verifying the whole registry")?;
     let now = state.clock.now();
-    let started = std::time::Instant::now();
     let stats = state.store.verify_registry(now, DUE_DAYS).await?;
-    let seconds = started.elapsed().as_secs_f64();
-    let record = doer(&actor).record(now, "registry.verify", None, json!({ "stats": stats }));
+    let record = doer(actor).record(now, "registry.verify", None, json!({ "stats": stats }));
     state.audit.record(record).await?;
-    Ok(Json(json!({ "stats": stats, "seconds": seconds })))
+    Ok(stats)
 }
 
 #[derive(Deserialize, Default)]
@@ -150,17 +156,22 @@ pub async fn person(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<RecordQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    Ok(Json(read_person(&state, &actor, &id, q.history.unwrap_or(false)).await?))
+}
+
+/// A person's registry record as `actor` may see it, the read audited.
+pub(crate) async fn read_person(state: &AppState, actor: &Actor, raw: &str, history: bool) -> Result<Value, ApiError> {
     let now = state.clock.now();
-    let id = CitizenId::parse(&id)
+    let id = CitizenId::parse(raw)
         .map_err(|e| ApiError::BadRequest(format!("not a valid citizen ID number: {e}")))?;
-    let mut body = record_json(&state, &actor, SubjectKind::Person, id.as_str(), q.history.unwrap_or(false)).await?;
+    let mut body = record_json(state, actor, SubjectKind::Person, id.as_str(), history).await?;
     body["derived"] = json!(person_facts(&id, now.date_naive()));
-    let people = vec![person_key(&state).await?.of(&id)];
-    let mut record = doer(&actor).record(now, "registry.read", Some(format!("person:{}", people[0].as_str())),
-        json!({ "registry": "person", "history": q.history.unwrap_or(false) }));
+    let people = vec![person_key(state).await?.of(&id)];
+    let mut record = doer(actor).record(now, "registry.read", Some(format!("person:{}", people[0].as_str())),
+        json!({ "registry": "person", "history": history }));
     record.rows = Some(1);
     state.audit.record(AuditEntry::new(record, people)).await?;
-    Ok(Json(body))
+    Ok(body)
 }
 
 /// `GET /api/v1/registry/entities/{code}`: a USCC, or during the transition
@@ -171,6 +182,11 @@ pub async fn entity(
     Path(code): Path<String>,
     ApiQuery(q): ApiQuery<RecordQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    Ok(Json(read_entity(&state, &actor, &code, q.history.unwrap_or(false)).await?))
+}
+
+/// An entity's registry record as `actor` may see it, the read audited.
+pub(crate) async fn read_entity(state: &AppState, actor: &Actor, code: &str, history: bool) -> Result<Value, ApiError> {
     let now = state.clock.now();
     let compact: String = code.chars().filter(|c| *c != '-').collect();
     let uscc = if compact.len() == 9 {
@@ -181,13 +197,13 @@ pub async fn entity(
         })?;
         Uscc::parse_allowing_legacy(&found).map_err(|e| ApiError::internal_msg(e.to_string()))?
     } else {
-        Uscc::parse_allowing_legacy(&code)
+        Uscc::parse_allowing_legacy(code)
             .map_err(|e| ApiError::BadRequest(format!("not a valid unified social credit code: {e}")))?
     };
-    let mut body = record_json(&state, &actor, SubjectKind::Entity, uscc.as_str(), q.history.unwrap_or(false)).await?;
+    let mut body = record_json(state, actor, SubjectKind::Entity, uscc.as_str(), history).await?;
     body["derived"] = json!(entity_facts(&uscc));
     // The legal representative is a person this read touches.
-    let key = person_key(&state).await?;
+    let key = person_key(state).await?;
     let people: Vec<PersonHash> = state
         .store
         .registry_values(SubjectKind::Entity, uscc.as_str())
@@ -196,25 +212,25 @@ pub async fn entity(
         .filter(|v| v.element == "entity.legal_representative_id")
         .filter_map(|v| key.of_stored(&v.value))
         .collect();
-    let mut record = doer(&actor).record(now, "registry.read", Some(format!("entity:{}", uscc.as_str())),
-        json!({ "registry": "entity", "history": q.history.unwrap_or(false) }));
+    let mut record = doer(actor).record(now, "registry.read", Some(format!("entity:{}", uscc.as_str())),
+        json!({ "registry": "entity", "history": history }));
     record.rows = Some(1);
     state.audit.record(AuditEntry::new(record, people)).await?;
-    Ok(Json(body))
+    Ok(body)
 }
 
 #[derive(Deserialize, Default)]
 pub struct TicketQuery {
-    department: Option<String>,
-    state: Option<String>,
-    element: Option<String>,
+    pub(crate) department: Option<String>,
+    pub(crate) state: Option<String>,
+    pub(crate) element: Option<String>,
     /// Opened at least this many days ago.
-    age: Option<i64>,
-    limit: Option<i64>,
-    offset: Option<i64>,
+    pub(crate) age: Option<i64>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) offset: Option<i64>,
 }
 
-fn ticket_json(t: &Ticket) -> Value {
+pub(crate) fn ticket_json(t: &Ticket) -> Value {
     json!({
         "id": t.id,
         "subject": { "kind": t.subject_kind, "key": t.subject_key },
@@ -242,7 +258,7 @@ fn concerns(actor: &Actor, t: &Ticket) -> bool {
             .is_some_and(|e| e.iter().any(|x| x.get("department").and_then(Value::as_str) == Some(mine)))
 }
 
-async fn audit_ticket_read(state: &AppState, actor: &Actor, tickets: &[Ticket], what: &str) -> Result<(), ApiError> {
+pub(crate) async fn audit_ticket_read(state: &AppState, actor: &Actor, tickets: &[Ticket], what: &str) -> Result<(), ApiError> {
     let key = person_key(state).await?;
     let mut people: BTreeSet<PersonHash> = BTreeSet::new();
     for t in tickets {
@@ -263,7 +279,7 @@ async fn audit_ticket_read(state: &AppState, actor: &Actor, tickets: &[Ticket], 
     Ok(())
 }
 
-fn filter_of(actor: &Actor, q: &TicketQuery, now: chrono::DateTime<chrono::Utc>) -> Result<TicketFilter, ApiError> {
+pub(crate) fn filter_of(actor: &Actor, q: &TicketQuery, now: chrono::DateTime<chrono::Utc>) -> Result<TicketFilter, ApiError> {
     let mine = actor.department().code.clone();
     let department = match (&q.department, actor.is_platform_admin()) {
         (d, true) => d.clone(),
@@ -358,7 +374,7 @@ pub async fn answer(
     Ok(Json(out))
 }
 
-async fn answer_one(
+pub(crate) async fn answer_one(
     state: &AppState,
     actor: &Actor,
     id: i64,
@@ -444,6 +460,11 @@ pub async fn export(
 pub async fn bulk_answer(State(state): State<AppState>, actor: Actor, body: Bytes) -> Result<Json<Value>, ApiError> {
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::BadRequest("send the sheet as UTF-8 CSV".into()))?;
+    Ok(Json(answer_sheet(&state, &actor, &text).await?))
+}
+
+/// Answer the tickets of a filled-in sheet, row by row.
+pub(crate) async fn answer_sheet(state: &AppState, actor: &Actor, text: &str) -> Result<Value, ApiError> {
     let text = text.trim_start_matches('\u{feff}');
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader
@@ -469,7 +490,7 @@ pub async fn bulk_answer(State(state): State<AppState>, actor: Actor, body: Byte
             (_, None) => Err(format!("answer \"{raw}\": use correct, confirm or dispute")),
             (Ok(id), Some(a)) => {
                 let note = note_col.and_then(|c| record.get(c)).map(str::trim).filter(|n| !n.is_empty());
-                answer_one(&state, &actor, id, a, note).await.map(|(t, _)| t.state).map_err(|e| e.to_string())
+                answer_one(state, actor, id, a, note).await.map(|(t, _)| t.state).map_err(|e| e.to_string())
             }
         };
         match outcome {
@@ -483,7 +504,7 @@ pub async fn bulk_answer(State(state): State<AppState>, actor: Actor, body: Byte
             }
         }
     }
-    Ok(Json(json!({ "answered": answered, "refused": refused, "results": results })))
+    Ok(json!({ "answered": answered, "refused": refused, "results": results }))
 }
 
 #[derive(Deserialize)]
@@ -507,7 +528,12 @@ pub async fn my_record(
     citizen: Citizen,
     ApiQuery(q): ApiQuery<OwnQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = own_id(&state, &citizen, &q.id_number).await?;
+    Ok(Json(own_record(&state, &citizen, &q.id_number).await?))
+}
+
+/// A citizen's own record with its sources.
+pub(crate) async fn own_record(state: &AppState, citizen: &Citizen, raw: &str) -> Result<Value, ApiError> {
+    let id = own_id(state, citizen, raw).await?;
     let values = state.store.registry_values(SubjectKind::Person, id.as_str()).await?;
     let witnesses = state.store.registry_witnesses(SubjectKind::Person, id.as_str()).await?;
     let tickets = state
@@ -518,7 +544,7 @@ pub async fn my_record(
             ..TicketFilter::default()
         })
         .await?;
-    Ok(Json(json!({
+    Ok(json!({
         "key": id.as_str(),
         "values": values,
         "sources": witnesses,
@@ -526,17 +552,17 @@ pub async fn my_record(
         "tickets": tickets.items.iter().filter(|t| t.kind == "citizen_dispute").map(|t| json!({
             "id": t.id, "element": t.element, "state": t.state, "due": t.due, "department": t.department,
         })).collect::<Vec<_>>(),
-    })))
+    }))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DisputeBody {
-    id_number: String,
-    element: String,
-    value: String,
+    pub(crate) id_number: String,
+    pub(crate) element: String,
+    pub(crate) value: String,
     #[serde(default)]
-    reason: String,
+    pub(crate) reason: String,
 }
 
 /// `POST /api/v1/me/registry/disputes`: the citizen says a value is wrong; a
@@ -546,7 +572,12 @@ pub async fn dispute(
     citizen: Citizen,
     ApiJson(body): ApiJson<DisputeBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = own_id(&state, &citizen, &body.id_number).await?;
+    Ok(Json(citizen_dispute(&state, &citizen, &body).await?))
+}
+
+/// Open a citizen's dispute of a value of his or her own record.
+pub(crate) async fn citizen_dispute(state: &AppState, citizen: &Citizen, body: &DisputeBody) -> Result<Value, ApiError> {
+    let id = own_id(state, citizen, &body.id_number).await?;
     if !body.element.starts_with("person.") || body.element == "person.citizen_id" {
         return Err(ApiError::BadRequest(format!(
             "element: dispute a value of your record (person.name, person.birth_date, …), not \"{}\"",
@@ -566,9 +597,9 @@ pub async fn dispute(
             DUE_DAYS,
         )
         .await?;
-    let record = rongshu_store_record(now, &citizen, t.id);
+    let record = rongshu_store_record(now, citizen, t.id);
     state.audit.record(record).await?;
-    Ok(Json(json!({ "id": t.id, "department": t.department, "state": t.state, "due": t.due })))
+    Ok(json!({ "id": t.id, "department": t.department, "state": t.state, "due": t.due }))
 }
 
 fn rongshu_store_record(now: chrono::DateTime<chrono::Utc>, citizen: &Citizen, id: i64) -> rongshu_core::audit::AuditRecord {

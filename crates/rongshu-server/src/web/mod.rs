@@ -7,6 +7,7 @@ mod citizen;
 mod console;
 mod elements;
 mod i18n;
+mod registry;
 mod sharing;
 mod subscriptions;
 
@@ -44,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .merge(subscriptions::routes())
         .merge(applications::routes())
         .merge(citizen::routes())
+        .merge(registry::routes())
 }
 
 #[derive(Deserialize)]

@@ -9,12 +9,15 @@ use serde_json::{Value, json};
 
 use crate::on_both_backends;
 use crate::support::{TestApp, citizen_id, json_of};
+use crate::web::console_session;
 
 on_both_backends!(
     each_conflict_kind_becomes_a_ticket_to_the_department_that_must_act,
     tickets_are_corrected_by_a_later_batch_confirmed_or_disputed,
     golden_values_name_their_batch_and_verifying_again_changes_nothing,
     registry_reads_follow_the_sharing_rules_and_refuse_bad_keys,
+    a_citizen_sees_the_record_with_its_sources_and_disputes_a_value,
+    the_console_shows_records_and_worklists_and_takes_answers,
 );
 
 fn uscc(first17: &str) -> String {
@@ -467,4 +470,141 @@ async fn registry_reads_follow_the_sharing_rules_and_refuse_bad_keys(app: &TestA
     // Reads of a person's registry record are audited with the person.
     let audited = app.store.audit_events(Some("registry.read"), 100).await.expect("events");
     assert!(audited.len() >= 3);
+}
+
+async fn a_citizen_sees_the_record_with_its_sources_and_disputes_a_value(app: &TestApp) {
+    let city = city(app).await;
+    // The telecoms register, where the sign-in code goes.
+    app.seed_user("tel", "tel_officer", &[Role::DataOfficer]).await;
+    let tel = app.login("tel_officer").await;
+    let (status, body) = post(app, "/api/v1/elements", &city.admin, json!({"code": "person.mobile", "name": "手机号码", "authority": "tel"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let code = resource(app, &tel, "手机用户实名登记", "record_no", vec![
+        item("record_no", "记录编号", "string", None),
+        item("phone", "手机号码", "string", Some("person.mobile")),
+        item("holder", "证件号码", "string", Some("person.citizen_id")),
+    ])
+    .await;
+    let me = city.p[2].clone();
+    let (status, report, _) = json_of(
+        app.post_csv(&format!("/api/v1/resources/{code}/batches"), &tel, format!("record_no,phone,holder\nTX1,13800000002,{me}\n"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    verify(app, &city).await;
+
+    let (status, otp, _) = json_of(app.post_json("/api/v1/citizen/otp", None, &json!({"id_number": me})).await).await;
+    assert_eq!(status, StatusCode::OK, "{otp}");
+    let code = otp["demo_code"].as_str().expect("the demo shows the code").to_owned();
+    let res = app.post_json("/api/v1/citizen/login", None, &json!({"id_number": me, "code": code})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("rongshu_citizen="))
+        .and_then(|v| v.split(';').next())
+        .expect("cookie")
+        .to_owned();
+    let csrf = res.json::<Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_owned();
+
+    // The own record, every value with its source, and all the sources.
+    let res = app.client.get(app.url(&format!("/api/v1/me/registry?id_number={me}"))).header("cookie", &cookie).send().await.unwrap();
+    let (status, record, _) = json_of(res).await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    let birth = record["values"].as_array().unwrap().iter().find(|v| v["element"] == "person.birth_date").cloned().expect("birth date");
+    assert_eq!((birth["value"].as_str(), birth["department"].as_str()), (Some("1980-01-02"), Some("gaj")));
+    assert!(!birth["batch"].as_str().unwrap_or_default().is_empty());
+    let sources = record["sources"].as_array().unwrap();
+    assert!(sources.iter().any(|s| s["department"] == "ybj" && s["element"] == "person.birth_date"), "{record}");
+    // Someone else's record is not the citizen's to read.
+    let res = app.client.get(app.url(&format!("/api/v1/me/registry?id_number={}", city.p[0]))).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // A dispute opens a ticket to the authoritative department.
+    let res = app
+        .client
+        .post(app.url("/api/v1/me/registry/disputes"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"id_number": me, "element": "person.name", "value": "王莉", "reason": "户口本上是莉"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, ticket, _) = json_of(res).await;
+    assert_eq!(status, StatusCode::OK, "{ticket}");
+    assert_eq!((ticket["department"].as_str(), ticket["state"].as_str()), (Some("gaj"), Some("open")));
+    let id = ticket["id"].as_i64().unwrap();
+    let (_, seen) = get(app, &format!("/api/v1/tickets/{id}"), city.token("gaj")).await;
+    assert_eq!(seen["kind"], "citizen_dispute");
+    assert!(seen["evidence"].as_array().unwrap().iter().any(|e| e["value"] == "王莉" && e["resource"] == "citizen"), "{seen}");
+    // Verifying again leaves the citizen's ticket alone.
+    verify(app, &city).await;
+    let (_, seen) = get(app, &format!("/api/v1/tickets/{id}"), city.token("gaj")).await;
+    assert_eq!(seen["state"], "open");
+    let res = app.client.get(app.url(&format!("/api/v1/me/registry?id_number={me}"))).header("cookie", &cookie).send().await.unwrap();
+    let (_, record, _) = json_of(res).await;
+    assert_eq!(record["tickets"][0]["id"], id);
+}
+
+async fn the_console_shows_records_and_worklists_and_takes_answers(app: &TestApp) {
+    let city = city(app).await;
+    let (client, session, csrf) = console_session(app, "admin").await;
+    let page = |path: String| {
+        let (client, session) = (client.clone(), session.clone());
+        async move {
+            let res = client.get(app.url(&path)).header("cookie", &session).send().await.unwrap();
+            (res.status(), res.text().await.unwrap())
+        }
+    };
+    // The office verifies from the registry page.
+    let res = client
+        .post(app.url("/console/registry/verify"))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (status, html) = page(format!("/console/registry?q={}&history=1", city.p[1])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("person.name") && html.contains(&city.gaj_batch), "{html}");
+    let (_, html) = page(format!("/console/registry?q={}", city.e1)).await;
+    assert!(html.contains("entity.legal_representative_id"), "{html}");
+    let (_, html) = page("/console/registry?q=12345".into()).await;
+    assert!(html.contains("role=\"alert\""), "{html}");
+
+    // 人社局's worklist, answered from the page and from a pasted sheet.
+    let (rsj_client, rsj_session, rsj_csrf) = console_session(app, "rsj_officer").await;
+    let res = rsj_client.get(app.url("/console/tickets?state=open")).header("cookie", &rsj_session).send().await.unwrap();
+    let html = res.text().await.unwrap();
+    assert!(html.contains("person.vital_status") && html.contains("person.employer_uscc"), "{html}");
+    assert!(!html.contains("person.birth_date"), "another department's ticket is not on this worklist");
+    let mine = tickets(app, city.token("rsj"), "").await;
+    let first = mine[0]["id"].as_i64().unwrap();
+    let res = rsj_client
+        .post(app.url(&format!("/console/tickets/{first}/confirm")))
+        .header("cookie", &rsj_session)
+        .form(&[("csrf", rsj_csrf.as_str()), ("note", "核实无误")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, t) = get(app, &format!("/api/v1/tickets/{first}"), city.token("rsj")).await;
+    assert_eq!(t["state"], "confirmed");
+    let second = mine[1]["id"].as_i64().unwrap();
+    let sheet = format!("ticket,answer,note\n{second},更正,下月批次更正\n");
+    let res = rsj_client
+        .post(app.url("/console/tickets/answers"))
+        .header("cookie", &rsj_session)
+        .form(&[("csrf", rsj_csrf.as_str()), ("sheet", sheet.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(res.headers()["location"].to_str().unwrap().contains("answered=1"));
+    let (_, t) = get(app, &format!("/api/v1/tickets/{second}"), city.token("rsj")).await;
+    assert_eq!(t["state"], "correcting");
 }

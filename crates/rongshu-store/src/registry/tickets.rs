@@ -397,6 +397,23 @@ impl Store {
             .transpose()?)
     }
 
+    /// Subjects per registry and tickets per state, for the console.
+    pub async fn registry_counts(&self) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>), StoreError> {
+        let subjects = sqlx::query("SELECT subject_kind AS k, COUNT(*) AS n FROM registry_subjects GROUP BY subject_kind ORDER BY subject_kind")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("k")?, r.try_get("n")?)))
+            .collect::<Result<_, StoreError>>()?;
+        let tickets = sqlx::query("SELECT state AS k, COUNT(*) AS n FROM correction_tickets GROUP BY state ORDER BY state")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("k")?, r.try_get("n")?)))
+            .collect::<Result<_, StoreError>>()?;
+        Ok((subjects, tickets))
+    }
+
     /// Whether the registry has been built (verified once).
     pub async fn registry_built(&self) -> Result<bool, StoreError> {
         Ok(sqlx::query("SELECT 1 AS one FROM registry_subjects LIMIT 1")

@@ -31,6 +31,27 @@ pub struct VerifyStats {
     pub classified: BTreeMap<String, u64>,
 }
 
+/// Rows per multi-row statement (10 values each).
+const WRITE_ROWS: usize = 300;
+
+/// A golden value as stored before this run.
+struct Old {
+    value: String,
+    resource_id: i64,
+    row_key: String,
+    batch_id: i64,
+    valid_from: String,
+}
+
+/// A golden value to write.
+struct NewGolden<'a> {
+    key: &'a String,
+    golden: &'a rongshu_core::registry::GoldenValue,
+    resource_id: i64,
+    item: Option<String>,
+    valid_from: String,
+}
+
 /// A ticket already there for a subject, as verification needs it.
 struct Existing {
     id: i64,
@@ -253,7 +274,7 @@ impl Store {
             }
             q
         };
-        let mut golden: HashMap<(String, String), (String, i64, String, i64, String)> = HashMap::new();
+        let mut golden: HashMap<String, HashMap<String, Old>> = HashMap::new();
         for row in bind_changed(format!(
             "SELECT subject_key, element, value, resource_id, row_key, batch_id, valid_from FROM registry_values \
              WHERE subject_kind = $1 AND subject_key IN ({in_changed})"
@@ -261,15 +282,15 @@ impl Store {
         .fetch_all(&self.pool)
         .await?
         {
-            golden.insert(
-                (row.try_get("subject_key")?, row.try_get("element")?),
-                (
-                    row.try_get("value")?,
-                    row.try_get("resource_id")?,
-                    row.try_get("row_key")?,
-                    row.try_get("batch_id")?,
-                    row.try_get("valid_from")?,
-                ),
+            golden.entry(row.try_get("subject_key")?).or_default().insert(
+                row.try_get("element")?,
+                Old {
+                    value: row.try_get("value")?,
+                    resource_id: row.try_get("resource_id")?,
+                    row_key: row.try_get("row_key")?,
+                    batch_id: row.try_get("batch_id")?,
+                    valid_from: row.try_get("valid_from")?,
+                },
             );
         }
         let mut tickets: HashMap<String, Vec<Existing>> = HashMap::new();
@@ -294,56 +315,44 @@ impl Store {
             .collect();
         let now_s = ts(now);
         let due = ts(now + Duration::days(due_days));
-        let mut tx = self.begin_write().await?;
-        for (key, digest, verified) in &changed {
-            // Golden values: the new ones in, the old ones to history.
+        // Decide every write first, then send them in multi-row statements.
+        let mut upserts: Vec<NewGolden<'_>> = Vec::new();
+        let mut histories: Vec<(&str, String, &Old)> = Vec::new();
+        let mut removals: Vec<(&str, String)> = Vec::new();
+        let mut closes: Vec<i64> = Vec::new();
+        let mut opens: Vec<&Conflict> = Vec::new();
+        let empty_old = HashMap::new();
+        for (key, _, verified) in &changed {
+            let olds = golden.get(key).unwrap_or(&empty_old);
             let mut seen = HashSet::new();
             for g in &verified.golden {
-                seen.insert(g.element.clone());
+                seen.insert(g.element.as_str());
                 let resource_id = resource_ids.get(g.source.resource.as_str()).copied().unwrap_or(0);
-                let old = golden.get(&(key.clone(), g.element.clone()));
+                let old = olds.get(&g.element);
                 let same = old.is_some_and(|o| {
-                    o.0 == g.value && o.1 == resource_id && o.2 == g.source.row_key && o.3 == g.source.batch_seq
+                    o.value == g.value
+                        && o.resource_id == resource_id
+                        && o.row_key == g.source.row_key
+                        && o.batch_id == g.source.batch_seq
                 });
                 if same {
                     continue;
                 }
-                if let Some(old) = old.filter(|o| o.0 != g.value) {
-                    history(&mut tx, kind_s, key, &g.element, old, &now_s).await?;
+                if let Some(old) = old.filter(|o| o.value != g.value) {
+                    histories.push((key.as_str(), g.element.clone(), old));
                 }
                 let valid_from = match old {
-                    Some(o) if o.0 == g.value => o.4.clone(),
+                    Some(o) if o.value == g.value => o.valid_from.clone(),
                     _ => now_s.clone(),
                 };
-                sqlx::query(
-                    "INSERT INTO registry_values (subject_kind, subject_key, element, value, department, resource_id, item, row_key, batch_id, valid_from) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                     ON CONFLICT (subject_kind, subject_key, element) DO UPDATE SET value = excluded.value, \
-                     department = excluded.department, resource_id = excluded.resource_id, item = excluded.item, \
-                     row_key = excluded.row_key, batch_id = excluded.batch_id, valid_from = excluded.valid_from",
-                )
-                .bind(kind_s)
-                .bind(key.as_str())
-                .bind(g.element.as_str())
-                .bind(g.value.as_str())
-                .bind(g.source.department.as_str())
-                .bind(resource_id)
-                .bind(items.get(&(g.source.resource.clone(), g.source.row_key.clone(), g.element.clone())).cloned())
-                .bind(g.source.row_key.as_str())
-                .bind(g.source.batch_seq)
-                .bind(valid_from)
-                .execute(&mut *tx)
-                .await?;
-                stats.golden_written += 1;
+                let item = items
+                    .get(&(g.source.resource.clone(), g.source.row_key.clone(), g.element.clone()))
+                    .cloned();
+                upserts.push(NewGolden { key, golden: g, resource_id, item, valid_from });
             }
-            for ((k, element), old) in golden.iter().filter(|((k, e), _)| k == key && !seen.contains(e)) {
-                history(&mut tx, kind_s, k, element, old, &now_s).await?;
-                sqlx::query("DELETE FROM registry_values WHERE subject_kind = $1 AND subject_key = $2 AND element = $3")
-                    .bind(kind_s)
-                    .bind(k.as_str())
-                    .bind(element.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+            for (element, old) in olds.iter().filter(|(e, _)| !seen.contains(e.as_str())) {
+                histories.push((key.as_str(), element.clone(), old));
+                removals.push((key.as_str(), element.clone()));
             }
             // Tickets: a conflict no longer found is corrected; a new one opened.
             let current: HashSet<&str> = verified.conflicts.iter().map(|c| c.conflict_key.as_str()).collect();
@@ -351,39 +360,95 @@ impl Store {
             for t in existing {
                 let pending = matches!(t.state.as_str(), "open" | "correcting" | "disputed");
                 if pending && t.kind != "citizen_dispute" && !current.contains(t.conflict_key.as_str()) {
-                    sqlx::query(
-                        "UPDATE correction_tickets SET state = 'corrected', outcome = $1, updated_at = $2, closed_at = $2 WHERE id = $3",
-                    )
-                    .bind("verification no longer finds the conflict: a later batch carries the fix")
-                    .bind(&now_s)
-                    .bind(t.id)
-                    .execute(&mut *tx)
-                    .await?;
-                    stats.tickets_closed += 1;
+                    closes.push(t.id);
                 }
             }
             for c in &verified.conflicts {
-                if existing.iter().any(|t| t.conflict_key == c.conflict_key) {
-                    continue;
+                if !existing.iter().any(|t| t.conflict_key == c.conflict_key) {
+                    opens.push(c);
                 }
-                insert_ticket(&mut tx, c, &due, &now_s).await?;
-                stats.tickets_opened += 1;
             }
-            let org_code = match kind {
-                SubjectKind::Entity => key.get(8..17).map(str::to_owned),
-                SubjectKind::Person => None,
-            };
+        }
+        let mut tx = self.begin_write().await?;
+        for (key, element, old) in &histories {
+            history(&mut tx, kind_s, key, element, old, &now_s).await?;
+        }
+        for (key, element) in &removals {
+            sqlx::query("DELETE FROM registry_values WHERE subject_kind = $1 AND subject_key = $2 AND element = $3")
+                .bind(kind_s)
+                .bind(*key)
+                .bind(element.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for chunk in upserts.chunks(WRITE_ROWS) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(i * 10 + 1, 10)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO registry_values (subject_kind, subject_key, element, value, department, resource_id, item, row_key, batch_id, valid_from) \
+                 VALUES {} ON CONFLICT (subject_kind, subject_key, element) DO UPDATE SET value = excluded.value, \
+                 department = excluded.department, resource_id = excluded.resource_id, item = excluded.item, \
+                 row_key = excluded.row_key, batch_id = excluded.batch_id, valid_from = excluded.valid_from",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for u in chunk {
+                q = q
+                    .bind(kind_s)
+                    .bind(u.key.as_str())
+                    .bind(u.golden.element.as_str())
+                    .bind(u.golden.value.as_str())
+                    .bind(u.golden.source.department.as_str())
+                    .bind(u.resource_id)
+                    .bind(u.item.clone())
+                    .bind(u.golden.source.row_key.as_str())
+                    .bind(u.golden.source.batch_seq)
+                    .bind(u.valid_from.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        stats.golden_written += upserts.len() as u64;
+        for id in &closes {
             sqlx::query(
-                "INSERT INTO registry_subjects (subject_kind, subject_key, digest, org_code, verified_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (subject_kind, subject_key) DO UPDATE SET digest = excluded.digest, org_code = excluded.org_code, verified_at = excluded.verified_at",
+                "UPDATE correction_tickets SET state = 'corrected', outcome = $1, updated_at = $2, closed_at = $2 \
+                 WHERE id = $3 AND state IN ('open', 'correcting', 'disputed')",
             )
-            .bind(kind_s)
-            .bind(key.as_str())
-            .bind(digest.as_str())
-            .bind(org_code)
+            .bind("verification no longer finds the conflict: a later batch carries the fix")
             .bind(&now_s)
+            .bind(*id)
             .execute(&mut *tx)
             .await?;
+        }
+        stats.tickets_closed += closes.len() as u64;
+        for c in &opens {
+            insert_ticket(&mut tx, c, &due, &now_s).await?;
+        }
+        stats.tickets_opened += opens.len() as u64;
+        for chunk in changed.chunks(WRITE_ROWS) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(i * 5 + 1, 5)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO registry_subjects (subject_kind, subject_key, digest, org_code, verified_at) VALUES {} \
+                 ON CONFLICT (subject_kind, subject_key) DO UPDATE SET digest = excluded.digest, \
+                 org_code = excluded.org_code, verified_at = excluded.verified_at",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (key, digest, _) in chunk {
+                let org_code = match kind {
+                    SubjectKind::Entity => key.get(8..17).map(str::to_owned),
+                    SubjectKind::Person => None,
+                };
+                q = q
+                    .bind(kind_s)
+                    .bind(key.as_str())
+                    .bind(digest.as_str())
+                    .bind(org_code)
+                    .bind(now_s.as_str());
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -562,7 +627,7 @@ async fn history(
     kind: &str,
     key: &str,
     element: &str,
-    old: &(String, i64, String, i64, String),
+    old: &Old,
     now: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -572,11 +637,11 @@ async fn history(
     .bind(kind)
     .bind(key)
     .bind(element)
-    .bind(old.0.as_str())
-    .bind(old.1)
-    .bind(old.2.as_str())
-    .bind(old.3)
-    .bind(old.4.as_str())
+    .bind(old.value.as_str())
+    .bind(old.resource_id)
+    .bind(old.row_key.as_str())
+    .bind(old.batch_id)
+    .bind(old.valid_from.as_str())
     .bind(now)
     .execute(&mut *tx)
     .await?;
