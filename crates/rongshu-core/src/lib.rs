@@ -15,7 +15,7 @@ pub mod opendata;
 pub mod otp;
 pub mod people;
 pub mod quality;
-pub mod registry;
 pub mod rate;
+pub mod registry;
 pub mod sharing;
 pub mod value;

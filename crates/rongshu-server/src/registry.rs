@@ -26,7 +26,10 @@ pub async fn after_batch(store: &Store, now: DateTime<Utc>, resource: &Resource)
             return;
         }
     }
-    match store.verify_after_batch(&resource.code, now, DUE_DAYS).await {
+    match store
+        .verify_after_batch(&resource.code, now, DUE_DAYS)
+        .await
+    {
         Ok(Some(stats)) => tracing::info!(
             resource = %resource.code,
             changed = stats.changed,
@@ -35,7 +38,9 @@ pub async fn after_batch(store: &Store, now: DateTime<Utc>, resource: &Resource)
             "registry verified after batch"
         ),
         Ok(None) => {}
-        Err(e) => tracing::warn!(resource = %resource.code, error = %e, "registry verification after batch failed"),
+        Err(e) => {
+            tracing::warn!(resource = %resource.code, error = %e, "registry verification after batch failed")
+        }
     }
 }
 

@@ -44,7 +44,8 @@ pub use error::StoreError;
 pub use migrations::latest_version;
 pub use records::{Filter, FilterOp, Keyset, RecordPage, RecordQuery, SortKey};
 pub use registry::{
-    NewDispute, RegistryValue, Ticket, TicketFilter, TicketList, VerifyStats, WitnessValue,
+    Answering, NewDispute, RegistryValue, Ticket, TicketFilter, TicketList, VerifyStats,
+    WitnessValue,
 };
 pub use releases::{NewRelease, Release, ReleaseChange};
 pub use repeats::{

@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use rongshu_server::PasswordCost;
 use rongshu_core::value::CellValue;
+use rongshu_server::PasswordCost;
 use rongshu_store::{Filter, RecordQuery, Store, TicketFilter};
 use rongshu_synth::SynthConfig;
 
@@ -49,7 +49,9 @@ pub async fn run(people: u64, db: &DbArgs) -> anyhow::Result<ExitCode> {
     };
     let store = Store::open(&url).await?;
     if store.portal_counts().await?.departments > 0 {
-        anyhow::bail!("the database is not empty: give an empty one (or none, for SQLite in a temporary directory)");
+        anyhow::bail!(
+            "the database is not empty: give an empty one (or none, for SQLite in a temporary directory)"
+        );
     }
     let config = SynthConfig::for_people(people);
     let city = scratch.path().join("city");
@@ -95,7 +97,13 @@ pub async fn run(people: u64, db: &DbArgs) -> anyhow::Result<ExitCode> {
         .items;
     let found: HashSet<Expected> = tickets
         .iter()
-        .map(|t| (t.subject_key.clone(), t.element.clone(), t.department.clone()))
+        .map(|t| {
+            (
+                t.subject_key.clone(),
+                t.element.clone(),
+                t.department.clone(),
+            )
+        })
         .collect();
 
     // Each department's resource, to tell which faulty rows were loaded.
@@ -109,8 +117,11 @@ pub async fn run(people: u64, db: &DbArgs) -> anyhow::Result<ExitCode> {
     for record in reader.records() {
         let r = record?;
         let get = |i: usize| r.get(i).unwrap_or_default().to_owned();
-        let (department, row, field, kind) = (get(0), get(2).parse::<u64>().unwrap_or(0), get(4), get(5));
-        if matches!(kind.as_str(), "keyless" | "id_digit") && matches!(field.as_str(), "id_number" | "uscc") {
+        let (department, row, field, kind) =
+            (get(0), get(2).parse::<u64>().unwrap_or(0), get(4), get(5));
+        if matches!(kind.as_str(), "keyless" | "id_digit")
+            && matches!(field.as_str(), "id_number" | "uscc")
+        {
             spoiled_keys.insert((department.clone(), row));
         }
         faults.push((department, row, field, kind, get(7), get(8), get(3)));
@@ -132,24 +143,36 @@ pub async fn run(people: u64, db: &DbArgs) -> anyhow::Result<ExitCode> {
                     vec!["record_no".into()],
                     1,
                 );
-                !store.query_records(resource, &query).await?.records.is_empty()
+                !store
+                    .query_records(resource, &query)
+                    .await?
+                    .records
+                    .is_empty()
             }
             None => false,
         };
         if !loaded {
-            *apart.entry("row rejected at ingest (quality report)").or_default() += 1;
+            *apart
+                .entry("row rejected at ingest (quality report)")
+                .or_default() += 1;
             continue;
         }
         let is_key = kind == "id_digit";
         if !is_key && spoiled_keys.contains(&(department.clone(), *row)) {
-            *apart.entry("key of the row spoiled too (linkage's)").or_default() += 1;
+            *apart
+                .entry("key of the row spoiled too (linkage's)")
+                .or_default() += 1;
             continue;
         }
         let Some(element) = element(department, field) else {
             *apart.entry("column carries no element").or_default() += 1;
             continue;
         };
-        let key = if is_key { delivered.clone() } else { subject.clone() };
+        let key = if is_key {
+            delivered.clone()
+        } else {
+            subject.clone()
+        };
         let e = (key, element.to_owned(), department.clone());
         let hit = found.contains(&e);
         let slot = per_kind.entry(kind.clone()).or_default();
@@ -192,7 +215,7 @@ pub async fn run(people: u64, db: &DbArgs) -> anyhow::Result<ExitCode> {
         *fp.entry((e.clone(), d.clone())).or_default() += 1;
     }
     let mut fp: Vec<_> = fp.into_iter().collect();
-    fp.sort_by(|a, b| b.1.cmp(&a.1));
+    fp.sort_by_key(|b| std::cmp::Reverse(b.1));
     for ((e, d), n) in fp.iter().take(8) {
         println!("  unexpected ticket: {n} × {e} to {d}");
     }

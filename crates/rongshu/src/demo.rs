@@ -162,9 +162,9 @@ fn element_of(department: &str, key: &str) -> Option<&'static str> {
         ("scjgj", "address") => "entity.registered_address",
         ("scjgj", "status") => "entity.status",
         ("gaj", "address") => "person.household_address",
-        ("rsj", "contact_address") | ("tel" | "ybj" | "cl", "address") | ("jyj", "home_address") => {
-            "person.household_address"
-        }
+        ("rsj", "contact_address")
+        | ("tel" | "ybj" | "cl", "address")
+        | ("jyj", "home_address") => "person.household_address",
         ("gaj", "hukou_status") | ("rsj" | "gjj" | "tel" | "ybj" | "cl", "status") => {
             "person.vital_status"
         }

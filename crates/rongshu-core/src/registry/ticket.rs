@@ -133,10 +133,22 @@ mod tests {
     #[test]
     fn the_lifecycle() {
         use TicketState::*;
-        assert_eq!(answer(Open, Answerer::Department, Answer::Correct), Ok(Correcting));
-        assert_eq!(answer(Open, Answerer::Department, Answer::Confirm), Ok(Confirmed));
-        assert_eq!(answer(Open, Answerer::Department, Answer::Dispute), Ok(Disputed));
-        assert_eq!(answer(Disputed, Answerer::Office, Answer::Confirm), Ok(Confirmed));
+        assert_eq!(
+            answer(Open, Answerer::Department, Answer::Correct),
+            Ok(Correcting)
+        );
+        assert_eq!(
+            answer(Open, Answerer::Department, Answer::Confirm),
+            Ok(Confirmed)
+        );
+        assert_eq!(
+            answer(Open, Answerer::Department, Answer::Dispute),
+            Ok(Disputed)
+        );
+        assert_eq!(
+            answer(Disputed, Answerer::Office, Answer::Confirm),
+            Ok(Confirmed)
+        );
         assert!(answer(Disputed, Answerer::Department, Answer::Confirm).is_err());
         assert!(answer(Corrected, Answerer::Department, Answer::Confirm).is_err());
         assert!(answer(Open, Answerer::Office, Answer::Confirm).is_err());

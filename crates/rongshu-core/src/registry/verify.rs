@@ -254,7 +254,9 @@ pub fn conflict_key(parts: &[&str]) -> String {
 fn key_problem(kind: SubjectKind, key: &str, registered: bool) -> Option<String> {
     match kind {
         SubjectKind::Person => CitizenId::parse(key).err().map(|e| e.to_string()),
-        SubjectKind::Entity if registered => Uscc::parse_allowing_legacy(key).err().map(|e| e.to_string()),
+        SubjectKind::Entity if registered => Uscc::parse_allowing_legacy(key)
+            .err()
+            .map(|e| e.to_string()),
         SubjectKind::Entity => Uscc::parse(key).err().map(|e| e.to_string()),
     }
 }
@@ -279,7 +281,8 @@ pub fn verify_subject(
         // goes back to its department.
         let mut rows: BTreeMap<(&str, &str), &Observation> = BTreeMap::new();
         for o in observations {
-            rows.entry((&o.source.department, &o.source.row_key)).or_insert(o);
+            rows.entry((&o.source.department, &o.source.row_key))
+                .or_insert(o);
         }
         for ((department, row_key), o) in rows {
             out.conflicts.push(Conflict {
@@ -317,13 +320,20 @@ pub fn verify_subject(
     let derived = derived_witnesses(kind, key, context);
     // A record that already shows the death needs no ticket for a death date
     // it does not carry itself.
-    let deceased_on_record = match (by_element.get("person.vital_status"), authority_of("person.vital_status")) {
-        (Some(obs), Some(a)) => pick_record(a, obs, ValueKind::VitalStatus)
-            .is_some_and(|r| normalise(ValueKind::VitalStatus, &r.value) == Normalised::Value("deceased".into())),
+    let deceased_on_record = match (
+        by_element.get("person.vital_status"),
+        authority_of("person.vital_status"),
+    ) {
+        (Some(obs), Some(a)) => pick_record(a, obs, ValueKind::VitalStatus).is_some_and(|r| {
+            normalise(ValueKind::VitalStatus, &r.value) == Normalised::Value("deceased".into())
+        }),
         _ => false,
     };
     for (element, obs) in &by_element {
-        if deceased_on_record && element.ends_with("death_date") && pick_record(authority_of(element).unwrap_or(""), obs, ValueKind::Date).is_none() {
+        if deceased_on_record
+            && element.ends_with("death_date")
+            && pick_record(authority_of(element).unwrap_or(""), obs, ValueKind::Date).is_none()
+        {
             continue;
         }
         let Some(authority) = authority_of(element) else {
@@ -377,7 +387,9 @@ fn derived_witnesses(
             }
         }
         SubjectKind::Entity => {
-            if let Some((name, source)) = context.representative.as_ref().and_then(|r| r.name.clone()) {
+            if let Some((name, source)) =
+                context.representative.as_ref().and_then(|r| r.name.clone())
+            {
                 let mut source = source;
                 source.resource = format!("derived:population:{}", source.resource);
                 source.department = String::new();
@@ -399,10 +411,19 @@ fn normalised_value(n: &Normalised) -> Option<&str> {
 
 /// The authoritative observation of an element: the authority's newest batch,
 /// then the smallest row key (a stable choice when one source holds two rows).
-fn pick_record<'a>(authority: &str, obs: &[&'a Observation], kind: ValueKind) -> Option<&'a Observation> {
+fn pick_record<'a>(
+    authority: &str,
+    obs: &[&'a Observation],
+    kind: ValueKind,
+) -> Option<&'a Observation> {
     obs.iter()
         .filter(|o| o.source.department == authority)
-        .filter(|o| !matches!(normalise(kind, &o.value), Normalised::Empty | Normalised::NoClaim))
+        .filter(|o| {
+            !matches!(
+                normalise(kind, &o.value),
+                Normalised::Empty | Normalised::NoClaim
+            )
+        })
         .min_by(|a, b| {
             b.source
                 .batch_seq
@@ -508,7 +529,11 @@ fn verify_element(
         }
     }
     for (department, value) in invalid {
-        push(ConflictKind::InvalidValue, department, vec![department, value]);
+        push(
+            ConflictKind::InvalidValue,
+            department,
+            vec![department, value],
+        );
     }
     // The employer a person is said to work for must be a registered entity.
     if vk == ValueKind::Uscc && kind == SubjectKind::Person {
@@ -519,13 +544,19 @@ fn verify_element(
             }
             if let Normalised::Value(v) = normalise(vk, &o.value)
                 && !context.known_entities.contains(&v)
-                && v.chars().next().is_some_and(|c| context.covered_authorities.contains(&c))
+                && v.chars()
+                    .next()
+                    .is_some_and(|c| context.covered_authorities.contains(&c))
             {
                 unknown.insert((&o.source.department, v));
             }
         }
         for (department, value) in unknown {
-            push(ConflictKind::UnknownEmployer, department, vec![department, &value]);
+            push(
+                ConflictKind::UnknownEmployer,
+                department,
+                vec![department, &value],
+            );
         }
     }
     let Some(record_value) = record_value else {
@@ -533,7 +564,9 @@ fn verify_element(
         let newer: BTreeSet<&str> = classified
             .iter()
             .filter(|(c, ..)| *c == Classification::WitnessNewer)
-            .filter_map(|(_, o, _)| normalised_value(&normalise(vk, &o.value)).map(|_| o.value.as_str()))
+            .filter_map(|(_, o, _)| {
+                normalised_value(&normalise(vk, &o.value)).map(|_| o.value.as_str())
+            })
             .collect();
         if !newer.is_empty() {
             let values: Vec<String> = newer
@@ -566,9 +599,9 @@ fn verify_element(
                 // at birth, so the authority is asked first.
                 let tie_to_witness = vk == ValueKind::Address;
                 // Others behind the witness's value, the witness itself apart.
-                let witness_support = support
-                    .get(&v)
-                    .map_or(0, |s| s.iter().filter(|d| **d != o.source.department).count());
+                let witness_support = support.get(&v).map_or(0, |s| {
+                    s.iter().filter(|d| **d != o.source.department).count()
+                });
                 if (record_support >= 1 && record_support > witness_support)
                     || (tie_to_witness && record_support == witness_support)
                 {
@@ -734,7 +767,13 @@ mod tests {
     }
 
     fn person(observations: &[Observation]) -> Verified {
-        verify_subject(SubjectKind::Person, ID, observations, &authorities(), &Context::default())
+        verify_subject(
+            SubjectKind::Person,
+            ID,
+            observations,
+            &authorities(),
+            &Context::default(),
+        )
     }
 
     #[test]
@@ -760,7 +799,10 @@ mod tests {
         ]);
         assert_eq!(v.conflicts.len(), 1);
         let c = &v.conflicts[0];
-        assert_eq!((c.kind, c.department.as_str()), (ConflictKind::Differs, "tel"));
+        assert_eq!(
+            (c.kind, c.department.as_str()),
+            (ConflictKind::Differs, "tel")
+        );
         assert_eq!(c.evidence.len(), 3);
     }
 
@@ -774,7 +816,10 @@ mod tests {
         assert_eq!(v.conflicts.len(), 1);
         assert_eq!(v.conflicts[0].department, "gaj");
         // One witness against the record: the authority is asked first.
-        let v = person(&[obs("person.name", "章伟", "gaj"), obs("person.name", "张伟", "ybj")]);
+        let v = person(&[
+            obs("person.name", "章伟", "gaj"),
+            obs("person.name", "张伟", "ybj"),
+        ]);
         assert_eq!(v.conflicts[0].department, "gaj");
     }
 
@@ -838,7 +883,10 @@ mod tests {
         let v = verify_subject(
             SubjectKind::Person,
             bad,
-            &[obs("person.citizen_id", bad, "tel"), obs("person.name", "张伟", "tel")],
+            &[
+                obs("person.citizen_id", bad, "tel"),
+                obs("person.name", "张伟", "tel"),
+            ],
             &authorities(),
             &Context::default(),
         );
@@ -864,7 +912,9 @@ mod tests {
             )
         };
         let found = run(&ctx);
-        assert!(found.conflicts.iter().any(|c| c.kind == ConflictKind::UnknownEmployer || c.kind == ConflictKind::InvalidValue));
+        assert!(found.conflicts.iter().any(
+            |c| c.kind == ConflictKind::UnknownEmployer || c.kind == ConflictKind::InvalidValue
+        ));
         if let Normalised::Value(v) = normalise(ValueKind::Uscc, uscc) {
             ctx.known_entities.insert(v);
             assert!(run(&ctx).conflicts.is_empty());
@@ -898,7 +948,10 @@ mod tests {
 
     #[test]
     fn conflict_keys_ignore_batches() {
-        let mut a = vec![obs("person.name", "章伟", "gaj"), obs("person.name", "张伟", "ybj")];
+        let mut a = vec![
+            obs("person.name", "章伟", "gaj"),
+            obs("person.name", "张伟", "ybj"),
+        ];
         let first = person(&a).conflicts[0].conflict_key.clone();
         a[1].source.batch_seq = 9;
         a[1].source.batch = "b9".into();

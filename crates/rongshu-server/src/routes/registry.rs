@@ -14,7 +14,7 @@ use rongshu_core::audit::AuditEntry;
 use rongshu_core::ident::{CitizenId, OrgCode, Uscc};
 use rongshu_core::people::PersonHash;
 use rongshu_core::registry::{Answer, Answerer, SubjectKind, entity_facts, person_facts};
-use rongshu_store::{NewDispute, Resource, Ticket, TicketFilter};
+use rongshu_store::{Answering, NewDispute, Resource, Ticket, TicketFilter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -38,7 +38,10 @@ pub async fn verify(State(state): State<AppState>, actor: Actor) -> Result<Json<
 }
 
 /// Verify the whole registry for the platform office, audited.
-pub(crate) async fn verify_all(state: &AppState, actor: &Actor) -> Result<rongshu_store::VerifyStats, ApiError> {
+pub(crate) async fn verify_all(
+    state: &AppState,
+    actor: &Actor,
+) -> Result<rongshu_store::VerifyStats, ApiError> {
     actor.require_any_role(&[Role::PlatformAdmin], "verifying the whole registry")?;
     let now = state.clock.now();
     let stats = state.store.verify_registry(now, DUE_DAYS).await?;
@@ -109,11 +112,20 @@ async fn record_json(
             kind.as_str()
         )));
     }
-    let mut shown = Shown { cache: HashMap::new() };
+    let mut shown = Shown {
+        cache: HashMap::new(),
+    };
     let mut out = Vec::new();
     for v in &values {
         let mut entry = shown
-            .value(state, actor, &v.resource, v.item.as_deref(), &v.element, &v.value)
+            .value(
+                state,
+                actor,
+                &v.resource,
+                v.item.as_deref(),
+                &v.element,
+                &v.value,
+            )
             .await?;
         if let Some(obj) = entry.as_object_mut() {
             obj.insert("element".into(), json!(v.element));
@@ -156,19 +168,30 @@ pub async fn person(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<RecordQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(read_person(&state, &actor, &id, q.history.unwrap_or(false)).await?))
+    Ok(Json(
+        read_person(&state, &actor, &id, q.history.unwrap_or(false)).await?,
+    ))
 }
 
 /// A person's registry record as `actor` may see it, the read audited.
-pub(crate) async fn read_person(state: &AppState, actor: &Actor, raw: &str, history: bool) -> Result<Value, ApiError> {
+pub(crate) async fn read_person(
+    state: &AppState,
+    actor: &Actor,
+    raw: &str,
+    history: bool,
+) -> Result<Value, ApiError> {
     let now = state.clock.now();
     let id = CitizenId::parse(raw)
         .map_err(|e| ApiError::BadRequest(format!("not a valid citizen ID number: {e}")))?;
     let mut body = record_json(state, actor, SubjectKind::Person, id.as_str(), history).await?;
     body["derived"] = json!(person_facts(&id, now.date_naive()));
     let people = vec![person_key(state).await?.of(&id)];
-    let mut record = doer(actor).record(now, "registry.read", Some(format!("person:{}", people[0].as_str())),
-        json!({ "registry": "person", "history": history }));
+    let mut record = doer(actor).record(
+        now,
+        "registry.read",
+        Some(format!("person:{}", people[0].as_str())),
+        json!({ "registry": "person", "history": history }),
+    );
     record.rows = Some(1);
     state.audit.record(AuditEntry::new(record, people)).await?;
     Ok(body)
@@ -182,23 +205,38 @@ pub async fn entity(
     Path(code): Path<String>,
     ApiQuery(q): ApiQuery<RecordQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(read_entity(&state, &actor, &code, q.history.unwrap_or(false)).await?))
+    Ok(Json(
+        read_entity(&state, &actor, &code, q.history.unwrap_or(false)).await?,
+    ))
 }
 
 /// An entity's registry record as `actor` may see it, the read audited.
-pub(crate) async fn read_entity(state: &AppState, actor: &Actor, code: &str, history: bool) -> Result<Value, ApiError> {
+pub(crate) async fn read_entity(
+    state: &AppState,
+    actor: &Actor,
+    code: &str,
+    history: bool,
+) -> Result<Value, ApiError> {
     let now = state.clock.now();
     let compact: String = code.chars().filter(|c| *c != '-').collect();
     let uscc = if compact.len() == 9 {
         let org = OrgCode::parse(&compact)
             .map_err(|e| ApiError::BadRequest(format!("not a valid organisation code: {e}")))?;
-        let found = state.store.entity_by_org_code(org.compact()).await?.ok_or_else(|| {
-            ApiError::NotFound(format!("no registered entity's USCC embeds the organisation code {}", org.compact()))
-        })?;
+        let found = state
+            .store
+            .entity_by_org_code(org.compact())
+            .await?
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "no registered entity's USCC embeds the organisation code {}",
+                    org.compact()
+                ))
+            })?;
         Uscc::parse_allowing_legacy(&found).map_err(|e| ApiError::internal_msg(e.to_string()))?
     } else {
-        Uscc::parse_allowing_legacy(code)
-            .map_err(|e| ApiError::BadRequest(format!("not a valid unified social credit code: {e}")))?
+        Uscc::parse_allowing_legacy(code).map_err(|e| {
+            ApiError::BadRequest(format!("not a valid unified social credit code: {e}"))
+        })?
     };
     let mut body = record_json(state, actor, SubjectKind::Entity, uscc.as_str(), history).await?;
     body["derived"] = json!(entity_facts(&uscc));
@@ -212,8 +250,12 @@ pub(crate) async fn read_entity(state: &AppState, actor: &Actor, code: &str, his
         .filter(|v| v.element == "entity.legal_representative_id")
         .filter_map(|v| key.of_stored(&v.value))
         .collect();
-    let mut record = doer(actor).record(now, "registry.read", Some(format!("entity:{}", uscc.as_str())),
-        json!({ "registry": "entity", "history": history }));
+    let mut record = doer(actor).record(
+        now,
+        "registry.read",
+        Some(format!("entity:{}", uscc.as_str())),
+        json!({ "registry": "entity", "history": history }),
+    );
     record.rows = Some(1);
     state.audit.record(AuditEntry::new(record, people)).await?;
     Ok(body)
@@ -253,12 +295,18 @@ pub(crate) fn ticket_json(t: &Ticket) -> Value {
 fn concerns(actor: &Actor, t: &Ticket) -> bool {
     let mine = actor.department().code.as_str();
     t.department == mine
-        || t.evidence
-            .as_array()
-            .is_some_and(|e| e.iter().any(|x| x.get("department").and_then(Value::as_str) == Some(mine)))
+        || t.evidence.as_array().is_some_and(|e| {
+            e.iter()
+                .any(|x| x.get("department").and_then(Value::as_str) == Some(mine))
+        })
 }
 
-pub(crate) async fn audit_ticket_read(state: &AppState, actor: &Actor, tickets: &[Ticket], what: &str) -> Result<(), ApiError> {
+pub(crate) async fn audit_ticket_read(
+    state: &AppState,
+    actor: &Actor,
+    tickets: &[Ticket],
+    what: &str,
+) -> Result<(), ApiError> {
     let key = person_key(state).await?;
     let mut people: BTreeSet<PersonHash> = BTreeSet::new();
     for t in tickets {
@@ -275,11 +323,18 @@ pub(crate) async fn audit_ticket_read(state: &AppState, actor: &Actor, tickets: 
         json!({ "tickets": tickets.iter().map(|t| t.id).collect::<Vec<_>>() }),
     );
     record.rows = Some(tickets.len() as i64);
-    state.audit.record(AuditEntry::new(record, people.into_iter().collect())).await?;
+    state
+        .audit
+        .record(AuditEntry::new(record, people.into_iter().collect()))
+        .await?;
     Ok(())
 }
 
-pub(crate) fn filter_of(actor: &Actor, q: &TicketQuery, now: chrono::DateTime<chrono::Utc>) -> Result<TicketFilter, ApiError> {
+pub(crate) fn filter_of(
+    actor: &Actor,
+    q: &TicketQuery,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<TicketFilter, ApiError> {
     let mine = actor.department().code.clone();
     let department = match (&q.department, actor.is_platform_admin()) {
         (d, true) => d.clone(),
@@ -336,9 +391,19 @@ async fn readable_ticket(state: &AppState, actor: &Actor, id: i64) -> Result<Tic
 }
 
 /// `GET /api/v1/tickets/{id}`.
-pub async fn show(State(state): State<AppState>, actor: Actor, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
     let t = readable_ticket(&state, &actor, id).await?;
-    audit_ticket_read(&state, &actor, std::slice::from_ref(&t), &format!("ticket:{id}")).await?;
+    audit_ticket_read(
+        &state,
+        &actor,
+        std::slice::from_ref(&t),
+        &format!("ticket:{id}"),
+    )
+    .await?;
     Ok(Json(ticket_json(&t)))
 }
 
@@ -366,7 +431,11 @@ pub async fn answer(
         "correct" | "confirm" | "dispute" => Answer::parse(&action),
         _ => None,
     }
-    .ok_or_else(|| ApiError::NotFound(format!("no ticket action \"{action}\"; use correct, confirm or dispute")))?;
+    .ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no ticket action \"{action}\"; use correct, confirm or dispute"
+        ))
+    })?;
     let note = body.and_then(|b| b.note);
     let (t, opened) = answer_one(&state, &actor, id, answer, note.as_deref()).await?;
     let mut out = ticket_json(&t);
@@ -389,12 +458,25 @@ pub(crate) async fn answer_one(
     } else if t.department == actor.department().code {
         Answerer::Department
     } else {
-        return Err(ApiError::Forbidden(format!("ticket {id} is at {}, not at your department", t.department)));
+        return Err(ApiError::Forbidden(format!(
+            "ticket {id} is at {}, not at your department",
+            t.department
+        )));
     };
     let now = state.clock.now();
     let (t, opened) = state
         .store
-        .answer_ticket(id, by, answer, &actor.label(), note, now, DUE_DAYS)
+        .answer_ticket(
+            id,
+            Answering {
+                by,
+                answer,
+                actor: &actor.label(),
+                note,
+            },
+            now,
+            DUE_DAYS,
+        )
         .await?;
     let record = doer(actor).record(
         now,
@@ -427,7 +509,8 @@ pub async fn export(
     audit_ticket_read(&state, &actor, &rows, "tickets:export").await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| ApiError::internal(e);
-    w.write_record(rongshu_core::registry::ticket::SHEET_COLUMNS).map_err(io)?;
+    w.write_record(rongshu_core::registry::ticket::SHEET_COLUMNS)
+        .map_err(io)?;
     for t in &rows {
         w.write_record([
             t.id.to_string().as_str(),
@@ -443,11 +526,16 @@ pub async fn export(
         ])
         .map_err(io)?;
     }
-    let bytes = w.into_inner().map_err(|e| ApiError::internal_msg(e.to_string()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| ApiError::internal_msg(e.to_string()))?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"tickets.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"tickets.csv\"",
+            ),
         ],
         bytes,
     )
@@ -457,14 +545,22 @@ pub async fn export(
 /// `POST /api/v1/tickets/answers`: the exported sheet sent back with
 /// `answer` (correct, confirm, dispute; 更正, 确认, 异议) and `note` filled in.
 /// Rows with no answer are skipped; each row's result is reported.
-pub async fn bulk_answer(State(state): State<AppState>, actor: Actor, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn bulk_answer(
+    State(state): State<AppState>,
+    actor: Actor,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::BadRequest("send the sheet as UTF-8 CSV".into()))?;
     Ok(Json(answer_sheet(&state, &actor, &text).await?))
 }
 
 /// Answer the tickets of a filled-in sheet, row by row.
-pub(crate) async fn answer_sheet(state: &AppState, actor: &Actor, text: &str) -> Result<Value, ApiError> {
+pub(crate) async fn answer_sheet(
+    state: &AppState,
+    actor: &Actor,
+    text: &str,
+) -> Result<Value, ApiError> {
     let text = text.trim_start_matches('\u{feff}');
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader
@@ -473,7 +569,9 @@ pub(crate) async fn answer_sheet(state: &AppState, actor: &Actor, text: &str) ->
         .clone();
     let col = |name: &str| headers.iter().position(|h| h.trim() == name);
     let (Some(id_col), Some(answer_col)) = (col("ticket"), col("answer")) else {
-        return Err(ApiError::BadRequest("the sheet needs the columns ticket and answer".into()));
+        return Err(ApiError::BadRequest(
+            "the sheet needs the columns ticket and answer".into(),
+        ));
     };
     let note_col = col("note");
     let mut results = Vec::new();
@@ -489,8 +587,14 @@ pub(crate) async fn answer_sheet(state: &AppState, actor: &Actor, text: &str) ->
             (Err(_), _) => Err(format!("ticket \"{id_text}\" is not a ticket number")),
             (_, None) => Err(format!("answer \"{raw}\": use correct, confirm or dispute")),
             (Ok(id), Some(a)) => {
-                let note = note_col.and_then(|c| record.get(c)).map(str::trim).filter(|n| !n.is_empty());
-                answer_one(state, actor, id, a, note).await.map(|(t, _)| t.state).map_err(|e| e.to_string())
+                let note = note_col
+                    .and_then(|c| record.get(c))
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty());
+                answer_one(state, actor, id, a, note)
+                    .await
+                    .map(|(t, _)| t.state)
+                    .map_err(|e| e.to_string())
             }
         };
         match outcome {
@@ -516,7 +620,9 @@ pub struct OwnQuery {
 async fn own_id(state: &AppState, citizen: &Citizen, raw: &str) -> Result<CitizenId, ApiError> {
     let id = CitizenId::parse(raw).map_err(|e| ApiError::BadRequest(format!("id_number: {e}")))?;
     if person_key(state).await?.of(&id) != citizen.person {
-        return Err(ApiError::Forbidden("id_number: that is not the number you signed in with".into()));
+        return Err(ApiError::Forbidden(
+            "id_number: that is not the number you signed in with".into(),
+        ));
     }
     Ok(id)
 }
@@ -532,10 +638,20 @@ pub async fn my_record(
 }
 
 /// A citizen's own record with its sources.
-pub(crate) async fn own_record(state: &AppState, citizen: &Citizen, raw: &str) -> Result<Value, ApiError> {
+pub(crate) async fn own_record(
+    state: &AppState,
+    citizen: &Citizen,
+    raw: &str,
+) -> Result<Value, ApiError> {
     let id = own_id(state, citizen, raw).await?;
-    let values = state.store.registry_values(SubjectKind::Person, id.as_str()).await?;
-    let witnesses = state.store.registry_witnesses(SubjectKind::Person, id.as_str()).await?;
+    let values = state
+        .store
+        .registry_values(SubjectKind::Person, id.as_str())
+        .await?;
+    let witnesses = state
+        .store
+        .registry_witnesses(SubjectKind::Person, id.as_str())
+        .await?;
     let tickets = state
         .store
         .tickets(&TicketFilter {
@@ -576,7 +692,11 @@ pub async fn dispute(
 }
 
 /// Open a citizen's dispute of a value of his or her own record.
-pub(crate) async fn citizen_dispute(state: &AppState, citizen: &Citizen, body: &DisputeBody) -> Result<Value, ApiError> {
+pub(crate) async fn citizen_dispute(
+    state: &AppState,
+    citizen: &Citizen,
+    body: &DisputeBody,
+) -> Result<Value, ApiError> {
     let id = own_id(state, citizen, &body.id_number).await?;
     if !body.element.starts_with("person.") || body.element == "person.citizen_id" {
         return Err(ApiError::BadRequest(format!(
@@ -586,13 +706,20 @@ pub(crate) async fn citizen_dispute(state: &AppState, citizen: &Citizen, body: &
     }
     let value = body.value.trim();
     if value.is_empty() || value.chars().count() > 200 || body.reason.chars().count() > 2000 {
-        return Err(ApiError::BadRequest("value: give the right value (at most 200 characters; reason at most 2000)".into()));
+        return Err(ApiError::BadRequest(
+            "value: give the right value (at most 200 characters; reason at most 2000)".into(),
+        ));
     }
     let now = state.clock.now();
     let t = state
         .store
         .open_dispute(
-            NewDispute { person: id.as_str(), element: &body.element, claimed: value, reason: &body.reason },
+            NewDispute {
+                person: id.as_str(),
+                element: &body.element,
+                claimed: value,
+                reason: &body.reason,
+            },
             now,
             DUE_DAYS,
         )
@@ -602,8 +729,16 @@ pub(crate) async fn citizen_dispute(state: &AppState, citizen: &Citizen, body: &
     Ok(json!({ "id": t.id, "department": t.department, "state": t.state, "due": t.due }))
 }
 
-fn rongshu_store_record(now: chrono::DateTime<chrono::Utc>, citizen: &Citizen, id: i64) -> rongshu_core::audit::AuditRecord {
-    crate::service::Doer { label: format!("citizen:{}", citizen.person.as_str()), department: None }.record(
+fn rongshu_store_record(
+    now: chrono::DateTime<chrono::Utc>,
+    citizen: &Citizen,
+    id: i64,
+) -> rongshu_core::audit::AuditRecord {
+    crate::service::Doer {
+        label: format!("citizen:{}", citizen.person.as_str()),
+        department: None,
+    }
+    .record(
         now,
         "ticket.citizen_dispute",
         Some(format!("ticket:{id}")),

@@ -37,9 +37,17 @@ pub fn routes() -> Router<AppState> {
 /// This module's labels: key, Chinese, English.
 static LABELS: &[(&str, &str, &str)] = &[
     ("registry", "基础库", "Base registries"),
-    ("registry_intro", "人口库以公民身份号码为键，法人库以统一社会信用代码为键（过渡期可用组织机构代码查询）。每个值取自该数据元的权威来源，并注明来源部门、资源、批次和日期；能否看到原值按所依据资源的共享规则。", "The population registry is keyed by citizen ID number, the entity registry by USCC (an organisation code is accepted during the transition). Each value comes from its element's authoritative source, named with department, resource, batch and date; whether you see it plain follows the sharing rules of that resource."),
+    (
+        "registry_intro",
+        "人口库以公民身份号码为键，法人库以统一社会信用代码为键（过渡期可用组织机构代码查询）。每个值取自该数据元的权威来源，并注明来源部门、资源、批次和日期；能否看到原值按所依据资源的共享规则。",
+        "The population registry is keyed by citizen ID number, the entity registry by USCC (an organisation code is accepted during the transition). Each value comes from its element's authoritative source, named with department, resource, batch and date; whether you see it plain follows the sharing rules of that resource.",
+    ),
     ("lookup", "查询", "Look up"),
-    ("lookup_key", "公民身份号码 / 统一社会信用代码 / 组织机构代码", "Citizen ID / USCC / organisation code"),
+    (
+        "lookup_key",
+        "公民身份号码 / 统一社会信用代码 / 组织机构代码",
+        "Citizen ID / USCC / organisation code",
+    ),
     ("with_history", "含历史版本", "with past versions"),
     ("subjects", "主体数", "Subjects"),
     ("person", "人口", "Persons"),
@@ -71,15 +79,31 @@ static LABELS: &[(&str, &str, &str)] = &[
     ("correct", "将更正", "Will correct"),
     ("confirm", "确认无误", "Confirm"),
     ("dispute", "有异议", "Dispute"),
-    ("export_sheet", "下载待办工单表（CSV）", "Download the open tickets (CSV)"),
-    ("answer_sheet", "批量答复：在下载的表中填写 answer（correct/confirm/dispute 或 更正/确认/异议）和 note 列，粘贴到此处提交", "Answer in bulk: fill in the answer (correct/confirm/dispute) and note columns of the downloaded sheet and paste it here"),
+    (
+        "export_sheet",
+        "下载待办工单表（CSV）",
+        "Download the open tickets (CSV)",
+    ),
+    (
+        "answer_sheet",
+        "批量答复：在下载的表中填写 answer（correct/confirm/dispute 或 更正/确认/异议）和 note 列，粘贴到此处提交",
+        "Answer in bulk: fill in the answer (correct/confirm/dispute) and note columns of the downloaded sheet and paste it here",
+    ),
     ("send", "提交", "Send"),
     ("answered", "已答复", "Answered"),
     ("refused", "未受理", "Refused"),
     ("no_tickets", "没有符合条件的工单。", "No tickets match."),
     ("my_registry", "我的人口库记录", "My registry record"),
-    ("my_registry_intro", "您的每一项登记信息及其来源部门。认为有误的，可提出异议，由权威来源部门核实更正。请再次输入您的公民身份号码以查看。", "Each value of your record and the department it comes from. If one is wrong, dispute it and the authoritative department will check it. Enter your citizen ID number again to see it."),
-    ("all_sources", "各部门报送的值", "What each department delivered"),
+    (
+        "my_registry_intro",
+        "您的每一项登记信息及其来源部门。认为有误的，可提出异议，由权威来源部门核实更正。请再次输入您的公民身份号码以查看。",
+        "Each value of your record and the department it comes from. If one is wrong, dispute it and the authoritative department will check it. Enter your citizen ID number again to see it.",
+    ),
+    (
+        "all_sources",
+        "各部门报送的值",
+        "What each department delivered",
+    ),
     ("dispute_value", "提出异议", "Dispute a value"),
     ("right_value", "正确的值", "The right value"),
     ("reason", "理由", "Reason"),
@@ -142,8 +166,19 @@ fn value_rows(x: &Labels, values: Option<&Value>) -> Vec<ValueRow> {
         .map(|vs| {
             vs.iter()
                 .map(|v| {
-                    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-                    let p = |k: &str| v["provenance"].get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let s = |k: &str| {
+                        v.get(k)
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    let p = |k: &str| {
+                        v["provenance"]
+                            .get(k)
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
                     let note = if v.get("withheld").is_some() {
                         x.l("withheld").to_owned()
                     } else if v.get("masked").is_some() {
@@ -205,11 +240,16 @@ async fn registry_page(
         Ok(c) => c,
         Err(e) => return error_page(e.into()),
     };
-    let key = get_param(&params, "q").unwrap_or_default().trim().to_owned();
+    let key = get_param(&params, "q")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let history = get_param(&params, "history").is_some();
-    let (mut values, mut past, mut derived, mut error) = (Vec::new(), Vec::new(), Vec::new(), String::new());
+    let (mut values, mut past, mut derived, mut error) =
+        (Vec::new(), Vec::new(), Vec::new(), String::new());
     if !key.is_empty() {
-        let person_like = key.len() == 18 && key.chars().take(17).all(|c| c.is_ascii_digit()) || key.len() == 15;
+        let person_like =
+            key.len() == 18 && key.chars().take(17).all(|c| c.is_ascii_digit()) || key.len() == 15;
         let read = if person_like {
             read_person(&state, &user.actor, &key, history).await
         } else {
@@ -222,7 +262,12 @@ async fn registry_page(
                 if let Some(obj) = body["derived"].as_object() {
                     derived = obj
                         .iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                            )
+                        })
                         .collect();
                 }
             }
@@ -252,7 +297,11 @@ async fn registry_page(
     )
 }
 
-async fn verify_now(State(state): State<AppState>, user: ConsoleUser, axum::Form(fields): axum::Form<Fields>) -> Response {
+async fn verify_now(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    axum::Form(fields): axum::Form<Fields>,
+) -> Response {
     if !csrf_ok(&user.csrf, &fields) {
         return csrf_refused();
     }
@@ -262,7 +311,11 @@ async fn verify_now(State(state): State<AppState>, user: ConsoleUser, axum::Form
                 "{} subjects, {} changed, {} tickets opened, {} closed",
                 stats.subjects, stats.changed, stats.tickets_opened, stats.tickets_closed
             );
-            Redirect::to(&format!("/console/registry?verified={}", urlencode(&summary))).into_response()
+            Redirect::to(&format!(
+                "/console/registry?verified={}",
+                urlencode(&summary)
+            ))
+            .into_response()
         }
         Err(e) => error_page(e),
     }
@@ -355,10 +408,21 @@ async fn tickets_page(
     let export = if department.is_empty() {
         "/api/v1/tickets/export".to_owned()
     } else {
-        format!("/api/v1/tickets/export?department={}", urlencode(&department))
+        format!(
+            "/api/v1/tickets/export?department={}",
+            urlencode(&department)
+        )
     };
-    let message = match (get_param(&params, "answered"), get_param(&params, "refused")) {
-        (Some(a), r) => format!("{} {a} · {} {}", x.l("answered"), x.l("refused"), r.unwrap_or("0")),
+    let message = match (
+        get_param(&params, "answered"),
+        get_param(&params, "refused"),
+    ) {
+        (Some(a), r) => format!(
+            "{} {a} · {} {}",
+            x.l("answered"),
+            x.l("refused"),
+            r.unwrap_or("0")
+        ),
         _ => String::new(),
     };
     render(
@@ -391,16 +455,26 @@ async fn answer_ticket(
         return csrf_refused();
     }
     let Some(answer) = Answer::parse(&action) else {
-        return error_page(crate::error::ApiError::NotFound(format!("no ticket action \"{action}\"")));
+        return error_page(crate::error::ApiError::NotFound(format!(
+            "no ticket action \"{action}\""
+        )));
     };
     let note = Some(field(&fields, "note")).filter(|n| !n.trim().is_empty());
     match answer_one(&state, &user.actor, id, answer, note).await {
         Ok(_) => Redirect::to("/console/tickets").into_response(),
-        Err(e) => Redirect::to(&format!("/console/tickets?error={}", urlencode(&e.to_string()))).into_response(),
+        Err(e) => Redirect::to(&format!(
+            "/console/tickets?error={}",
+            urlencode(&e.to_string())
+        ))
+        .into_response(),
     }
 }
 
-async fn sheet_answers(State(state): State<AppState>, user: ConsoleUser, axum::Form(fields): axum::Form<Fields>) -> Response {
+async fn sheet_answers(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    axum::Form(fields): axum::Form<Fields>,
+) -> Response {
     if !csrf_ok(&user.csrf, &fields) {
         return csrf_refused();
     }
@@ -410,7 +484,11 @@ async fn sheet_answers(State(state): State<AppState>, user: ConsoleUser, axum::F
             v["answered"], v["refused"]
         ))
         .into_response(),
-        Err(e) => Redirect::to(&format!("/console/tickets?error={}", urlencode(&e.to_string()))).into_response(),
+        Err(e) => Redirect::to(&format!(
+            "/console/tickets?error={}",
+            urlencode(&e.to_string())
+        ))
+        .into_response(),
     }
 }
 
@@ -442,7 +520,12 @@ fn source_rows(v: Option<&Value>) -> Vec<SourceRow> {
         .map(|vs| {
             vs.iter()
                 .map(|v| {
-                    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let s = |k: &str| {
+                        v.get(k)
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
                     SourceRow {
                         element: s("element"),
                         value: s("value"),
@@ -468,8 +551,12 @@ async fn citizen_page(
     };
     let (t, set) = texts(&params, &headers);
     let x = Labels { t };
-    let id_number = get_param(&params, "id_number").unwrap_or_default().trim().to_owned();
-    let (mut values, mut sources, mut disputes, mut error) = (Vec::new(), Vec::new(), Vec::new(), String::new());
+    let id_number = get_param(&params, "id_number")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let (mut values, mut sources, mut disputes, mut error) =
+        (Vec::new(), Vec::new(), Vec::new(), String::new());
     if !id_number.is_empty() {
         match own_record(&state, &citizen, &id_number).await {
             Ok(body) => {
@@ -480,8 +567,18 @@ async fn citizen_page(
                     .map(|ts| {
                         ts.iter()
                             .map(|t| {
-                                let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-                                (t["id"].as_i64().unwrap_or_default(), s("element"), s("state"), s("due").chars().take(10).collect())
+                                let s = |k: &str| {
+                                    t.get(k)
+                                        .and_then(Value::as_str)
+                                        .unwrap_or_default()
+                                        .to_owned()
+                                };
+                                (
+                                    t["id"].as_i64().unwrap_or_default(),
+                                    s("element"),
+                                    s("state"),
+                                    s("due").chars().take(10).collect(),
+                                )
                             })
                             .collect()
                     })
@@ -494,7 +591,17 @@ async fn citizen_page(
         .map(|id| format!("{} #{id}", x.l("dispute_sent")))
         .unwrap_or_default();
     render(
-        &CitizenPage { t, x, csrf: citizen.csrf, id_number, error, message, values, sources, disputes },
+        &CitizenPage {
+            t,
+            x,
+            csrf: citizen.csrf,
+            id_number,
+            error,
+            message,
+            values,
+            sources,
+            disputes,
+        },
         set.as_slice(),
     )
 }
@@ -518,7 +625,11 @@ async fn citizen_dispute_form(
     };
     let id = urlencode(&body.id_number);
     match citizen_dispute(&state, &citizen, &body).await {
-        Ok(v) => Redirect::to(&format!("/citizen/registry?id_number={id}&ticket={}", v["id"])).into_response(),
+        Ok(v) => Redirect::to(&format!(
+            "/citizen/registry?id_number={id}&ticket={}",
+            v["id"]
+        ))
+        .into_response(),
         Err(e) => e.into_response(),
     }
 }

@@ -22,7 +22,7 @@ use sqlx::Row;
 
 use crate::{Store, StoreError};
 
-pub use tickets::{NewDispute, Ticket, TicketFilter, TicketList};
+pub use tickets::{Answering, NewDispute, Ticket, TicketFilter, TicketList};
 pub use verify::VerifyStats;
 
 /// How many subjects one verification chunk holds.
@@ -81,13 +81,16 @@ impl Names {
                 .resources
                 .insert(row.try_get("id")?, (row.try_get("code")?, row.try_get("dept")?));
         }
-        for row in sqlx::query("SELECT id, public_id, COALESCE(finished_at, started_at) AS at FROM batches")
-            .fetch_all(&store.pool)
-            .await?
+        for row in sqlx::query(
+            "SELECT id, public_id, COALESCE(finished_at, started_at) AS at FROM batches",
+        )
+        .fetch_all(&store.pool)
+        .await?
         {
-            names
-                .batches
-                .insert(row.try_get("id")?, (row.try_get("public_id")?, row.try_get("at")?));
+            names.batches.insert(
+                row.try_get("id")?,
+                (row.try_get("public_id")?, row.try_get("at")?),
+            );
         }
         for row in sqlx::query(
             "SELECT DISTINCT SUBSTR(o.subject_key, 1, 1) AS a FROM registry_observations o \
@@ -103,7 +106,13 @@ impl Names {
         Ok(names)
     }
 
-    pub(crate) fn source(&self, resource_id: i64, department: &str, row_key: &str, batch_id: i64) -> Source {
+    pub(crate) fn source(
+        &self,
+        resource_id: i64,
+        department: &str,
+        row_key: &str,
+        batch_id: i64,
+    ) -> Source {
         let (batch, date) = self.batches.get(&batch_id).cloned().unwrap_or_default();
         Source {
             department: department.to_owned(),

@@ -35,7 +35,9 @@ impl Feed {
     pub(crate) fn of(resource: &Resource) -> Option<Feed> {
         let mut found: Option<(SubjectKind, String)> = None;
         for item in &resource.spec.items {
-            let Some(element) = &item.element else { continue };
+            let Some(element) = &item.element else {
+                continue;
+            };
             for kind in [SubjectKind::Person, SubjectKind::Entity] {
                 if element.as_str() == kind.key_element() && found.is_none() {
                     found = Some((kind, item.key.to_string()));
@@ -49,7 +51,8 @@ impl Feed {
             .iter()
             .filter_map(|i| {
                 let e = i.element.as_ref()?;
-                (SubjectKind::of_element(e.as_str()) == Some(kind)).then(|| (i.key.to_string(), e.to_string()))
+                (SubjectKind::of_element(e.as_str()) == Some(kind))
+                    .then(|| (i.key.to_string(), e.to_string()))
             })
             .collect();
         Some(Feed {
@@ -106,7 +109,12 @@ impl Store {
                 },
             );
         }
-        let key_items: Vec<String> = resource.spec.key_items.iter().map(|k| k.to_string()).collect();
+        let key_items: Vec<String> = resource
+            .spec
+            .key_items
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
         let mut select = String::from("SELECT _row_id, _batch_id");
         for (i, k) in key_items.iter().enumerate() {
             select.push_str(&format!(", CAST({} AS TEXT) AS k{i}", quote_ident(k)));
@@ -150,7 +158,9 @@ impl Store {
                 }
                 for (i, (item, element)) in feed.items.iter().enumerate() {
                     let v: Option<String> = row.try_get(format!("e{i}").as_str())?;
-                    let Some(value) = v.filter(|v| !v.trim().is_empty()) else { continue };
+                    let Some(value) = v.filter(|v| !v.trim().is_empty()) else {
+                        continue;
+                    };
                     after.insert(
                         (row_key.clone(), element.clone()),
                         Observed {
@@ -179,8 +189,10 @@ impl Store {
                 }
             }
         }
-        let deletes: Vec<(&(String, String), &Observed)> =
-            before.iter().filter(|(k, _)| !after.contains_key(*k)).collect();
+        let deletes: Vec<(&(String, String), &Observed)> = before
+            .iter()
+            .filter(|(k, _)| !after.contains_key(*k))
+            .collect();
         for (_, o) in &deletes {
             touched.insert((feed.kind, o.subject.clone()));
         }

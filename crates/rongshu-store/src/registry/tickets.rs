@@ -56,6 +56,16 @@ pub struct TicketList {
     pub total: i64,
 }
 
+/// An answer to a ticket, and who gives it.
+#[derive(Debug, Clone, Copy)]
+pub struct Answering<'a> {
+    pub by: Answerer,
+    pub answer: Answer,
+    /// How the audit names the one answering.
+    pub actor: &'a str,
+    pub note: Option<&'a str>,
+}
+
 /// A citizen's dispute of a value of his or her record.
 #[derive(Debug, Clone)]
 pub struct NewDispute<'a> {
@@ -78,7 +88,8 @@ fn ticket_from(row: &AnyRow) -> Result<Ticket, StoreError> {
         kind: row.try_get("kind")?,
         department: row.try_get("department")?,
         state: row.try_get("state")?,
-        evidence: serde_json::from_str(&evidence).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        evidence: serde_json::from_str(&evidence)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         record_value: row.try_get("record_value")?,
         other_values: row.try_get("other_values")?,
         due: row.try_get("due")?,
@@ -163,20 +174,25 @@ impl Store {
     pub async fn answer_ticket(
         &self,
         id: i64,
-        by: Answerer,
-        answer: Answer,
-        actor: &str,
-        note: Option<&str>,
+        answering: Answering<'_>,
         now: DateTime<Utc>,
         due_days: i64,
     ) -> Result<(Ticket, Vec<i64>), StoreError> {
+        let Answering {
+            by,
+            answer,
+            actor,
+            note,
+        } = answering;
         let ticket = self.ticket(id).await?;
         let state = TicketState::parse(&ticket.state)
             .ok_or_else(|| StoreError::Corrupt(format!("ticket state {}", ticket.state)))?;
-        let next = rongshu_core::registry::ticket::answer(state, by, answer).map_err(StoreError::Conflict)?;
+        let next = rongshu_core::registry::ticket::answer(state, by, answer)
+            .map_err(StoreError::Conflict)?;
         let now_s = ts(now);
         let mut tx = self.begin_write().await?;
-        let closed = matches!(next, TicketState::Confirmed | TicketState::Corrected).then(|| now_s.clone());
+        let closed =
+            matches!(next, TicketState::Confirmed | TicketState::Corrected).then(|| now_s.clone());
         let changed = sqlx::query(
             "UPDATE correction_tickets SET state = $1, outcome = $2, note = $3, answered_by = $4, updated_at = $5, closed_at = $6 \
              WHERE id = $7 AND state = $8",
@@ -193,16 +209,23 @@ impl Store {
         .await?
         .rows_affected();
         if changed == 0 {
-            return Err(StoreError::Conflict(format!("ticket {id} was answered meanwhile")));
+            return Err(StoreError::Conflict(format!(
+                "ticket {id} was answered meanwhile"
+            )));
         }
         let mut opened = Vec::new();
         if next == TicketState::Confirmed && ticket.kind != "citizen_dispute" {
-            let evidence: Vec<Evidence> = serde_json::from_value(ticket.evidence.clone())
-                .unwrap_or_default();
+            let evidence: Vec<Evidence> =
+                serde_json::from_value(ticket.evidence.clone()).unwrap_or_default();
             let mut witnesses: Vec<String> = evidence
                 .iter()
                 .filter(|e| {
-                    matches!(e.classification, Classification::Differs | Classification::WitnessNewer | Classification::WitnessStale)
+                    matches!(
+                        e.classification,
+                        Classification::Differs
+                            | Classification::WitnessNewer
+                            | Classification::WitnessStale
+                    )
                 })
                 .map(|e| e.source.department.clone())
                 .filter(|d| !d.is_empty() && *d != ticket.department)
@@ -225,7 +248,15 @@ impl Store {
                     evidence: evidence.clone(),
                     conflict_key: key.clone(),
                 };
-                opened.push(insert_ticket(&mut tx, &conflict, &ts(now + Duration::days(due_days)), &now_s).await?);
+                opened.push(
+                    insert_ticket(
+                        &mut tx,
+                        &conflict,
+                        &ts(now + Duration::days(due_days)),
+                        &now_s,
+                    )
+                    .await?,
+                );
             }
         }
         tx.commit().await?;
@@ -244,7 +275,12 @@ impl Store {
             .authorities()
             .await?
             .remove(dispute.element)
-            .ok_or_else(|| StoreError::Invalid(format!("element: {} is not a registered data element", dispute.element)))?;
+            .ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "element: {} is not a registered data element",
+                    dispute.element
+                ))
+            })?;
         let current = self
             .registry_values(SubjectKind::Person, dispute.person)
             .await?
@@ -288,16 +324,33 @@ impl Store {
             kind: ConflictKind::CitizenDispute,
             department: authority,
             evidence,
-            conflict_key: conflict_key(&["person", dispute.person, dispute.element, "citizen", dispute.claimed, &ts(now)]),
+            conflict_key: conflict_key(&[
+                "person",
+                dispute.person,
+                dispute.element,
+                "citizen",
+                dispute.claimed,
+                &ts(now),
+            ]),
         };
         let mut tx = self.begin_write().await?;
-        let id = insert_ticket(&mut tx, &conflict, &ts(now + Duration::days(due_days)), &ts(now)).await?;
+        let id = insert_ticket(
+            &mut tx,
+            &conflict,
+            &ts(now + Duration::days(due_days)),
+            &ts(now),
+        )
+        .await?;
         tx.commit().await?;
         self.ticket(id).await
     }
 
     /// The golden values of a subject, with provenance.
-    pub async fn registry_values(&self, kind: SubjectKind, key: &str) -> Result<Vec<RegistryValue>, StoreError> {
+    pub async fn registry_values(
+        &self,
+        kind: SubjectKind,
+        key: &str,
+    ) -> Result<Vec<RegistryValue>, StoreError> {
         let rows = sqlx::query(
             "SELECT v.element, v.value, v.department, r.code AS resource, v.item, v.row_key, b.public_id, \
              COALESCE(b.finished_at, b.started_at) AS at, v.valid_from \
@@ -314,10 +367,14 @@ impl Store {
                     element: r.try_get("element")?,
                     value: r.try_get("value")?,
                     department: r.try_get("department")?,
-                    resource: r.try_get::<Option<String>, _>("resource")?.unwrap_or_default(),
+                    resource: r
+                        .try_get::<Option<String>, _>("resource")?
+                        .unwrap_or_default(),
                     item: r.try_get("item")?,
                     row_key: r.try_get("row_key")?,
-                    batch: r.try_get::<Option<String>, _>("public_id")?.unwrap_or_default(),
+                    batch: r
+                        .try_get::<Option<String>, _>("public_id")?
+                        .unwrap_or_default(),
                     date: r.try_get::<Option<String>, _>("at")?.unwrap_or_default(),
                     valid_from: r.try_get("valid_from")?,
                     valid_to: None,
@@ -327,7 +384,11 @@ impl Store {
     }
 
     /// Past versions of a subject's golden values, newest first.
-    pub async fn registry_history(&self, kind: SubjectKind, key: &str) -> Result<Vec<RegistryValue>, StoreError> {
+    pub async fn registry_history(
+        &self,
+        kind: SubjectKind,
+        key: &str,
+    ) -> Result<Vec<RegistryValue>, StoreError> {
         let names = Names::load(self).await?;
         let rows = sqlx::query(
             "SELECT element, value, resource_id, row_key, batch_id, valid_from, valid_to FROM registry_value_history \
@@ -340,7 +401,11 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let resource_id: i64 = r.try_get("resource_id")?;
-                let (resource, department) = names.resources.get(&resource_id).cloned().unwrap_or_default();
+                let (resource, department) = names
+                    .resources
+                    .get(&resource_id)
+                    .cloned()
+                    .unwrap_or_default();
                 let batch_id: i64 = r.try_get("batch_id")?;
                 let (batch, date) = names.batches.get(&batch_id).cloned().unwrap_or_default();
                 Ok(RegistryValue {
@@ -360,7 +425,11 @@ impl Store {
     }
 
     /// Every delivered value of a subject (the witnesses and the record's own).
-    pub async fn registry_witnesses(&self, kind: SubjectKind, key: &str) -> Result<Vec<WitnessValue>, StoreError> {
+    pub async fn registry_witnesses(
+        &self,
+        kind: SubjectKind,
+        key: &str,
+    ) -> Result<Vec<WitnessValue>, StoreError> {
         let rows = sqlx::query(
             "SELECT o.element, o.value, o.department, r.code AS resource, o.item, o.row_key, b.public_id, \
              COALESCE(b.finished_at, b.started_at) AS at FROM registry_observations o \
@@ -377,10 +446,14 @@ impl Store {
                     element: r.try_get("element")?,
                     value: r.try_get("value")?,
                     department: r.try_get("department")?,
-                    resource: r.try_get::<Option<String>, _>("resource")?.unwrap_or_default(),
+                    resource: r
+                        .try_get::<Option<String>, _>("resource")?
+                        .unwrap_or_default(),
                     item: r.try_get("item")?,
                     row_key: r.try_get("row_key")?,
-                    batch: r.try_get::<Option<String>, _>("public_id")?.unwrap_or_default(),
+                    batch: r
+                        .try_get::<Option<String>, _>("public_id")?
+                        .unwrap_or_default(),
                     date: r.try_get::<Option<String>, _>("at")?.unwrap_or_default(),
                 })
             })
@@ -398,7 +471,9 @@ impl Store {
     }
 
     /// Subjects per registry and tickets per state, for the console.
-    pub async fn registry_counts(&self) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>), StoreError> {
+    pub async fn registry_counts(
+        &self,
+    ) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>), StoreError> {
         let subjects = sqlx::query("SELECT subject_kind AS k, COUNT(*) AS n FROM registry_subjects GROUP BY subject_kind ORDER BY subject_kind")
             .fetch_all(&self.pool)
             .await?
@@ -416,20 +491,23 @@ impl Store {
 
     /// Whether the registry has been built (verified once).
     pub async fn registry_built(&self) -> Result<bool, StoreError> {
-        Ok(sqlx::query("SELECT 1 AS one FROM registry_subjects LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some())
+        Ok(
+            sqlx::query("SELECT 1 AS one FROM registry_subjects LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
     }
 
     /// Whether the registry has heard of a subject at all.
     pub async fn registry_knows(&self, kind: SubjectKind, key: &str) -> Result<bool, StoreError> {
-        Ok(sqlx::query("SELECT 1 AS one FROM registry_subjects WHERE subject_kind = $1 AND subject_key = $2")
-            .bind(kind.as_str())
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some())
+        Ok(sqlx::query(
+            "SELECT 1 AS one FROM registry_subjects WHERE subject_kind = $1 AND subject_key = $2",
+        )
+        .bind(kind.as_str())
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
     }
 }
-

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use rongshu_core::registry::{
-    Classification, Conflict, Context, Normalised, Observation, RepresentativeFacts,
-    SubjectKind, ValueKind, normalise, verify_subject,
+    Classification, Conflict, Context, Normalised, Observation, RepresentativeFacts, SubjectKind,
+    ValueKind, normalise, verify_subject,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -77,7 +77,11 @@ impl Store {
     /// brought up to date, then every person, then every entity (whose checks
     /// read the population registry). Idempotent: a second run finds every
     /// subject's digest unchanged and writes nothing.
-    pub async fn verify_registry(&self, now: DateTime<Utc>, due_days: i64) -> Result<VerifyStats, StoreError> {
+    pub async fn verify_registry(
+        &self,
+        now: DateTime<Utc>,
+        due_days: i64,
+    ) -> Result<VerifyStats, StoreError> {
         let feeds = self.registry_feeds().await?;
         let mut stats = VerifyStats {
             resources: feeds.len(),
@@ -145,8 +149,16 @@ impl Store {
             .map(|(_, key)| key.clone())
             .collect();
         for chunk in persons.chunks(CHUNK) {
-            self.verify_chunk(SubjectKind::Person, chunk, &authorities, &names, now, due_days, &mut stats)
-                .await?;
+            self.verify_chunk(
+                SubjectKind::Person,
+                chunk,
+                &authorities,
+                &names,
+                now,
+                due_days,
+                &mut stats,
+            )
+            .await?;
             let sql = format!(
                 "SELECT DISTINCT subject_key FROM registry_observations WHERE element = 'entity.legal_representative_id' AND value IN ({})",
                 placeholders(1, chunk.len())
@@ -175,15 +187,34 @@ impl Store {
                 employees.insert(row.try_get("subject_key")?);
             }
         }
-        let employees: Vec<String> = employees.into_iter().filter(|k| !persons.contains(k)).collect();
+        let employees: Vec<String> = employees
+            .into_iter()
+            .filter(|k| !persons.contains(k))
+            .collect();
         for chunk in employees.chunks(CHUNK) {
-            self.verify_chunk(SubjectKind::Person, chunk, &authorities, &names, now, due_days, &mut stats)
-                .await?;
+            self.verify_chunk(
+                SubjectKind::Person,
+                chunk,
+                &authorities,
+                &names,
+                now,
+                due_days,
+                &mut stats,
+            )
+            .await?;
         }
         let entities: Vec<String> = entities.into_iter().collect();
         for chunk in entities.chunks(CHUNK) {
-            self.verify_chunk(SubjectKind::Entity, chunk, &authorities, &names, now, due_days, &mut stats)
-                .await?;
+            self.verify_chunk(
+                SubjectKind::Entity,
+                chunk,
+                &authorities,
+                &names,
+                now,
+                due_days,
+                &mut stats,
+            )
+            .await?;
         }
         Ok(Some(stats))
     }
@@ -224,7 +255,12 @@ impl Store {
             let key: String = row.try_get("subject_key")?;
             let department: String = row.try_get("department")?;
             let row_key: String = row.try_get("row_key")?;
-            let source = names.source(row.try_get("resource_id")?, &department, &row_key, row.try_get("batch_id")?);
+            let source = names.source(
+                row.try_get("resource_id")?,
+                &department,
+                &row_key,
+                row.try_get("batch_id")?,
+            );
             let element: String = row.try_get("element")?;
             items.insert(
                 (source.resource.clone(), row_key.clone(), element.clone()),
@@ -236,7 +272,9 @@ impl Store {
                 source,
             });
         }
-        let contexts = self.contexts(kind, &observations, authorities, names).await?;
+        let contexts = self
+            .contexts(kind, &observations, authorities, names)
+            .await?;
         let mut digests: HashMap<String, String> = HashMap::new();
         for row in bind_keys(format!(
             "SELECT subject_key, digest FROM registry_subjects WHERE subject_kind = $1 AND subject_key IN ({in_keys})"
@@ -257,7 +295,10 @@ impl Store {
             }
             let verified = verify_subject(kind, key, obs, authorities, context);
             for (class, n) in &verified.tally {
-                *stats.classified.entry(class_name(*class).to_owned()).or_default() += n;
+                *stats
+                    .classified
+                    .entry(class_name(*class).to_owned())
+                    .or_default() += n;
             }
             changed.push((key.clone(), digest, verified));
         }
@@ -327,7 +368,10 @@ impl Store {
             let mut seen = HashSet::new();
             for g in &verified.golden {
                 seen.insert(g.element.as_str());
-                let resource_id = resource_ids.get(g.source.resource.as_str()).copied().unwrap_or(0);
+                let resource_id = resource_ids
+                    .get(g.source.resource.as_str())
+                    .copied()
+                    .unwrap_or(0);
                 let old = olds.get(&g.element);
                 let same = old.is_some_and(|o| {
                     o.value == g.value
@@ -346,20 +390,37 @@ impl Store {
                     _ => now_s.clone(),
                 };
                 let item = items
-                    .get(&(g.source.resource.clone(), g.source.row_key.clone(), g.element.clone()))
+                    .get(&(
+                        g.source.resource.clone(),
+                        g.source.row_key.clone(),
+                        g.element.clone(),
+                    ))
                     .cloned();
-                upserts.push(NewGolden { key, golden: g, resource_id, item, valid_from });
+                upserts.push(NewGolden {
+                    key,
+                    golden: g,
+                    resource_id,
+                    item,
+                    valid_from,
+                });
             }
             for (element, old) in olds.iter().filter(|(e, _)| !seen.contains(e.as_str())) {
                 histories.push((key.as_str(), element.clone(), old));
                 removals.push((key.as_str(), element.clone()));
             }
             // Tickets: a conflict no longer found is corrected; a new one opened.
-            let current: HashSet<&str> = verified.conflicts.iter().map(|c| c.conflict_key.as_str()).collect();
+            let current: HashSet<&str> = verified
+                .conflicts
+                .iter()
+                .map(|c| c.conflict_key.as_str())
+                .collect();
             let existing = tickets.get(key).map_or(&[][..], Vec::as_slice);
             for t in existing {
                 let pending = matches!(t.state.as_str(), "open" | "correcting" | "disputed");
-                if pending && t.kind != "citizen_dispute" && !current.contains(t.conflict_key.as_str()) {
+                if pending
+                    && t.kind != "citizen_dispute"
+                    && !current.contains(t.conflict_key.as_str())
+                {
                     closes.push(t.id);
                 }
             }
@@ -467,7 +528,10 @@ impl Store {
             SubjectKind::Person => {
                 let mut wanted: BTreeSet<String> = BTreeSet::new();
                 for obs in observations.values() {
-                    for o in obs.iter().filter(|o| ValueKind::of_element(&o.element) == ValueKind::Uscc) {
+                    for o in obs
+                        .iter()
+                        .filter(|o| ValueKind::of_element(&o.element) == ValueKind::Uscc)
+                    {
                         if let Normalised::Value(v) = normalise(ValueKind::Uscc, &o.value) {
                             wanted.insert(v);
                         }
@@ -518,12 +582,18 @@ impl Store {
                 for (key, obs) in observations {
                     let authority = authorities.get("entity.legal_representative_id");
                     if let Some(o) = obs.iter().find(|o| {
-                        o.element == "entity.legal_representative_id" && Some(&o.source.department) == authority
+                        o.element == "entity.legal_representative_id"
+                            && Some(&o.source.department) == authority
                     }) {
                         rep_of.insert(key.clone(), SubjectKind::Person.key_of(&o.value));
                     }
                 }
-                let reps: Vec<String> = rep_of.values().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+                let reps: Vec<String> = rep_of
+                    .values()
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
                 let mut facts: HashMap<String, RepresentativeFacts> = HashMap::new();
                 for chunk in reps.chunks(CHUNK) {
                     let sql = format!(
@@ -542,13 +612,20 @@ impl Store {
                         let value: String = row.try_get("value")?;
                         let department: String = row.try_get("department")?;
                         let row_key: String = row.try_get("row_key")?;
-                        let source = names.source(row.try_get("resource_id")?, &department, &row_key, row.try_get("batch_id")?);
+                        let source = names.source(
+                            row.try_get("resource_id")?,
+                            &department,
+                            &row_key,
+                            row.try_get("batch_id")?,
+                        );
                         let f = facts.entry(key).or_default();
                         match element.as_str() {
                             "person.name" => f.name = Some((value, source)),
                             "person.death_date" => f.deceased = Some(source),
                             _ => {
-                                if normalise(ValueKind::VitalStatus, &value) == Normalised::Value("deceased".into()) {
+                                if normalise(ValueKind::VitalStatus, &value)
+                                    == Normalised::Value("deceased".into())
+                                {
                                     f.deceased = Some(source);
                                 }
                             }
@@ -663,7 +740,9 @@ pub(crate) async fn insert_ticket(
     let others: BTreeSet<String> = c
         .evidence
         .iter()
-        .filter(|e| e.classification != Classification::Record && e.classification != Classification::Agrees)
+        .filter(|e| {
+            e.classification != Classification::Record && e.classification != Classification::Agrees
+        })
         .map(|e| {
             let who = if e.source.department.is_empty() {
                 e.source.resource.as_str()
@@ -673,7 +752,8 @@ pub(crate) async fn insert_ticket(
             format!("{who}: {}", e.value)
         })
         .collect();
-    let evidence = serde_json::to_string(&c.evidence).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let evidence =
+        serde_json::to_string(&c.evidence).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let row = sqlx::query(
         "INSERT INTO correction_tickets (subject_kind, subject_key, element, kind, department, state, evidence, conflict_key, \
          record_value, other_values, due, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $11, $11) RETURNING id",
