@@ -586,6 +586,12 @@ const MIGRATIONS: &[Migration] = &[
             PRIMARY KEY (resource_id, row_key, element))",
             "CREATE INDEX registry_observations_subject ON registry_observations (subject_kind, subject_key)",
             "CREATE INDEX registry_observations_value ON registry_observations (element, value)",
+            // What each feeding resource looked like when its observations
+            // were last brought up to date (its newest batch, its items).
+            "CREATE TABLE registry_feeds (
+            resource_id BIGINT PRIMARY KEY,
+            signature TEXT NOT NULL,
+            refreshed_at TEXT NOT NULL)",
             // Each subject's digest of what its verification read.
             "CREATE TABLE registry_subjects (
             subject_kind TEXT NOT NULL,

@@ -82,6 +82,9 @@ impl SubjectKind {
 pub struct Source {
     pub department: String,
     pub resource: String,
+    /// The resource item the value was delivered in.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub item: String,
     pub row_key: String,
     /// The batch's public id.
     pub batch: String,
@@ -369,6 +372,7 @@ fn derived_witnesses(
     let derived_source = |what: &str| Source {
         department: String::new(),
         resource: format!("derived:{what}"),
+        item: String::new(),
         row_key: key.to_owned(),
         batch: String::new(),
         batch_seq: 0,
@@ -731,6 +735,7 @@ mod tests {
         Source {
             department: department.into(),
             resource: format!("{department}-res"),
+            item: String::new(),
             row_key: format!("{department}-1"),
             batch: format!("b{batch_seq}"),
             batch_seq,

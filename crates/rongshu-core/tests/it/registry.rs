@@ -43,6 +43,7 @@ fn observation(element: &str, value: &str, department: &str, n: i64) -> Observat
         source: Source {
             department: department.into(),
             resource: format!("{department}-r"),
+            item: String::new(),
             row_key: format!("{department}-{n}"),
             batch: format!("b{n}"),
             batch_seq: n,

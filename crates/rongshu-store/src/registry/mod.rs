@@ -20,7 +20,7 @@ use rongshu_core::registry::Source;
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 
 pub use tickets::{Answering, NewDispute, Ticket, TicketFilter, TicketList};
 pub use verify::VerifyStats;
@@ -113,6 +113,17 @@ impl Names {
         row_key: &str,
         batch_id: i64,
     ) -> Source {
+        self.source_of_item(resource_id, department, String::new(), row_key, batch_id)
+    }
+
+    pub(crate) fn source_of_item(
+        &self,
+        resource_id: i64,
+        department: &str,
+        item: String,
+        row_key: &str,
+        batch_id: i64,
+    ) -> Source {
         let (batch, date) = self.batches.get(&batch_id).cloned().unwrap_or_default();
         Source {
             department: department.to_owned(),
@@ -121,6 +132,7 @@ impl Names {
                 .get(&resource_id)
                 .map(|r| r.0.clone())
                 .unwrap_or_default(),
+            item,
             row_key: row_key.to_owned(),
             batch,
             batch_seq: batch_id,
@@ -129,11 +141,21 @@ impl Names {
     }
 }
 
-/// `$from, $from+1, …` for `n` values: placeholders are numbered, never filled
-/// with input.
-pub(crate) fn placeholders(from: usize, n: usize) -> String {
+/// `$from, $from+1, …` for `n` values on PostgreSQL; anonymous `?` on SQLite,
+/// whose driver looks numbered ones up by name, linearly, which makes a
+/// statement of hundreds of parameters quadratic. A statement that uses these
+/// must write its other parameters with [`param`], in binding order.
+pub(crate) fn placeholders(backend: Backend, from: usize, n: usize) -> String {
     (from..from + n)
-        .map(|i| format!("${i}"))
+        .map(|i| param(backend, i))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Parameter `n`, numbered or anonymous as [`placeholders`] writes them.
+pub(crate) fn param(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => "?".to_owned(),
+        Backend::Postgres => format!("${n}"),
+    }
 }

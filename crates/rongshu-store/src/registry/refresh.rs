@@ -91,6 +91,34 @@ impl Store {
     ) -> Result<BTreeSet<(SubjectKind, String)>, StoreError> {
         let resource = &feed.resource;
         let kind = feed.kind.as_str();
+        // Nothing to do when no batch has loaded since, and the items still
+        // carry the same elements.
+        let newest: Option<i64> = sqlx::query(
+            "SELECT MAX(id) AS b FROM batches WHERE resource_id = $1 AND state = 'loaded'",
+        )
+        .bind(resource.id)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("b")?;
+        let items: Vec<String> = feed.items.iter().map(|(i, e)| format!("{i}={e}")).collect();
+        let signature = format!(
+            "{}|{}|{}|{}|{}",
+            newest.unwrap_or(0),
+            resource.provider.code,
+            kind,
+            feed.key_item,
+            items.join(",")
+        );
+        let stored: Option<String> =
+            sqlx::query("SELECT signature FROM registry_feeds WHERE resource_id = $1")
+                .bind(resource.id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.try_get("signature"))
+                .transpose()?;
+        if stored.as_deref() == Some(signature.as_str()) {
+            return Ok(BTreeSet::new());
+        }
         let mut before: HashMap<(String, String), Observed> = HashMap::new();
         for row in sqlx::query(
             "SELECT row_key, element, subject_key, item, value, batch_id FROM registry_observations WHERE resource_id = $1",
@@ -100,12 +128,12 @@ impl Store {
         .await?
         {
             before.insert(
-                (row.try_get("row_key")?, row.try_get("element")?),
+                (row.try_get(0)?, row.try_get(1)?),
                 Observed {
-                    subject: row.try_get("subject_key")?,
-                    item: row.try_get("item")?,
-                    value: row.try_get("value")?,
-                    batch: row.try_get("batch_id")?,
+                    subject: row.try_get(2)?,
+                    item: row.try_get(3)?,
+                    value: row.try_get(4)?,
+                    batch: row.try_get(5)?,
                 },
             );
         }
@@ -139,16 +167,16 @@ impl Store {
                 break;
             }
             for row in &rows {
-                last = row.try_get("_row_id")?;
-                let batch: i64 = row.try_get("_batch_id")?;
+                last = row.try_get(0)?;
+                let batch: i64 = row.try_get(1)?;
                 let mut parts = Vec::with_capacity(key_items.len());
                 for i in 0..key_items.len() {
-                    let v: Option<String> = row.try_get(format!("k{i}").as_str())?;
+                    let v: Option<String> = row.try_get(2 + i)?;
                     parts.push(v.unwrap_or_default());
                 }
                 let row_key = parts.join("|");
                 let raw_key: Option<String> = match key_index {
-                    Some(i) => row.try_get(format!("e{i}").as_str())?,
+                    Some(i) => row.try_get(2 + key_items.len() + i)?,
                     None => None,
                 };
                 let subject = feed.kind.key_of(raw_key.as_deref().unwrap_or_default());
@@ -157,7 +185,7 @@ impl Store {
                     continue;
                 }
                 for (i, (item, element)) in feed.items.iter().enumerate() {
-                    let v: Option<String> = row.try_get(format!("e{i}").as_str())?;
+                    let v: Option<String> = row.try_get(2 + key_items.len() + i)?;
                     let Some(value) = v.filter(|v| !v.trim().is_empty()) else {
                         continue;
                     };
@@ -196,9 +224,6 @@ impl Store {
         for (_, o) in &deletes {
             touched.insert((feed.kind, o.subject.clone()));
         }
-        if upserts.is_empty() && deletes.is_empty() {
-            return Ok(touched);
-        }
         let mut tx = self.begin_write().await?;
         for ((row_key, element), _) in &deletes {
             sqlx::query("DELETE FROM registry_observations WHERE resource_id = $1 AND row_key = $2 AND element = $3")
@@ -210,7 +235,7 @@ impl Store {
         }
         for chunk in upserts.chunks(INSERT_ROWS) {
             let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", super::placeholders(i * 9 + 1, 9)))
+                .map(|i| format!("({})", super::placeholders(self.backend, i * 9 + 1, 9)))
                 .collect();
             let sql = format!(
                 "INSERT INTO registry_observations (resource_id, row_key, element, subject_kind, subject_key, department, item, batch_id, value) VALUES {} \
@@ -234,6 +259,15 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
+        sqlx::query(
+            "INSERT INTO registry_feeds (resource_id, signature, refreshed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (resource_id) DO UPDATE SET signature = excluded.signature, refreshed_at = excluded.refreshed_at",
+        )
+        .bind(resource.id)
+        .bind(&signature)
+        .bind(crate::db::ts(chrono::Utc::now()))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(touched)
     }

@@ -292,6 +292,7 @@ impl Store {
                 source: Source {
                     department: v.department.clone(),
                     resource: v.resource.clone(),
+                    item: v.item.clone().unwrap_or_default(),
                     row_key: v.row_key.clone(),
                     batch: v.batch.clone(),
                     batch_seq: 0,
@@ -307,6 +308,7 @@ impl Store {
             source: Source {
                 department: String::new(),
                 resource: "citizen".into(),
+                item: String::new(),
                 row_key: String::new(),
                 batch: String::new(),
                 batch_seq: 0,

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::refresh::Feed;
-use super::{CHUNK, Names, placeholders};
+use super::{CHUNK, Names, param, placeholders};
 use crate::db::ts;
 use crate::{Store, StoreError};
 
@@ -161,7 +161,7 @@ impl Store {
             .await?;
             let sql = format!(
                 "SELECT DISTINCT subject_key FROM registry_observations WHERE element = 'entity.legal_representative_id' AND value IN ({})",
-                placeholders(1, chunk.len())
+                placeholders(self.backend, 1, chunk.len())
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for key in chunk {
@@ -177,7 +177,7 @@ impl Store {
         for chunk in touched_entities.chunks(CHUNK) {
             let sql = format!(
                 "SELECT DISTINCT subject_key FROM registry_observations WHERE element = 'person.employer_uscc' AND value IN ({})",
-                placeholders(1, chunk.len())
+                placeholders(self.backend, 1, chunk.len())
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for key in chunk {
@@ -234,7 +234,8 @@ impl Store {
             return Ok(());
         }
         let kind_s = kind.as_str();
-        let in_keys = placeholders(2, keys.len());
+        let in_keys = placeholders(self.backend, 2, keys.len());
+        let p1 = param(self.backend, 1);
         let bind_keys = |sql: String| {
             let mut q = sqlx::query(AssertSqlSafe(sql)).bind(kind_s);
             for k in keys {
@@ -246,29 +247,25 @@ impl Store {
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         let rows = bind_keys(format!(
             "SELECT resource_id, row_key, element, subject_key, department, item, batch_id, value FROM registry_observations \
-             WHERE subject_kind = $1 AND subject_key IN ({in_keys}) ORDER BY subject_key, element, resource_id, row_key"
+             WHERE subject_kind = {p1} AND subject_key IN ({in_keys}) ORDER BY subject_key, element, resource_id, row_key"
         ))
         .fetch_all(&self.pool)
         .await?;
-        let mut items: HashMap<(String, String, String), String> = HashMap::new();
+        // Columns by position: the hot loop of a run.
         for row in &rows {
-            let key: String = row.try_get("subject_key")?;
-            let department: String = row.try_get("department")?;
-            let row_key: String = row.try_get("row_key")?;
-            let source = names.source(
-                row.try_get("resource_id")?,
+            let key: String = row.try_get(3)?;
+            let department: String = row.try_get(4)?;
+            let row_key: String = row.try_get(1)?;
+            let source = names.source_of_item(
+                row.try_get(0)?,
                 &department,
+                row.try_get(5)?,
                 &row_key,
-                row.try_get("batch_id")?,
-            );
-            let element: String = row.try_get("element")?;
-            items.insert(
-                (source.resource.clone(), row_key.clone(), element.clone()),
-                row.try_get("item")?,
+                row.try_get(6)?,
             );
             observations.entry(key).or_default().push(Observation {
-                element,
-                value: row.try_get("value")?,
+                element: row.try_get(2)?,
+                value: row.try_get(7)?,
                 source,
             });
         }
@@ -277,19 +274,23 @@ impl Store {
             .await?;
         let mut digests: HashMap<String, String> = HashMap::new();
         for row in bind_keys(format!(
-            "SELECT subject_key, digest FROM registry_subjects WHERE subject_kind = $1 AND subject_key IN ({in_keys})"
+            "SELECT subject_key, digest FROM registry_subjects WHERE subject_kind = {p1} AND subject_key IN ({in_keys})"
         ))
         .fetch_all(&self.pool)
         .await?
         {
             digests.insert(row.try_get("subject_key")?, row.try_get("digest")?);
         }
+        // A change of authority changes every record that element is in.
+        let mut pairs: Vec<(&String, &String)> = authorities.iter().collect();
+        pairs.sort();
+        let authority_digest = format!("{pairs:?}");
         let empty = Context::default();
         let mut changed = Vec::new();
         for (key, obs) in &observations {
             stats.subjects += 1;
             let context = contexts.get(key).unwrap_or(&empty);
-            let digest = digest_of(obs, context);
+            let digest = digest_of(obs, context, &authority_digest);
             if digests.get(key) == Some(&digest) {
                 continue;
             }
@@ -307,7 +308,7 @@ impl Store {
         }
         stats.changed += changed.len() as u64;
         let changed_keys: Vec<&str> = changed.iter().map(|(k, ..)| k.as_str()).collect();
-        let in_changed = placeholders(2, changed_keys.len());
+        let in_changed = placeholders(self.backend, 2, changed_keys.len());
         let bind_changed = |sql: String| {
             let mut q = sqlx::query(AssertSqlSafe(sql)).bind(kind_s);
             for k in &changed_keys {
@@ -318,7 +319,7 @@ impl Store {
         let mut golden: HashMap<String, HashMap<String, Old>> = HashMap::new();
         for row in bind_changed(format!(
             "SELECT subject_key, element, value, resource_id, row_key, batch_id, valid_from FROM registry_values \
-             WHERE subject_kind = $1 AND subject_key IN ({in_changed})"
+             WHERE subject_kind = {p1} AND subject_key IN ({in_changed})"
         ))
         .fetch_all(&self.pool)
         .await?
@@ -337,7 +338,7 @@ impl Store {
         let mut tickets: HashMap<String, Vec<Existing>> = HashMap::new();
         for row in bind_changed(format!(
             "SELECT id, subject_key, conflict_key, state, kind FROM correction_tickets \
-             WHERE subject_kind = $1 AND subject_key IN ({in_changed}) AND state IN ('open', 'correcting', 'disputed', 'confirmed')"
+             WHERE subject_kind = {p1} AND subject_key IN ({in_changed}) AND state IN ('open', 'correcting', 'disputed', 'confirmed')"
         ))
         .fetch_all(&self.pool)
         .await?
@@ -389,13 +390,7 @@ impl Store {
                     Some(o) if o.value == g.value => o.valid_from.clone(),
                     _ => now_s.clone(),
                 };
-                let item = items
-                    .get(&(
-                        g.source.resource.clone(),
-                        g.source.row_key.clone(),
-                        g.element.clone(),
-                    ))
-                    .cloned();
+                let item = Some(g.source.item.clone()).filter(|i| !i.is_empty());
                 upserts.push(NewGolden {
                     key,
                     golden: g,
@@ -444,7 +439,7 @@ impl Store {
         }
         for chunk in upserts.chunks(WRITE_ROWS) {
             let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(i * 10 + 1, 10)))
+                .map(|i| format!("({})", placeholders(self.backend, i * 10 + 1, 10)))
                 .collect();
             let sql = format!(
                 "INSERT INTO registry_values (subject_kind, subject_key, element, value, department, resource_id, item, row_key, batch_id, valid_from) \
@@ -488,7 +483,7 @@ impl Store {
         stats.tickets_opened += opens.len() as u64;
         for chunk in changed.chunks(WRITE_ROWS) {
             let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(i * 5 + 1, 5)))
+                .map(|i| format!("({})", placeholders(self.backend, i * 5 + 1, 5)))
                 .collect();
             let sql = format!(
                 "INSERT INTO registry_subjects (subject_kind, subject_key, digest, org_code, verified_at) VALUES {} \
@@ -547,8 +542,9 @@ impl Store {
                 for chunk in wanted.chunks(CHUNK) {
                     let sql = format!(
                         "SELECT DISTINCT subject_key FROM registry_observations WHERE subject_kind = 'entity' \
-                         AND element = 'entity.uscc' AND department = $1 AND subject_key IN ({})",
-                        placeholders(2, chunk.len())
+                         AND element = 'entity.uscc' AND department = {} AND subject_key IN ({})",
+                        param(self.backend, 1),
+                        placeholders(self.backend, 2, chunk.len())
                     );
                     let mut q = sqlx::query(AssertSqlSafe(sql)).bind(authority.as_str());
                     for k in chunk {
@@ -600,7 +596,7 @@ impl Store {
                         "SELECT subject_key, element, value, department, resource_id, row_key, batch_id FROM registry_values \
                          WHERE subject_kind = 'person' AND element IN ('person.name', 'person.vital_status', 'person.death_date') \
                          AND subject_key IN ({})",
-                        placeholders(1, chunk.len())
+                        placeholders(self.backend, 1, chunk.len())
                     );
                     let mut q = sqlx::query(AssertSqlSafe(sql));
                     for k in chunk {
@@ -662,8 +658,9 @@ fn class_name(c: Classification) -> &'static str {
 }
 
 /// What a subject's verification depends on, as one digest.
-fn digest_of(obs: &[Observation], context: &Context) -> String {
+fn digest_of(obs: &[Observation], context: &Context, authorities: &str) -> String {
     let mut h = Sha256::new();
+    h.update(authorities.as_bytes());
     for o in obs {
         for part in [
             o.element.as_str(),
