@@ -55,6 +55,7 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/registry/entities/{code}", get(registry::entity))
         .route("/api/v1/tickets", get(registry::list))
         .route("/api/v1/tickets/export", get(registry::export))
+        .route("/api/v1/tickets/figures", get(registry::figures))
         .route("/api/v1/tickets/answers", post(registry::bulk_answer))
         .route("/api/v1/tickets/{id}", get(registry::show))
         .route("/api/v1/tickets/{id}/{action}", post(registry::answer))

@@ -390,6 +390,18 @@ async fn readable_ticket(state: &AppState, actor: &Actor, id: i64) -> Result<Tic
     Ok(t)
 }
 
+/// `GET /api/v1/tickets/figures`: per department, tickets by state, overdue
+/// and the mean days to close; the office sees every department, a
+/// department its own. No subject is shown.
+pub async fn figures(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
+    let mut all = state.store.ticket_figures(state.clock.now()).await?;
+    if !actor.is_platform_admin() {
+        let mine = actor.department().code.clone();
+        all.retain(|f| f["department"] == mine.as_str());
+    }
+    Ok(Json(json!({ "departments": all })))
+}
+
 /// `GET /api/v1/tickets/{id}`.
 pub async fn show(
     State(state): State<AppState>,

@@ -270,7 +270,16 @@ async fn city(app: &TestApp) -> City {
     let last = bad_id.pop().expect("char");
     bad_id.push(if last == '0' { '1' } else { '0' });
     let e1 = uscc("91510104MA6C12345");
-    let e2 = uscc("91510104MA6C12346");
+    // E2 embeds a real organisation code, so it can be found by it.
+    let org = {
+        let body = "MA6C1234";
+        let check = rongshu_core::ident::org_code::check_char(body).expect("8 characters");
+        rongshu_core::ident::OrgCode::parse(&format!("{body}{check}")).expect("valid")
+    };
+    let e2 = rongshu_core::ident::Uscc::from_parts('9', '1', "510104", &org)
+        .expect("valid")
+        .as_str()
+        .to_owned();
     let unknown_employer = uscc("91510104MA6C12347");
     let mut city = City {
         admin,
@@ -617,6 +626,18 @@ async fn tickets_are_corrected_by_a_later_batch_confirmed_or_disputed(app: &Test
             .await
             .is_empty()
     );
+    // Figures per department, for the evaluation: 人社局 sees its own three.
+    let (status, figures) = get(app, "/api/v1/tickets/figures", city.token("rsj")).await;
+    assert_eq!(status, StatusCode::OK, "{figures}");
+    let rows = figures["departments"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{figures}");
+    assert_eq!(rows[0]["states"]["confirmed"], 3, "{figures}");
+    assert!(
+        rows[0]["mean_days_to_close"].as_f64().is_some(),
+        "{figures}"
+    );
+    let (_, all) = get(app, "/api/v1/tickets/figures", &city.admin).await;
+    assert!(all["departments"].as_array().unwrap().len() >= 3, "{all}");
 }
 
 async fn golden_values_name_their_batch_and_verifying_again_changes_nothing(app: &TestApp) {
@@ -756,6 +777,17 @@ async fn registry_reads_follow_the_sharing_rules_and_refuse_bad_keys(app: &TestA
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["derived"]["division"], "510104");
+    // During the transition an organisation code finds the USCC that embeds it.
+    let org = &city.e2[8..17];
+    let (status, body) = get(
+        app,
+        &format!("/api/v1/registry/entities/{org}"),
+        &city.admin,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["key"], city.e2.as_str());
+    assert_eq!(body["derived"]["org_code"], org);
     // Only the office verifies the whole registry.
     let (status, _) = post(app, "/api/v1/registry/verify", city.token("gaj"), json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

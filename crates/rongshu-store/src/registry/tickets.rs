@@ -472,6 +472,56 @@ impl Store {
             .transpose()?)
     }
 
+    /// Per department: tickets by state, how many pending are past due, and
+    /// the mean days from opening to closing (figures for the evaluation).
+    pub async fn ticket_figures(&self, now: DateTime<Utc>) -> Result<Vec<Value>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT department, state, COUNT(*) AS n, \
+             SUM(CASE WHEN state IN ('open', 'correcting', 'disputed') AND due < $1 THEN 1 ELSE 0 END) AS overdue \
+             FROM correction_tickets GROUP BY department, state ORDER BY department, state",
+        )
+        .bind(ts(now))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_dept: std::collections::BTreeMap<String, Value> =
+            std::collections::BTreeMap::new();
+        for r in &rows {
+            let d: String = r.try_get("department")?;
+            let state: String = r.try_get("state")?;
+            let n: i64 = r.try_get("n")?;
+            let overdue: i64 = r.try_get("overdue")?;
+            let entry = by_dept.entry(d.clone()).or_insert_with(
+                || serde_json::json!({"department": d, "states": {}, "overdue": 0}),
+            );
+            entry["states"][state] = n.into();
+            entry["overdue"] = (entry["overdue"].as_i64().unwrap_or(0) + overdue).into();
+        }
+        // Turnaround of closed tickets, in days, from the stored times.
+        let closed = sqlx::query(
+            "SELECT department, created_at, closed_at FROM correction_tickets WHERE closed_at IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut turnaround: std::collections::HashMap<String, (f64, i64)> =
+            std::collections::HashMap::new();
+        for r in &closed {
+            let d: String = r.try_get("department")?;
+            let (a, b): (String, String) = (r.try_get("created_at")?, r.try_get("closed_at")?);
+            if let (Ok(a), Ok(b)) = (crate::db::parse_ts(&a), crate::db::parse_ts(&b)) {
+                let t = turnaround.entry(d).or_default();
+                t.0 += (b - a).num_seconds() as f64 / 86_400.0;
+                t.1 += 1;
+            }
+        }
+        for (d, (sum, n)) in turnaround {
+            if let Some(entry) = by_dept.get_mut(&d) {
+                entry["mean_days_to_close"] =
+                    serde_json::json!((sum / n as f64 * 10.0).round() / 10.0);
+            }
+        }
+        Ok(by_dept.into_values().collect())
+    }
+
     /// Subjects per registry and tickets per state, for the console.
     pub async fn registry_counts(
         &self,
