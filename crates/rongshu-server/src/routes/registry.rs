@@ -30,6 +30,10 @@ use crate::routes::admin::doer;
 use crate::state::AppState;
 
 /// `POST /api/v1/registry/verify`: build both registries and verify everything.
+/// Build both registries and verify every witnessed value (platform office).
+#[utoipa::path(post, path = "/api/v1/registry/verify", tag = "registry",
+    responses((status = 200, description = "`{stats, seconds}`: subjects, changed, golden values written, tickets opened and closed"),
+              (status = 403, description = "Not the platform office")))]
 pub async fn verify(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
     let started = std::time::Instant::now();
     let stats = verify_all(&state, &actor).await?;
@@ -162,6 +166,12 @@ async fn record_json(
 }
 
 /// `GET /api/v1/registry/persons/{id}`.
+#[utoipa::path(get, path = "/api/v1/registry/persons/{id}", tag = "registry",
+    params(("id" = String, Path, description = "Citizen ID number"),
+           ("history" = Option<bool>, Query, description = "Include past versions with their periods")),
+    responses((status = 200, description = "Golden values with provenance, masked per the source resources' sharing rules; derived facts"),
+              (status = 400, description = "Not a valid ID number, and why"),
+              (status = 404, description = "Not in the registry")))]
 pub async fn person(
     State(state): State<AppState>,
     actor: Actor,
@@ -199,6 +209,12 @@ pub(crate) async fn read_person(
 
 /// `GET /api/v1/registry/entities/{code}`: a USCC, or during the transition
 /// an organisation code, mapped to the USCC that embeds it.
+#[utoipa::path(get, path = "/api/v1/registry/entities/{code}", tag = "registry",
+    params(("code" = String, Path, description = "USCC, or an organisation code during the transition"),
+           ("history" = Option<bool>, Query, description = "Include past versions with their periods")),
+    responses((status = 200, description = "Golden values with provenance; entity type and registering authority"),
+              (status = 400, description = "Not a valid code, and why"),
+              (status = 404, description = "Not in the registry")))]
 pub async fn entity(
     State(state): State<AppState>,
     actor: Actor,
@@ -365,6 +381,14 @@ pub(crate) fn filter_of(
 }
 
 /// `GET /api/v1/tickets`: the platform office sees all; a department its own worklist.
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "registry",
+    params(("department" = Option<String>, Query, description = "The office may ask for any; a department sees its own"),
+           ("state" = Option<String>, Query, description = "open, correcting, disputed, corrected, confirmed"),
+           ("element" = Option<String>, Query, description = "Data element code"),
+           ("age" = Option<i64>, Query, description = "Opened at least this many days ago"),
+           ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    responses((status = 200, description = "`{items: [{id, subject: {kind, key}, element, evidence, department, state, due, …}], total}`"),
+              (status = 403, description = "Another department's worklist")))]
 pub async fn list(
     State(state): State<AppState>,
     actor: Actor,
@@ -393,6 +417,8 @@ async fn readable_ticket(state: &AppState, actor: &Actor, id: i64) -> Result<Tic
 /// `GET /api/v1/tickets/figures`: per department, tickets by state, overdue
 /// and the mean days to close; the office sees every department, a
 /// department its own. No subject is shown.
+#[utoipa::path(get, path = "/api/v1/tickets/figures", tag = "registry",
+    responses((status = 200, description = "Per department: tickets by state, overdue, mean days to close")))]
 pub async fn figures(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
     let mut all = state.store.ticket_figures(state.clock.now()).await?;
     if !actor.is_platform_admin() {
@@ -403,6 +429,10 @@ pub async fn figures(State(state): State<AppState>, actor: Actor) -> Result<Json
 }
 
 /// `GET /api/v1/tickets/{id}`.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "registry",
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The ticket with its subject and evidence in plain (audited)"),
+              (status = 403, description = "The ticket does not concern the caller's department")))]
 pub async fn show(
     State(state): State<AppState>,
     actor: Actor,
@@ -426,6 +456,11 @@ pub struct AnswerBody {
 }
 
 /// `POST /api/v1/tickets/{id}/{correct|confirm|dispute}`.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/{action}", tag = "registry",
+    params(("id" = i64, Path), ("action" = String, Path, description = "correct, confirm or dispute")),
+    responses((status = 200, description = "The ticket after the answer; `opened`: tickets sent to witnesses on confirmation"),
+              (status = 403, description = "The ticket is at another department"),
+              (status = 409, description = "The ticket's state does not take that answer")))]
 pub async fn answer(
     State(state): State<AppState>,
     actor: Actor,
@@ -502,6 +537,9 @@ pub(crate) async fn answer_one(
 
 /// `GET /api/v1/tickets/export`: a department's open tickets as CSV, with
 /// empty `answer` and `note` columns to fill in and send back.
+#[utoipa::path(get, path = "/api/v1/tickets/export", tag = "registry",
+    params(("department" = Option<String>, Query), ("state" = Option<String>, Query), ("element" = Option<String>, Query)),
+    responses((status = 200, description = "The open worklist as CSV, with empty answer and note columns", content_type = "text/csv")))]
 pub async fn export(
     State(state): State<AppState>,
     actor: Actor,
@@ -557,6 +595,9 @@ pub async fn export(
 /// `POST /api/v1/tickets/answers`: the exported sheet sent back with
 /// `answer` (correct, confirm, dispute; 更正, 确认, 异议) and `note` filled in.
 /// Rows with no answer are skipped; each row's result is reported.
+#[utoipa::path(post, path = "/api/v1/tickets/answers", tag = "registry",
+    request_body(content = String, content_type = "text/csv", description = "The exported sheet with answer and note filled in"),
+    responses((status = 200, description = "`{answered, refused, results: [{line, ticket, state|error}]}`")))]
 pub async fn bulk_answer(
     State(state): State<AppState>,
     actor: Actor,
@@ -641,6 +682,10 @@ async fn own_id(state: &AppState, citizen: &Citizen, raw: &str) -> Result<Citize
 
 /// `GET /api/v1/me/registry?id_number=…`: a citizen's own record, every value
 /// with its source, plain (it is his or her own), and the disputes opened.
+#[utoipa::path(get, path = "/api/v1/me/registry", tag = "citizen",
+    params(("id_number" = String, Query, description = "The citizen's own ID number, again")),
+    responses((status = 200, description = "The citizen's record, every source, and his or her disputes"),
+              (status = 403, description = "Not the number signed in with")))]
 pub async fn my_record(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -695,6 +740,8 @@ pub struct DisputeBody {
 
 /// `POST /api/v1/me/registry/disputes`: the citizen says a value is wrong; a
 /// ticket goes to the element's authoritative department.
+#[utoipa::path(post, path = "/api/v1/me/registry/disputes", tag = "citizen",
+    responses((status = 200, description = "The ticket opened to the authoritative department")))]
 pub async fn dispute(
     State(state): State<AppState>,
     citizen: Citizen,
