@@ -286,6 +286,9 @@ pub struct TicketQuery {
     pub(crate) age: Option<i64>,
     pub(crate) limit: Option<i64>,
     pub(crate) offset: Option<i64>,
+    /// For the export: `csv` (the default) or `xlsx`.
+    #[serde(default)]
+    pub(crate) format: Option<String>,
 }
 
 pub(crate) fn ticket_json(t: &Ticket) -> Value {
@@ -538,8 +541,9 @@ pub(crate) async fn answer_one(
 /// `GET /api/v1/tickets/export`: a department's open tickets as CSV, with
 /// empty `answer` and `note` columns to fill in and send back.
 #[utoipa::path(get, path = "/api/v1/tickets/export", tag = "registry",
-    params(("department" = Option<String>, Query), ("state" = Option<String>, Query), ("element" = Option<String>, Query)),
-    responses((status = 200, description = "The open worklist as CSV, with empty answer and note columns", content_type = "text/csv")))]
+    params(("department" = Option<String>, Query), ("state" = Option<String>, Query), ("element" = Option<String>, Query),
+           ("format" = Option<String>, Query, description = "csv (default) or xlsx")),
+    responses((status = 200, description = "The open worklist as CSV or XLSX, with empty answer and note columns")))]
 pub async fn export(
     State(state): State<AppState>,
     actor: Actor,
@@ -557,24 +561,58 @@ pub async fn export(
     }
     rows.sort_by_key(|t| t.id);
     audit_ticket_read(&state, &actor, &rows, "tickets:export").await?;
+    let cells = |t: &Ticket| {
+        [
+            t.id.to_string(),
+            t.subject_kind.clone(),
+            t.subject_key.clone(),
+            t.element.clone(),
+            t.kind.clone(),
+            t.record_value.clone(),
+            t.other_values.clone(),
+            t.due.clone(),
+            String::new(),
+            String::new(),
+        ]
+    };
+    let columns = rongshu_core::registry::ticket::SHEET_COLUMNS;
+    if q.format.as_deref() == Some("xlsx") {
+        let xlsx = |e: rongshu_ingest::table_sheet::TableSheetError| ApiError::internal(e);
+        let mut sheet =
+            rongshu_ingest::table_sheet::TableSheet::new("tickets", &columns).map_err(xlsx)?;
+        for t in &rows {
+            let row = cells(t);
+            let refs: Vec<&str> = row.iter().map(String::as_str).collect();
+            if !sheet.push(&refs).map_err(xlsx)? {
+                break;
+            }
+        }
+        let bytes = sheet.finish().map_err(xlsx)?;
+        return Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"tickets.xlsx\"",
+                ),
+            ],
+            bytes,
+        )
+            .into_response());
+    }
+    if let Some(f) = q.format.as_deref().filter(|f| *f != "csv") {
+        return Err(ApiError::BadRequest(format!(
+            "format: csv or xlsx, not \"{f}\""
+        )));
+    }
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| ApiError::internal(e);
-    w.write_record(rongshu_core::registry::ticket::SHEET_COLUMNS)
-        .map_err(io)?;
+    w.write_record(columns).map_err(io)?;
     for t in &rows {
-        w.write_record([
-            t.id.to_string().as_str(),
-            &t.subject_kind,
-            &t.subject_key,
-            &t.element,
-            &t.kind,
-            &t.record_value,
-            &t.other_values,
-            &t.due,
-            "",
-            "",
-        ])
-        .map_err(io)?;
+        w.write_record(cells(t)).map_err(io)?;
     }
     let bytes = w
         .into_inner()

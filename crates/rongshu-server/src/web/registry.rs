@@ -376,6 +376,7 @@ async fn tickets_page(
         age: get_param(&params, "age").and_then(|a| a.parse().ok()),
         limit: Some(200),
         offset: get_param(&params, "offset").and_then(|a| a.parse().ok()),
+        format: None,
     };
     let filter = match filter_of(&user.actor, &q, state.clock.now()) {
         Ok(f) => f,

@@ -595,7 +595,15 @@ async fn tickets_are_corrected_by_a_later_batch_confirmed_or_disputed(app: &Test
         "{body}"
     );
 
-    // The worklist as a sheet, answered in bulk.
+    // The worklist as a sheet (also a workbook), answered in bulk.
+    let res = app
+        .get(
+            "/api/v1/tickets/export?format=xlsx",
+            Some(city.token("rsj")),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.bytes().await.unwrap().starts_with(b"PK"));
     let res = app
         .get("/api/v1/tickets/export", Some(city.token("rsj")))
         .await;
