@@ -514,6 +514,12 @@ pub(crate) async fn answer_one(
         )));
     };
     let now = state.clock.now();
+    let audit = doer(actor).record(
+        now,
+        "ticket.answer",
+        Some(format!("ticket:{id}")),
+        json!({ "answer": answer.as_str(), "note": note }),
+    );
     let (t, opened) = state
         .store
         .answer_ticket(
@@ -523,18 +529,12 @@ pub(crate) async fn answer_one(
                 answer,
                 actor: &actor.label(),
                 note,
+                audit,
             },
             now,
             DUE_DAYS,
         )
         .await?;
-    let record = doer(actor).record(
-        now,
-        "ticket.answer",
-        Some(format!("ticket:{id}")),
-        json!({ "answer": answer.as_str(), "state": t.state, "opened": opened }),
-    );
-    state.audit.record(record).await?;
     Ok((t, opened))
 }
 
@@ -817,19 +817,20 @@ pub(crate) async fn citizen_dispute(
                 claimed: value,
                 reason: &body.reason,
             },
+            dispute_record(now, citizen, &body.element),
             now,
             DUE_DAYS,
         )
         .await?;
-    let record = rongshu_store_record(now, citizen, t.id);
-    state.audit.record(record).await?;
     Ok(json!({ "id": t.id, "department": t.department, "state": t.state, "due": t.due }))
 }
 
-fn rongshu_store_record(
+/// The audit event of a citizen's dispute: the person by keyed hash, never
+/// the number; the store names the ticket.
+fn dispute_record(
     now: chrono::DateTime<chrono::Utc>,
     citizen: &Citizen,
-    id: i64,
+    element: &str,
 ) -> rongshu_core::audit::AuditRecord {
     crate::service::Doer {
         label: format!("citizen:{}", citizen.person.as_str()),
@@ -838,7 +839,7 @@ fn rongshu_store_record(
     .record(
         now,
         "ticket.citizen_dispute",
-        Some(format!("ticket:{id}")),
-        json!({}),
+        None,
+        json!({ "element": element }),
     )
 }

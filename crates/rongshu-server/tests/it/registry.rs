@@ -634,6 +634,14 @@ async fn tickets_are_corrected_by_a_later_batch_confirmed_or_disputed(app: &Test
             .await
             .is_empty()
     );
+    // Every answer is on the audit record, with the state it led to.
+    let answers = app
+        .store
+        .audit_events(Some("ticket.answer"), 100)
+        .await
+        .expect("events");
+    assert!(answers.len() >= 3 + 3, "{}", answers.len());
+    assert!(answers.iter().any(|e| e.detail["state"] == "confirmed"));
     // Figures per department, for the evaluation: 人社局 sees its own three.
     let (status, figures) = get(app, "/api/v1/tickets/figures", city.token("rsj")).await;
     assert_eq!(status, StatusCode::OK, "{figures}");

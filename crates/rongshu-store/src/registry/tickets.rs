@@ -2,6 +2,7 @@
 //! registry record with its sources and history.
 
 use chrono::{DateTime, Duration, Utc};
+use rongshu_core::audit::AuditRecord;
 use rongshu_core::registry::{
     Answer, Answerer, Classification, Conflict, ConflictKind, Evidence, Source, SubjectKind,
     TicketState, conflict_key,
@@ -57,13 +58,16 @@ pub struct TicketList {
 }
 
 /// An answer to a ticket, and who gives it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Answering<'a> {
     pub by: Answerer,
     pub answer: Answer,
-    /// How the audit names the one answering.
+    /// How the ticket names the one answering.
     pub actor: &'a str,
     pub note: Option<&'a str>,
+    /// The answer's audit event, written in the answer's transaction (the
+    /// resulting state and any tickets opened are added to its detail).
+    pub audit: AuditRecord,
 }
 
 /// A citizen's dispute of a value of his or her record.
@@ -183,6 +187,7 @@ impl Store {
             answer,
             actor,
             note,
+            mut audit,
         } = answering;
         let ticket = self.ticket(id).await?;
         let state = TicketState::parse(&ticket.state)
@@ -259,6 +264,11 @@ impl Store {
                 );
             }
         }
+        if let Some(detail) = audit.detail.as_object_mut() {
+            detail.insert("state".into(), next.as_str().into());
+            detail.insert("opened".into(), serde_json::json!(opened));
+        }
+        crate::audit::append_in(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok((self.ticket(id).await?, opened))
     }
@@ -268,6 +278,7 @@ impl Store {
     pub async fn open_dispute(
         &self,
         dispute: NewDispute<'_>,
+        mut audit: AuditRecord,
         now: DateTime<Utc>,
         due_days: i64,
     ) -> Result<Ticket, StoreError> {
@@ -343,6 +354,8 @@ impl Store {
             &ts(now),
         )
         .await?;
+        audit.target = Some(format!("ticket:{id}"));
+        crate::audit::append_in(&mut tx, &audit).await?;
         tx.commit().await?;
         self.ticket(id).await
     }
