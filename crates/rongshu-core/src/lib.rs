@@ -16,5 +16,6 @@ pub mod otp;
 pub mod people;
 pub mod quality;
 pub mod rate;
+pub mod registry;
 pub mod sharing;
 pub mod value;

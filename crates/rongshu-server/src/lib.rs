@@ -22,6 +22,7 @@ pub mod overdue;
 mod page_cursor;
 mod people;
 mod read_cache;
+pub mod registry;
 mod repeats;
 mod routes;
 pub mod service;

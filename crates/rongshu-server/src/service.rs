@@ -759,6 +759,7 @@ pub async fn ingest_file(
         )
         .await?;
     report.rows_loaded = changes.rows as u64;
+    crate::registry::after_batch(store, now, resource).await;
     Ok(BatchOutcome {
         report,
         mode,

@@ -21,6 +21,7 @@ mod open_accounts;
 mod open_plans;
 mod portal;
 mod records;
+mod registry;
 mod releases;
 mod repeats;
 mod sharing;
@@ -57,6 +58,10 @@ pub use open_accounts::{
 pub use open_plans::{NewPlanEntry, PlanEntry};
 pub use portal::{ReleaseUse, ViewCounts};
 pub use records::{Filter, FilterOp, Keyset, RecordPage, RecordQuery, SortKey};
+pub use registry::{
+    Answering, NewDispute, RegistryValue, Ticket, TicketFilter, TicketList, VerifyStats,
+    WitnessValue,
+};
 pub use releases::{NewRelease, Release, ReleaseChange};
 pub use repeats::{
     KEY_REPEAT_REASON, KEY_REPEAT_RULE, Repeats, RuleChange, StagedRow, StreamStatus,

@@ -66,6 +66,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         people: u64,
     },
+    /// Generate the synthetic city, load every extract, build both base
+    /// registries and verify everything; print the times and the tickets'
+    /// precision and recall against the injected conflicts.
+    Registry {
+        #[arg(long, default_value_t = 100_000)]
+        people: u64,
+    },
 }
 
 pub async fn run(command: BenchCommand, db: &DbArgs) -> anyhow::Result<ExitCode> {
@@ -83,6 +90,7 @@ pub async fn run(command: BenchCommand, db: &DbArgs) -> anyhow::Result<ExitCode>
             connections,
         } => crate::bench_api::run(people, seconds, connections, db).await,
         BenchCommand::Linkage { people } => crate::bench_linkage::run(people).await,
+        BenchCommand::Registry { people } => crate::bench_registry::run(people, db).await,
     }
 }
 

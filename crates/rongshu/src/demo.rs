@@ -105,6 +105,18 @@ const ELEMENTS: &[(&str, &str, &str, &str)] = &[
         "gaj",
     ),
     ("person.death_date", "死亡日期", "Date of death", "wjw"),
+    (
+        "person.vital_status",
+        "生存状态",
+        "Alive or deceased, from the household register",
+        "gaj",
+    ),
+    (
+        "person.employer_uscc",
+        "就业单位统一社会信用代码",
+        "Employer's unified social credit code",
+        "rsj",
+    ),
     ("person.mobile", "手机号码", "Mobile phone number", "tel"),
     (
         "entity.uscc",
@@ -135,8 +147,12 @@ const ELEMENTS: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// The data element a department's extract column carries, if any. Columns
-/// about someone else (a spouse, a mother, an employer) carry none: their
-/// values are not the record's subject's.
+/// about someone else (a spouse, a mother) carry none: their values are not
+/// the record's subject's. A person's employer is the person's own fact. The
+/// addresses other departments hold for a person witness the household
+/// register's (in this city people live where they are registered, so an old
+/// address there is a move not reported); the status words of insurers,
+/// funds, carriers and certificates witness whether the person is alive.
 fn element_of(department: &str, key: &str) -> Option<&'static str> {
     Some(match (department, key) {
         ("scjgj" | "swj", "uscc") => "entity.uscc",
@@ -146,6 +162,13 @@ fn element_of(department: &str, key: &str) -> Option<&'static str> {
         ("scjgj", "address") => "entity.registered_address",
         ("scjgj", "status") => "entity.status",
         ("gaj", "address") => "person.household_address",
+        ("rsj", "contact_address")
+        | ("tel" | "ybj" | "cl", "address")
+        | ("jyj", "home_address") => "person.household_address",
+        ("gaj", "hukou_status") | ("rsj" | "gjj" | "tel" | "ybj" | "cl", "status") => {
+            "person.vital_status"
+        }
+        ("rsj" | "gjj", "employer_uscc") => "person.employer_uscc",
         (_, "id_number") => "person.citizen_id",
         (_, "name") => "person.name",
         (_, "sex") => "person.sex",
@@ -176,13 +199,55 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
         tracing::info!("the database already holds data: --demo loads nothing");
         return Ok(());
     }
-    let started = std::time::Instant::now();
-    let city_dir = data_dir.join("demo-city");
     let config = SynthConfig {
         people: DEMO_PEOPLE,
         entities: DEMO_ENTITIES,
         ..SynthConfig::default()
     };
+    let credentials = load_city(
+        store,
+        &data_dir.join("demo-city"),
+        config,
+        PasswordCost::PRODUCTION,
+    )
+    .await?;
+    // The base registries are built and verified before the server listens,
+    // so the demo has golden records and correction tickets to show.
+    let started = std::time::Instant::now();
+    let stats = store
+        .verify_registry(chrono::Utc::now(), rongshu_server::registry::DUE_DAYS)
+        .await?;
+    tracing::info!(
+        subjects = stats.subjects,
+        tickets = stats.tickets_opened,
+        seconds = started.elapsed().as_secs_f64(),
+        "demo registries built and verified"
+    );
+
+    let path = data_dir.join("demo-credentials.txt");
+    let mut file =
+        std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "# Rongshu demo accounts (user\tdepartment\tpassword)")?;
+    println!("Demo accounts (also in {}):", path.display());
+    for line in &credentials {
+        writeln!(file, "{line}")?;
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+/// Generate the synthetic city into `city_dir` and load it: departments and
+/// their users (the credentials are returned), the data elements, each
+/// extract as a resource with its batch, the catalog approved and the open
+/// table released. Used by the demo and by `rongshu bench registry`.
+pub async fn load_city(
+    store: &Store,
+    city_dir: &Path,
+    config: SynthConfig,
+    password_cost: PasswordCost,
+) -> anyhow::Result<Vec<String>> {
+    let started = std::time::Instant::now();
+    let city_dir = city_dir.to_path_buf();
     let manifest = {
         let dir = city_dir.clone();
         tokio::task::spawn_blocking(move || rongshu_synth::generate(&config, &dir)).await??
@@ -203,7 +268,7 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
                 roles,
                 password: Some(&password),
             },
-            PasswordCost::PRODUCTION,
+            password_cost,
         )
         .await
         .map_err(e)?;
@@ -349,17 +414,7 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
         seconds = started.elapsed().as_secs_f64(),
         "demo city loaded"
     );
-
-    let path = data_dir.join("demo-credentials.txt");
-    let mut file =
-        std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(file, "# Rongshu demo accounts (user\tdepartment\tpassword)")?;
-    println!("Demo accounts (also in {}):", path.display());
-    for line in &credentials {
-        writeln!(file, "{line}")?;
-        println!("  {line}");
-    }
-    Ok(())
+    Ok(credentials)
 }
 
 /// One record-linkage job, so the demo shows linked records and a review

@@ -4,6 +4,7 @@ mod bench;
 mod bench_api;
 mod bench_linkage;
 mod bench_open;
+mod bench_registry;
 mod cli;
 mod demo;
 

@@ -14,6 +14,7 @@ mod mobile;
 mod org_code;
 mod props;
 mod quality;
+mod registry;
 mod uscc;
 mod validate;
 

@@ -18,6 +18,7 @@ mod open_access;
 pub(crate) mod open_accounts;
 pub(crate) mod open_plans;
 pub(crate) mod records;
+pub(crate) mod registry;
 mod releases;
 pub(crate) mod resources;
 pub(crate) mod share_requests;
@@ -51,6 +52,17 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/citizen/login", post(citizen::login))
         .route("/api/v1/citizen/logout", post(citizen::logout))
         .route("/api/v1/me/access-log", get(citizen::access_log))
+        .route("/api/v1/me/registry", get(registry::my_record))
+        .route("/api/v1/me/registry/disputes", post(registry::dispute))
+        .route("/api/v1/registry/verify", post(registry::verify))
+        .route("/api/v1/registry/persons/{id}", get(registry::person))
+        .route("/api/v1/registry/entities/{code}", get(registry::entity))
+        .route("/api/v1/tickets", get(registry::list))
+        .route("/api/v1/tickets/export", get(registry::export))
+        .route("/api/v1/tickets/figures", get(registry::figures))
+        .route("/api/v1/tickets/answers", post(registry::bulk_answer))
+        .route("/api/v1/tickets/{id}", get(registry::show))
+        .route("/api/v1/tickets/{id}/{action}", post(registry::answer))
         .route("/api/v1/tokens", post(auth::create_own_token))
         .route("/api/v1/tokens/{id}", delete(auth::revoke_token))
         .route(

@@ -302,6 +302,8 @@ static LABELS: &[(&str, &str, &str)] = &[
     ("provider_facet", "提供方", "Provider"),
     ("topic", "主题", "Topic"),
     ("elements", "数据元", "Data elements"),
+    ("registry", "基础库", "Base registries"),
+    ("tickets", "纠错工单", "Correction tickets"),
     (
         "elements_intro",
         "一数一源：每个数据元只有一个权威来源部门，其提供的值为权威值；其他部门提供的同一数据元作为佐证，用于比对校核。统计仅含已发布资源。",

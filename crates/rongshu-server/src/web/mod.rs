@@ -10,6 +10,7 @@ mod i18n;
 mod linkage;
 mod open_plans;
 mod portal;
+mod registry;
 mod sharing;
 mod signup;
 mod subscriptions;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .merge(open_plans::routes())
         .merge(portal::routes())
         .merge(linkage::routes())
+        .merge(registry::routes())
 }
 
 #[derive(Deserialize)]

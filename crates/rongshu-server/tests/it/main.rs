@@ -22,6 +22,7 @@ mod overdue;
 mod portal;
 mod portal_fixture;
 mod records;
+mod registry;
 mod repeats;
 mod search;
 mod sharing;
