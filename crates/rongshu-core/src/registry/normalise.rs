@@ -85,8 +85,8 @@ pub fn normalise(kind: ValueKind, raw: &str) -> Normalised {
             Ok(d) => Normalised::Value(d.format("%Y-%m-%d").to_string()),
             Err(e) => Normalised::Invalid(e.to_string()),
         },
-        ValueKind::Name | ValueKind::Text => Normalised::Value(simplify_all(&folded)),
-        ValueKind::Address => Normalised::Value(address(&folded)),
+        ValueKind::Name | ValueKind::Text => text_value(simplify_all(&folded)),
+        ValueKind::Address => text_value(address(&folded)),
         ValueKind::Sex => match folded.to_lowercase().as_str() {
             "男" | "1" | "m" | "male" | "男性" => Normalised::Value("男".into()),
             "女" | "2" | "f" | "female" | "女性" => Normalised::Value("女".into()),
@@ -107,6 +107,16 @@ pub fn normalise(kind: ValueKind, raw: &str) -> Normalised {
         }
         ValueKind::VitalStatus => vital_status(&simplify_all(&folded)),
         ValueKind::EntityStatus => entity_status(&simplify_all(&folded)),
+    }
+}
+
+/// A text that normalised to nothing (an address of punctuation alone)
+/// asserts nothing, like an empty one.
+fn text_value(text: String) -> Normalised {
+    if text.is_empty() {
+        Normalised::Empty
+    } else {
+        Normalised::Value(text)
     }
 }
 
@@ -386,6 +396,7 @@ mod tests {
         );
         assert_ne!(v(ValueKind::Name, "王伟"), v(ValueKind::Name, "汪伟"));
         assert_eq!(v(ValueKind::Name, "   "), Normalised::Empty);
+        assert_eq!(v(ValueKind::Address, "!"), Normalised::Empty);
     }
 
     #[test]
