@@ -55,6 +55,55 @@ fn gdp_csv() -> String {
     csv
 }
 
+/// Living residents per county, sex and age band, counted from the city's
+/// population file: the statistics bureau's open aggregate of the registry.
+fn population_by_county_csv(people: &Path) -> anyhow::Result<String> {
+    use std::collections::BTreeMap;
+    let mut reader = csv::Reader::from_path(people)?;
+    let headers = reader.headers()?.clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| anyhow!("people.csv has no {name} column"))
+    };
+    let (county, sex, birth, death) = (
+        column("county_code")?,
+        column("sex")?,
+        column("birth_date")?,
+        column("death_date")?,
+    );
+    let mut counts: BTreeMap<(String, String, &'static str), u64> = BTreeMap::new();
+    for record in reader.records() {
+        let record = record?;
+        if !record.get(death).unwrap_or_default().is_empty() {
+            continue;
+        }
+        let year: i32 = record
+            .get(birth)
+            .and_then(|b| b.get(..4))
+            .and_then(|y| y.parse().ok())
+            .unwrap_or(0);
+        // The city is observed on 2024-06-30.
+        let band = match 2024 - year {
+            ..=17 => "0-17",
+            18..=59 => "18-59",
+            _ => "60+",
+        };
+        let key = (
+            record.get(county).unwrap_or_default().to_owned(),
+            record.get(sex).unwrap_or_default().to_owned(),
+            band,
+        );
+        *counts.entry(key).or_default() += 1;
+    }
+    let mut csv = String::from("county_code,sex,age_band,residents\n");
+    for ((county, sex, band), n) in counts {
+        csv.push_str(&format!("{county},{sex},{band},{n}\n"));
+    }
+    Ok(csv)
+}
+
 /// The catalog metadata a department would fill in for its extract: the two
 /// base registries are classed as such, the rest as department resources, and
 /// anything shared on condition says on what basis.
@@ -74,6 +123,10 @@ fn catalog_metadata(department: &str, index: usize, declaration: &mut serde_json
     obj.insert("classification".into(), json!(classification));
     obj.insert("topics".into(), json!(topics));
     obj.insert("format".into(), json!("database"));
+    if department == "scjgj" {
+        // The entity register is open data once its personal items are left out.
+        obj.insert("open_type".into(), json!("open"));
+    }
     obj.insert("share_mode".into(), json!("interface"));
     let shared_freely = obj.get("share_type").and_then(|v| v.as_str()) == Some("unconditional");
     if !shared_freely && !obj.contains_key("share_condition") {
@@ -346,6 +399,25 @@ pub async fn load_city(
                 {"key": "growth", "name": "同比增速", "type": "decimal", "grade": 1}]}))?,
         gdp_path,
     ));
+    let population_path = city_dir.join("population_by_county.csv");
+    std::fs::write(
+        &population_path,
+        population_by_county_csv(&city_dir.join("people.csv"))?,
+    )?;
+    resources.push((
+        "tjj".into(),
+        spec(json!({
+            "name": "各区县常住人口（按性别、年龄段）", "summary": "由人口基础信息汇总的在世人口数，按区县、性别和年龄段。",
+            "share_type": "unconditional", "open_type": "open", "update_cycle": "yearly",
+            "key_items": ["county_code", "sex", "age_band"],
+            "topics": ["公共安全"], "keywords": ["人口", "统计", "年龄结构"],
+            "items": [
+                {"key": "county_code", "name": "区县代码", "type": "string", "required": true, "grade": 1},
+                {"key": "sex", "name": "性别", "type": "string", "required": true, "grade": 1},
+                {"key": "age_band", "name": "年龄段", "type": "string", "required": true, "grade": 1},
+                {"key": "residents", "name": "人数", "type": "integer", "grade": 1}]}))?,
+        population_path,
+    ));
     let mut rows = 0;
     let mut opened = Vec::new();
     let mut codes = std::collections::HashMap::new();
@@ -408,6 +480,9 @@ pub async fn load_city(
             .map_err(e)?;
         tracing::info!(release = %release.name, "demo release published");
     }
+    if let Some(code) = codes.get("scjgj") {
+        open_entity_register(store, now, code).await?;
+    }
     link_keyless(store, &codes).await?;
     tracing::info!(
         rows,
@@ -415,6 +490,61 @@ pub async fn load_city(
         "demo city loaded"
     );
     Ok(credentials)
+}
+
+/// The market regulator's register of companies and other organisations,
+/// opened without its personal items (legal representatives, addresses) and
+/// without individual businesses, whose codes and names identify a person.
+/// Whatever the scan still flags is masked before the reviewer approves.
+async fn open_entity_register(
+    store: &Store,
+    now: chrono::DateTime<chrono::Utc>,
+    code: &str,
+) -> anyhow::Result<()> {
+    let e = anyhow::Error::from;
+    let proposer = Doer {
+        label: "user:scjgj_officer".into(),
+        department: Some("scjgj".into()),
+    };
+    let proposal: opendata::releases::Proposal = serde_json::from_value(json!({
+        "resource": code,
+        "name": "market-entities",
+        "title": "市场主体名录（企业及其他组织）",
+        "description": "企业、农民专业合作社、事业单位和社会组织的登记信息；不含个体工商户和法定代表人信息。",
+        "items": ["uscc", "entity_name", "entity_type", "registered_capital", "industry_code",
+                  "founding_date", "status", "county_code"],
+        "filters": [{"item": "entity_type", "op": "in",
+                     "value": ["有限责任公司", "农民专业合作社", "事业单位", "社会团体", "民办非企业单位", "基金会"]}],
+        "open_type": "open",
+    }))?;
+    let release = opendata::releases::propose(store, now, &proposer, proposal)
+        .await
+        .map_err(e)?;
+    let flagged: Vec<opendata::releases::TreatmentBody> =
+        rongshu_core::opendata::blocking_items(&release.scan, &release.treatments)
+            .into_iter()
+            .map(|item| opendata::releases::TreatmentBody {
+                item,
+                action: "mask".into(),
+                reason: None,
+            })
+            .collect();
+    let release = if flagged.is_empty() {
+        release
+    } else {
+        opendata::releases::treat(store, now, &proposer, &release, &flagged)
+            .await
+            .map_err(e)?
+    };
+    let reviewer = Doer {
+        label: "user:admin".into(),
+        department: Some("sjj".into()),
+    };
+    opendata::releases::approve(store, now, &reviewer, &release)
+        .await
+        .map_err(e)?;
+    tracing::info!(release = %release.name, "demo release published");
+    Ok(())
 }
 
 /// One record-linkage job, so the demo shows linked records and a review

@@ -328,11 +328,31 @@ async fn serve_starts_stops_and_starts_again_with_the_demo(place: Place) {
             .await
             .unwrap();
         assert_eq!(packages["success"], true);
-        assert_eq!(
-            packages["result"].as_array().map(Vec::len),
-            Some(1),
-            "round {round}: {packages}"
-        );
+        // The GDP and population aggregates, and the register of entities
+        // without individual businesses or personal items.
+        let mut names: Vec<String> = packages["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 3, "round {round}: {packages}");
+        assert!(names.contains(&"market-entities".to_owned()), "{names:?}");
+        let register: serde_json::Value = reqwest::get(format!(
+            "{base}/api/3/action/datastore_search?resource_id=market-entities-data&limit=1000"
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let rows = register["result"]["records"].as_array().unwrap();
+        assert!(!rows.is_empty(), "{register}");
+        for row in rows {
+            assert_ne!(row["entity_type"], "个体工商户", "{row}");
+            assert!(row.get("legal_rep_name").is_none() && row.get("address").is_none());
+        }
         terminate(child.id());
         let status = child.wait().unwrap();
         assert!(status.success(), "graceful stop on SIGTERM, round {round}");
@@ -350,7 +370,8 @@ async fn serve_starts_stops_and_starts_again_with_the_demo(place: Place) {
         departments, 14,
         "the platform office, the statistics bureau and twelve extract providers"
     );
-    assert_eq!(resources.len(), 13);
+    // Twelve extracts and the statistics bureau's two aggregates.
+    assert_eq!(resources.len(), 14);
     let population = resources.iter().find(|r| r.provider.code == "gaj").unwrap();
     assert!(population.row_count > 15_000, "{}", population.row_count);
     // One data, one source: public security's names are of record, the other
