@@ -200,6 +200,16 @@ async fn keys_read_exactly_the_release_with_filters_and_paging_until_revoked(app
     let id = release["id"].as_i64().unwrap();
     let (_, shown) = get_json(app, &format!("/api/v1/releases/{id}"), None).await;
     assert_eq!(shown["api_calls"], 4, "{shown}");
+    let page = app
+        .get("/datasets/jinjiang", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<dd id=\"api-calls\">4</dd>"),
+        "the dataset page shows the calls"
+    );
 
     // A second key needs the password; wrong ones are refused.
     let (status, _, _) = json_of(

@@ -73,6 +73,7 @@ struct DatasetPage {
     downloads: Vec<DownloadLink>,
     download_total: i64,
     views: i64,
+    api_calls: i64,
     history: Vec<HistoryRow>,
     api_url: String,
     curl: String,
@@ -118,6 +119,7 @@ async fn page(
     state.store.count_view(d.release.id, today).await?;
     let views = state.store.view_counts(d.release.id).await?;
     let downloads = state.store.download_counts(d.release.id).await?;
+    let api_calls = state.store.api_call_count(d.release.id).await?;
     let t = c.t;
     let (columns, preview, chart) = rows_and_chart(state, t, base, &d).await?;
     let spec = &d.resource.spec;
@@ -198,6 +200,7 @@ async fn page(
         },
         download_total: downloads.total,
         views: views.total,
+        api_calls,
         history: history(state, t, &d).await?,
         curl: format!("curl '{api_url}'"),
         api_url,

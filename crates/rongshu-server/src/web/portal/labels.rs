@@ -43,6 +43,7 @@ pub static PORTAL_LABELS: &[(&str, &str, &str)] = &[
     ("open_departments", "开放部门", "departments opening data"),
     ("downloads", "下载次数", "downloads"),
     ("views", "浏览次数", "views"),
+    ("api_calls", "接口调用次数", "open API calls"),
     ("latest_datasets", "最新开放", "Latest datasets"),
     ("popular_datasets", "下载最多", "Most downloaded"),
     ("browse_topics", "按主题浏览", "Browse by topic"),
