@@ -275,6 +275,19 @@ impl Store {
         key_of(&row)
     }
 
+    /// Every user's keys, by user then key: one query for the office's list.
+    pub async fn all_open_keys(&self) -> Result<Vec<OpenKey>, StoreError> {
+        sqlx::query(
+            "SELECT id, user_id, prefix, label, created_at, revoked_at, revoked_by
+             FROM open_keys ORDER BY user_id, id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(key_of)
+        .collect()
+    }
+
     pub async fn open_keys(&self, user_id: i64) -> Result<Vec<OpenKey>, StoreError> {
         sqlx::query(
             "SELECT id, user_id, prefix, label, created_at, revoked_at, revoked_by

@@ -159,15 +159,13 @@ pub async fn users(State(state): State<AppState>, actor: Actor) -> Result<Json<V
             "the platform office manages the portal's users".into(),
         ));
     }
+    let mut keys_of: std::collections::HashMap<i64, Vec<Value>> = std::collections::HashMap::new();
+    for key in state.store.all_open_keys().await? {
+        keys_of.entry(key.user_id).or_default().push(key_view(&key));
+    }
     let mut items = Vec::new();
     for user in state.store.open_users().await? {
-        let keys: Vec<Value> = state
-            .store
-            .open_keys(user.id)
-            .await?
-            .iter()
-            .map(key_view)
-            .collect();
+        let keys = keys_of.remove(&user.id).unwrap_or_default();
         let mut v = user_view(&user);
         if let Some(map) = v.as_object_mut() {
             map.insert("keys".into(), Value::Array(keys));
