@@ -7,13 +7,13 @@
 //! provider's sharing decision. The registry adds no grants of its own.
 
 use rongshu_core::registry::SubjectKind;
-use rongshu_store::{Resource, Store};
+use rongshu_store::{RegistryRun, Resource, Store};
 
 use chrono::{DateTime, Utc};
 
-/// Working days are not counted here: a ticket is due this many calendar days
-/// after it is opened.
-pub const DUE_DAYS: i64 = 15;
+/// A ticket is due this many working days (the office's holiday calendar)
+/// after it is opened, as a share request is.
+pub const DUE_WORKING_DAYS: u32 = rongshu_core::sharing::SLA_WORKING_DAYS;
 
 /// After a batch: verify what it touched, once the registry has been built.
 /// A failure is logged, never the batch's failure.
@@ -27,7 +27,7 @@ pub async fn after_batch(store: &Store, now: DateTime<Utc>, resource: &Resource)
         }
     }
     match store
-        .verify_after_batch(&resource.code, now, DUE_DAYS)
+        .verify_after_batch(&resource.code, now, RegistryRun::new(DUE_WORKING_DAYS))
         .await
     {
         Ok(Some(stats)) => tracing::info!(

@@ -59,8 +59,8 @@ pub use open_plans::{NewPlanEntry, PlanEntry};
 pub use portal::{ReleaseUse, ViewCounts};
 pub use records::{Filter, FilterOp, Keyset, RecordPage, RecordQuery, SortKey};
 pub use registry::{
-    Answering, NewDispute, RegistryValue, Ticket, TicketFilter, TicketList, VerifyStats,
-    WitnessValue,
+    Answering, NewDispute, RegistryRun, RegistryValue, Ticket, TicketFilter, TicketList,
+    VerifyStats, WitnessValue,
 };
 pub use releases::{NewRelease, Release, ReleaseChange};
 pub use repeats::{

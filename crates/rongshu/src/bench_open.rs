@@ -190,7 +190,7 @@ fn print_latencies(what: &str, sorted: &[f64]) {
 }
 
 /// A field of this process's `/proc/self/status`, in KiB.
-fn status_kib(pid: &str, field: &str) -> Option<u64> {
+pub(crate) fn status_kib(pid: &str, field: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     text.lines()
         .find(|l| l.starts_with(field))?

@@ -20,7 +20,9 @@ use std::time::Instant;
 
 use rongshu_core::value::CellValue;
 use rongshu_server::PasswordCost;
-use rongshu_store::{Filter, RecordQuery, Store, TicketFilter};
+use rongshu_store::{Filter, RecordQuery, RegistryRun, Store, TicketFilter};
+
+use crate::bench_open::status_kib;
 use rongshu_synth::SynthConfig;
 
 use crate::cli::DbArgs;
@@ -41,7 +43,7 @@ fn element(department: &str, field: &str) -> Option<&'static str> {
 
 type Expected = (String, String, String);
 
-pub async fn run(people: u64, db: &DbArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(people: u64, memory_mib: u64, db: &DbArgs) -> anyhow::Result<ExitCode> {
     let scratch = tempfile::tempdir()?;
     let url = match &db.database_url {
         Some(url) => url.clone(),
@@ -65,19 +67,33 @@ pub async fn run(people: u64, db: &DbArgs) -> anyhow::Result<ExitCode> {
     let load = started.elapsed().as_secs_f64();
     println!("generated and loaded the twelve extracts in {load:.1} s");
 
+    let run = RegistryRun {
+        due_working_days: rongshu_server::registry::DUE_WORKING_DAYS,
+        memory_mib,
+    };
+    // The peak of the build alone: generation and loading came before.
+    let rss_before = status_kib("self", "VmRSS:").unwrap_or(0);
+    let peak_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let started = Instant::now();
-    let stats = store
-        .verify_registry(chrono::Utc::now(), rongshu_server::registry::DUE_DAYS)
-        .await?;
+    let stats = store.verify_registry(chrono::Utc::now(), run).await?;
     let build = started.elapsed().as_secs_f64();
+    let peak = status_kib("self", "VmHWM:").unwrap_or(0);
     println!(
         "built both registries and verified everything in {build:.1} s: {} subjects, {} golden values, {} tickets; witness values {:?}",
         stats.subjects, stats.golden_written, stats.tickets_opened, stats.classified
     );
+    println!(
+        "resident memory {} MiB before the build, peak {} MiB{} (budget {memory_mib} MiB)",
+        rss_before / 1024,
+        peak / 1024,
+        if peak_reset {
+            " during it"
+        } else {
+            " of the whole run"
+        }
+    );
     let started = Instant::now();
-    let again = store
-        .verify_registry(chrono::Utc::now(), rongshu_server::registry::DUE_DAYS)
-        .await?;
+    let again = store.verify_registry(chrono::Utc::now(), run).await?;
     println!(
         "verified again in {:.1} s: {} subjects changed, {} golden values written, {} tickets opened, {} closed",
         started.elapsed().as_secs_f64(),

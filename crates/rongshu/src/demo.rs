@@ -268,7 +268,10 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
     // so the demo has golden records and correction tickets to show.
     let started = std::time::Instant::now();
     let stats = store
-        .verify_registry(chrono::Utc::now(), rongshu_server::registry::DUE_DAYS)
+        .verify_registry(
+            chrono::Utc::now(),
+            rongshu_store::RegistryRun::new(rongshu_server::registry::DUE_WORKING_DAYS),
+        )
         .await?;
     tracing::info!(
         subjects = stats.subjects,

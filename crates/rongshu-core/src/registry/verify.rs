@@ -597,18 +597,20 @@ fn verify_element(
         };
         match class {
             Classification::Differs => {
-                // With nobody else on either side, an address is presumed to
-                // be the witness's, not yet told of a move (the household
-                // register moves with the person); a name or a date is fixed
-                // at birth, so the authority is asked first.
-                let tie_to_witness = vk == ValueKind::Address;
+                // An address changes when a person moves, and the household
+                // register moves with the person: departments not yet told
+                // of a move all hold the same former address, so their
+                // agreement is no vote against the register, and a differing
+                // address is the witness's to check however many share it.
+                // A name or a date is fixed at birth: there independent
+                // witnesses outvote the record, and with nobody else on
+                // either side the authority is asked first.
+                let stale_by_nature = vk == ValueKind::Address;
                 // Others behind the witness's value, the witness itself apart.
                 let witness_support = support.get(&v).map_or(0, |s| {
                     s.iter().filter(|d| **d != o.source.department).count()
                 });
-                if (record_support >= 1 && record_support > witness_support)
-                    || (tie_to_witness && record_support == witness_support)
-                {
+                if stale_by_nature || (record_support >= 1 && record_support > witness_support) {
                     stale.insert((o.source.department.clone(), v));
                 } else {
                     doubted.insert(v);
@@ -826,6 +828,23 @@ mod tests {
             obs("person.name", "张伟", "ybj"),
         ]);
         assert_eq!(v.conflicts[0].department, "gaj");
+    }
+
+    #[test]
+    fn witnesses_sharing_a_former_address_do_not_outvote_the_register() {
+        let v = person(&[
+            obs(
+                "person.household_address",
+                "成都市武侯区人民南路四段1号",
+                "gaj",
+            ),
+            obs("person.household_address", "成都市青羊区蜀都大道2号", "ybj"),
+            obs("person.household_address", "成都市青羊区蜀都大道2号", "tel"),
+        ]);
+        let mut to: Vec<&str> = v.conflicts.iter().map(|c| c.department.as_str()).collect();
+        to.sort_unstable();
+        assert_eq!(to, ["tel", "ybj"]);
+        assert!(v.conflicts.iter().all(|c| c.kind == ConflictKind::Differs));
     }
 
     #[test]

@@ -142,10 +142,29 @@ pub fn local_date(at: DateTime<Utc>) -> NaiveDate {
     }
 }
 
+/// The last second of a date in Chengdu, as an instant: a deadline "by" a
+/// day holds until that day's end there.
+pub fn end_of_local_day(date: NaiveDate) -> DateTime<Utc> {
+    const CHINA_STANDARD_TIME_SECS: i64 = 8 * 3600;
+    let local_end = date.and_time(chrono::NaiveTime::MIN) + chrono::Duration::seconds(86_399);
+    (local_end - chrono::Duration::seconds(CHINA_STANDARD_TIME_SECS)).and_utc()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_local_day_ends_at_midnight_in_chengdu() {
+        let end = end_of_local_day(d(2025, 10, 9));
+        assert_eq!(end.to_rfc3339(), "2025-10-09T15:59:59+00:00");
+        assert_eq!(local_date(end), d(2025, 10, 9));
+        assert_eq!(
+            local_date(end + chrono::Duration::seconds(1)),
+            d(2025, 10, 10)
+        );
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

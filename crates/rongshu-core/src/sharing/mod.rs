@@ -10,7 +10,8 @@ mod request;
 mod state;
 
 pub use calendar::{
-    CalendarError, DayKind, HolidayEntry, SLA_WORKING_DAYS, WorkingCalendar, local_date,
+    CalendarError, DayKind, HolidayEntry, SLA_WORKING_DAYS, WorkingCalendar, end_of_local_day,
+    local_date,
 };
 pub use overdue::{FollowUp, FollowUpState, follow_up};
 pub use purpose::Purpose;

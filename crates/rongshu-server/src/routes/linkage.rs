@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use rongshu_core::account::Role;
 use rongshu_core::audit::AuditEntry;
 use rongshu_store::PairClass;
 use serde::Deserialize;
@@ -210,6 +211,12 @@ pub(crate) async fn decide_pair(
         }
     };
     let job = linkage::visible_job(state, actor, id).await?;
+    // A decision links a record to a person: a reviewer's act, as approving
+    // a release is, or the platform office's.
+    actor.require_any_role(
+        &[Role::Reviewer, Role::PlatformAdmin],
+        "deciding a pair under clerical review",
+    )?;
     let now = state.clock.now();
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     let audit = doer(actor).record(

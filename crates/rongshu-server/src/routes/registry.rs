@@ -14,7 +14,7 @@ use rongshu_core::audit::AuditEntry;
 use rongshu_core::ident::{CitizenId, OrgCode, Uscc};
 use rongshu_core::people::PersonHash;
 use rongshu_core::registry::{Answer, Answerer, SubjectKind, entity_facts, person_facts};
-use rongshu_store::{Answering, NewDispute, Resource, Ticket, TicketFilter};
+use rongshu_store::{Answering, NewDispute, RegistryRun, Resource, Ticket, TicketFilter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -25,7 +25,7 @@ use crate::disclosure::mask_text;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::people::person_key;
-use crate::registry::DUE_DAYS;
+use crate::registry::DUE_WORKING_DAYS;
 use crate::routes::admin::doer;
 use crate::state::AppState;
 
@@ -48,7 +48,10 @@ pub(crate) async fn verify_all(
 ) -> Result<rongshu_store::VerifyStats, ApiError> {
     actor.require_any_role(&[Role::PlatformAdmin], "verifying the whole registry")?;
     let now = state.clock.now();
-    let stats = state.store.verify_registry(now, DUE_DAYS).await?;
+    let stats = state
+        .store
+        .verify_registry(now, RegistryRun::new(DUE_WORKING_DAYS))
+        .await?;
     let record = doer(actor).record(now, "registry.verify", None, json!({ "stats": stats }));
     state.audit.record(record).await?;
     Ok(stats)
@@ -532,7 +535,7 @@ pub(crate) async fn answer_one(
                 audit,
             },
             now,
-            DUE_DAYS,
+            DUE_WORKING_DAYS,
         )
         .await?;
     Ok((t, opened))
@@ -819,7 +822,7 @@ pub(crate) async fn citizen_dispute(
             },
             dispute_record(now, citizen, &body.element),
             now,
-            DUE_DAYS,
+            DUE_WORKING_DAYS,
         )
         .await?;
     Ok(json!({ "id": t.id, "department": t.department, "state": t.state, "due": t.due }))

@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use rongshu_core::account::Role;
 use rongshu_store::{LinkageCounts, LinkageJob, PairClass};
 use serde::Deserialize;
 use serde_json::Value;
@@ -300,6 +301,9 @@ struct ReviewPage {
     counts: LinkageCounts,
     pairs: Vec<ReviewPair>,
     next: Option<i64>,
+    /// Whether the viewer may decide (a reviewer or the office); others see
+    /// the queue without the buttons.
+    may_decide: bool,
 }
 
 #[derive(Deserialize)]
@@ -373,6 +377,7 @@ async fn review(
             counts,
             pairs,
             next,
+            may_decide: user.actor.has_role(Role::Reviewer) || user.actor.is_platform_admin(),
         },
         &[],
     )

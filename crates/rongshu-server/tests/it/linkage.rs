@@ -386,6 +386,17 @@ async fn a_job_links_keyless_records_and_review_decides_the_uncertain(app: &Test
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Deciding is a reviewer's (or the office's) work: an officer of the
+    // job's own department may look, not decide.
+    app.seed_user("sjj", "sjj_clerk", &[Role::DataOfficer])
+        .await;
+    let clerk = app.login("sjj_clerk").await;
+    let (status, body, _) = json_of(
+        app.post_json(&path, Some(&clerk), &json!({"decision": "accept"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (status, decided, _) = json_of(
         app.post_json(
             &path,

@@ -15,6 +15,7 @@ on_both_backends!(
     each_conflict_kind_becomes_a_ticket_to_the_department_that_must_act,
     tickets_are_corrected_by_a_later_batch_confirmed_or_disputed,
     golden_values_name_their_batch_and_verifying_again_changes_nothing,
+    a_snapshot_without_a_row_takes_its_values_and_tickets_away,
     registry_reads_follow_the_sharing_rules_and_refuse_bad_keys,
     a_citizen_sees_the_record_with_its_sources_and_disputes_a_value,
     the_console_shows_records_and_worklists_and_takes_answers,
@@ -394,6 +395,18 @@ fn find<'a>(items: &'a [Value], key: &str, element: &str) -> &'a Value {
 
 async fn each_conflict_kind_becomes_a_ticket_to_the_department_that_must_act(app: &TestApp) {
     let city = city(app).await;
+    // Tickets are due in working days: Thursday 5 March is made a holiday.
+    let holidays =
+        json!({"items": [{"date": "2026-03-05", "kind": "holiday", "name": "测试假日"}]});
+    let res = app
+        .client
+        .put(app.url("/api/v1/holidays"))
+        .bearer_auth(&city.admin)
+        .json(&holidays)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
     let stats = verify(app, &city).await;
     assert!(stats["tickets_opened"].as_u64().unwrap_or(0) > 0, "{stats}");
     let all = tickets(app, &city.admin, "").await;
@@ -454,7 +467,9 @@ async fn each_conflict_kind_becomes_a_ticket_to_the_department_that_must_act(app
             .all(|e| !e["batch"].as_str().unwrap_or_default().is_empty()
                 && !e["date"].as_str().unwrap_or_default().is_empty())
     );
-    assert!(t1["due"].as_str().is_some());
+    // Opened on Monday 2 March (17:00 in Chengdu): ten working days on,
+    // weekends and the 5th skipped, is Tuesday 17 March, until midnight there.
+    assert_eq!(t1["due"], "2026-03-17T15:59:59.000000Z");
     // One worklist per department: 医保局 sees its three and no other's.
     let mine = tickets(app, city.token("ybj"), "").await;
     assert_eq!(mine.len(), 3);
@@ -485,6 +500,55 @@ async fn each_conflict_kind_becomes_a_ticket_to_the_department_that_must_act(app
         .await
         .expect("events");
     assert!(!audited.is_empty());
+}
+
+async fn a_snapshot_without_a_row_takes_its_values_and_tickets_away(app: &TestApp) {
+    let city = city(app).await;
+    verify(app, &city).await;
+    let p = &city.p;
+    let all = tickets(app, &city.admin, "").await;
+    let invalid = find(&all, &city.bad_id, "person.citizen_id")["id"]
+        .as_i64()
+        .expect("id");
+    let birth = find(&all, &p[2], "person.birth_date")["id"]
+        .as_i64()
+        .expect("id");
+    // 医保局 sends its whole register again without YB5 (the mistyped ID);
+    // YB2's birth date is still wrong.
+    let mut snapshot = String::from("record_no,cert_no,name,birth_date,address\n");
+    for (i, id) in p.iter().enumerate() {
+        let (name, birth) = match i {
+            0 => ("汪丽", "1980-01-02"),
+            2 => ("王丽", "1980年2月1日"),
+            5 => continue,
+            _ => ("王丽", "19800102"),
+        };
+        snapshot.push_str(&format!(
+            "YB{i},{id},{name},{birth},成都市锦江区红星路二段12号3栋2单元501\n"
+        ));
+    }
+    let code = city.resources.get("ybj").expect("resource");
+    let (status, report, _) = json_of(
+        app.post_csv(
+            &format!("/api/v1/resources/{code}/batches?mode=replace"),
+            city.token("ybj"),
+            snapshot,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    // The batch's own verification closed the ticket of the row that left
+    // and kept the one whose value is still delivered.
+    let (_, gone) = get(app, &format!("/api/v1/tickets/{invalid}"), &city.admin).await;
+    assert_eq!(gone["state"], "corrected", "{gone}");
+    let (_, kept) = get(app, &format!("/api/v1/tickets/{birth}"), &city.admin).await;
+    assert_eq!(kept["state"], "open", "{kept}");
+    // A full run after it finds nothing more to do.
+    let stats = verify(app, &city).await;
+    assert_eq!(stats["changed"], 0, "{stats}");
+    assert_eq!(stats["tickets_opened"], 0, "{stats}");
+    assert_eq!(stats["tickets_closed"], 0, "{stats}");
 }
 
 async fn tickets_are_corrected_by_a_later_batch_confirmed_or_disputed(app: &TestApp) {

@@ -16,14 +16,16 @@ mod verify;
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use rongshu_core::registry::Source;
+use rongshu_core::sharing::{end_of_local_day, local_date};
 use serde::Serialize;
 use sqlx::Row;
 
 use crate::{Backend, Store, StoreError};
 
 pub use tickets::{Answering, NewDispute, Ticket, TicketFilter, TicketList};
-pub use verify::VerifyStats;
+pub use verify::{RegistryRun, VerifyStats};
 
 /// How many subjects one verification chunk holds.
 const CHUNK: usize = 500;
@@ -138,6 +140,22 @@ impl Names {
             batch_seq: batch_id,
             date,
         }
+    }
+}
+
+impl Store {
+    /// When a ticket opened at `now` is due: the end, in Chengdu, of the
+    /// `working_days`th working day after, by the office's holiday calendar.
+    pub(crate) async fn ticket_due(
+        &self,
+        now: DateTime<Utc>,
+        working_days: u32,
+    ) -> Result<String, StoreError> {
+        let calendar = self.working_calendar().await?;
+        let day = calendar
+            .add_working_days(local_date(now), working_days)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok(crate::db::ts(end_of_local_day(day)))
     }
 }
 

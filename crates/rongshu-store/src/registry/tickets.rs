@@ -180,7 +180,7 @@ impl Store {
         id: i64,
         answering: Answering<'_>,
         now: DateTime<Utc>,
-        due_days: i64,
+        due_working_days: u32,
     ) -> Result<(Ticket, Vec<i64>), StoreError> {
         let Answering {
             by,
@@ -195,6 +195,7 @@ impl Store {
         let next = rongshu_core::registry::ticket::answer(state, by, answer)
             .map_err(StoreError::Conflict)?;
         let now_s = ts(now);
+        let due = self.ticket_due(now, due_working_days).await?;
         let mut tx = self.begin_write().await?;
         let closed =
             matches!(next, TicketState::Confirmed | TicketState::Corrected).then(|| now_s.clone());
@@ -253,15 +254,7 @@ impl Store {
                     evidence: evidence.clone(),
                     conflict_key: key.clone(),
                 };
-                opened.push(
-                    insert_ticket(
-                        &mut tx,
-                        &conflict,
-                        &ts(now + Duration::days(due_days)),
-                        &now_s,
-                    )
-                    .await?,
-                );
+                opened.push(insert_ticket(&mut tx, &conflict, &due, &now_s).await?);
             }
         }
         if let Some(detail) = audit.detail.as_object_mut() {
@@ -280,7 +273,7 @@ impl Store {
         dispute: NewDispute<'_>,
         mut audit: AuditRecord,
         now: DateTime<Utc>,
-        due_days: i64,
+        due_working_days: u32,
     ) -> Result<Ticket, StoreError> {
         let authority = self
             .authorities()
@@ -346,14 +339,9 @@ impl Store {
                 &ts(now),
             ]),
         };
+        let due = self.ticket_due(now, due_working_days).await?;
         let mut tx = self.begin_write().await?;
-        let id = insert_ticket(
-            &mut tx,
-            &conflict,
-            &ts(now + Duration::days(due_days)),
-            &ts(now),
-        )
-        .await?;
+        let id = insert_ticket(&mut tx, &conflict, &due, &ts(now)).await?;
         audit.target = Some(format!("ticket:{id}"));
         crate::audit::append_in(&mut tx, &audit).await?;
         tx.commit().await?;

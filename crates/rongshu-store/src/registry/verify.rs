@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use rongshu_core::registry::{
     Classification, Conflict, Context, Normalised, Observation, RepresentativeFacts, SubjectKind,
     ValueKind, normalise, verify_subject,
@@ -12,7 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::refresh::Feed;
+use super::refresh::{Feed, Touched};
 use super::{CHUNK, Names, param, placeholders};
 use crate::db::ts;
 use crate::{Store, StoreError};
@@ -29,6 +29,28 @@ pub struct VerifyStats {
     pub tickets_closed: u64,
     /// Witness values by how they stood against the record.
     pub classified: BTreeMap<String, u64>,
+}
+
+/// How a verification run works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistryRun {
+    /// Tickets it opens are due this many working days on.
+    pub due_working_days: u32,
+    /// Roughly how much memory it may hold, in MiB: it reads pages and
+    /// chunks of fixed size, and keeps a list of the subjects a batch
+    /// touched only while the list fits in a quarter of this.
+    pub memory_mib: u64,
+}
+
+impl RegistryRun {
+    pub const DEFAULT_MEMORY_MIB: u64 = 256;
+
+    pub fn new(due_working_days: u32) -> Self {
+        RegistryRun {
+            due_working_days,
+            memory_mib: Self::DEFAULT_MEMORY_MIB,
+        }
+    }
 }
 
 /// Rows per multi-row statement (10 values each).
@@ -80,7 +102,7 @@ impl Store {
     pub async fn verify_registry(
         &self,
         now: DateTime<Utc>,
-        due_days: i64,
+        run: RegistryRun,
     ) -> Result<VerifyStats, StoreError> {
         let feeds = self.registry_feeds().await?;
         let mut stats = VerifyStats {
@@ -88,10 +110,22 @@ impl Store {
             ..VerifyStats::default()
         };
         for feed in &feeds {
-            self.refresh_observations(feed).await?;
+            self.refresh_observations(feed, run.memory_mib).await?;
         }
+        self.verify_every_subject(now, run, &mut stats).await?;
+        Ok(stats)
+    }
+
+    /// Every person, then every entity, in key order a chunk at a time.
+    async fn verify_every_subject(
+        &self,
+        now: DateTime<Utc>,
+        run: RegistryRun,
+        stats: &mut VerifyStats,
+    ) -> Result<(), StoreError> {
         let names = Names::load(self).await?;
         let authorities = self.authorities().await?;
+        let due = self.ticket_due(now, run.due_working_days).await?;
         for kind in [SubjectKind::Person, SubjectKind::Entity] {
             let mut last = String::new();
             loop {
@@ -110,11 +144,11 @@ impl Store {
                     .collect::<Result<_, _>>()?;
                 let Some(end) = keys.last() else { break };
                 last = end.clone();
-                self.verify_chunk(kind, &keys, &authorities, &names, now, due_days, &mut stats)
+                self.verify_chunk(kind, &keys, &authorities, &names, now, &due, stats)
                     .await?;
             }
         }
-        Ok(stats)
+        Ok(())
     }
 
     /// Verify after a batch of one resource: its observations are brought up
@@ -125,19 +159,28 @@ impl Store {
         &self,
         resource_code: &str,
         now: DateTime<Utc>,
-        due_days: i64,
+        run: RegistryRun,
     ) -> Result<Option<VerifyStats>, StoreError> {
         let resource = self.resource(resource_code).await?;
         let Some(feed) = Feed::of(&resource) else {
             return Ok(None);
         };
-        let touched = self.refresh_observations(&feed).await?;
-        let names = Names::load(self).await?;
-        let authorities = self.authorities().await?;
         let mut stats = VerifyStats {
             resources: 1,
             ..VerifyStats::default()
         };
+        let touched = match self.refresh_observations(&feed, run.memory_mib).await? {
+            Touched::Subjects(touched) => touched,
+            // A batch that changed more subjects than the budget lists (a
+            // first load, a full snapshot): walk them all, as a full run does.
+            Touched::Everything => {
+                self.verify_every_subject(now, run, &mut stats).await?;
+                return Ok(Some(stats));
+            }
+        };
+        let names = Names::load(self).await?;
+        let authorities = self.authorities().await?;
+        let due = self.ticket_due(now, run.due_working_days).await?;
         let persons: Vec<String> = touched
             .iter()
             .filter(|(k, _)| *k == SubjectKind::Person)
@@ -155,7 +198,7 @@ impl Store {
                 &authorities,
                 &names,
                 now,
-                due_days,
+                &due,
                 &mut stats,
             )
             .await?;
@@ -187,9 +230,10 @@ impl Store {
                 employees.insert(row.try_get("subject_key")?);
             }
         }
+        let verified: HashSet<&String> = persons.iter().collect();
         let employees: Vec<String> = employees
             .into_iter()
-            .filter(|k| !persons.contains(k))
+            .filter(|k| !verified.contains(k))
             .collect();
         for chunk in employees.chunks(CHUNK) {
             self.verify_chunk(
@@ -198,7 +242,7 @@ impl Store {
                 &authorities,
                 &names,
                 now,
-                due_days,
+                &due,
                 &mut stats,
             )
             .await?;
@@ -211,7 +255,7 @@ impl Store {
                 &authorities,
                 &names,
                 now,
-                due_days,
+                &due,
                 &mut stats,
             )
             .await?;
@@ -227,7 +271,7 @@ impl Store {
         authorities: &HashMap<String, String>,
         names: &Names,
         now: DateTime<Utc>,
-        due_days: i64,
+        due: &str,
         stats: &mut VerifyStats,
     ) -> Result<(), StoreError> {
         if keys.is_empty() {
@@ -356,7 +400,6 @@ impl Store {
             .map(|(id, (code, _))| (code.as_str(), *id))
             .collect();
         let now_s = ts(now);
-        let due = ts(now + Duration::days(due_days));
         // Decide every write first, then send them in multi-row statements.
         let mut upserts: Vec<NewGolden<'_>> = Vec::new();
         let mut histories: Vec<(&str, String, &Old)> = Vec::new();
@@ -478,7 +521,7 @@ impl Store {
         }
         stats.tickets_closed += closes.len() as u64;
         for c in &opens {
-            insert_ticket(&mut tx, c, &due, &now_s).await?;
+            insert_ticket(&mut tx, c, due, &now_s).await?;
         }
         stats.tickets_opened += opens.len() as u64;
         for chunk in changed.chunks(WRITE_ROWS) {
