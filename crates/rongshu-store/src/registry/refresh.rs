@@ -173,6 +173,15 @@ impl Store {
         if stored.as_deref() == Some(signature.as_str()) {
             return Ok(Touched::Subjects(BTreeSet::new()));
         }
+        // A resource never observed before (a first build) has nothing to
+        // compare a page with: skip the lookups.
+        let first_time = sqlx::query(
+            "SELECT 1 AS one FROM registry_observations WHERE resource_id = $1 LIMIT 1",
+        )
+        .bind(resource.id)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_none();
         let mut touched = TouchedSet::new(memory_mib);
         let select = page_select(feed);
         let key_count = resource.spec.key_items.len();
@@ -227,7 +236,11 @@ impl Store {
                 }
                 observed_rows += u64::from(any);
             }
-            let before = self.observed_rows(resource.id, &page_keys).await?;
+            let before = if first_time {
+                HashMap::new()
+            } else {
+                self.observed_rows(resource.id, &page_keys).await?
+            };
             let mut upserts: Vec<(&(String, String), &Observed)> = Vec::new();
             for (k, o) in &after {
                 match before.get(k) {
