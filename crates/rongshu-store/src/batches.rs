@@ -13,6 +13,7 @@ use serde::Serialize;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyArguments;
 use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgConnection;
 use sqlx::query::Query;
 use sqlx::{Any, Connection, Row};
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ use crate::audit::append_in;
 use crate::changes::{self, BatchMode};
 use crate::db::{Backend, ts};
 use crate::repeats::{StagedRow, StreamStatus};
-use crate::stage::StageSql;
+use crate::stage::{StageSql, Todo};
 use crate::{Resource, Store, StoreError};
 
 /// One row's cells, in the order of the resource's items.
@@ -62,6 +63,11 @@ pub struct BatchRow {
 pub struct BatchWriter {
     store: Store,
     pub(crate) conn: PoolConnection<Any>,
+    /// PostgreSQL: a connection of the batch's own that stages rows with
+    /// `COPY` (the `Any` driver cannot), until every row is in.
+    copy: Option<PgConnection>,
+    /// Every row is staged (and, on PostgreSQL, the staged rows analysed).
+    all_staged: bool,
     resource: Resource,
     batch_row_id: i64,
     public_id: String,
@@ -175,10 +181,19 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
-        let sql = StageSql::new(self.backend, resource, mode, unique_rules.unwrap_or(0));
-        let staged = self.stage_connection(&sql).await;
-        let conn = match staged {
-            Ok(conn) => conn,
+        let sql = StageSql::new(
+            self.backend,
+            resource,
+            mode,
+            unique_rules.unwrap_or(0),
+            batch_row_id,
+        );
+        let staged = match self.stage_connection(&sql).await {
+            Ok(conn) => self.copy_connection().await.map(|copy| (conn, copy)),
+            Err(e) => Err(e),
+        };
+        let (conn, copy) = match staged {
+            Ok(both) => both,
             Err(e) => {
                 self.mark_failed(batch_row_id, &e.to_string(), now).await?;
                 return Err(e);
@@ -193,6 +208,8 @@ impl Store {
         Ok(BatchWriter {
             store: self.clone(),
             conn,
+            copy,
+            all_staged: false,
             resource: resource.clone(),
             batch_row_id,
             public_id,
@@ -228,6 +245,26 @@ impl Store {
         Ok(conn)
     }
 
+    /// PostgreSQL: the connection that stages a batch's rows with `COPY`.
+    async fn copy_connection(&self) -> Result<Option<PgConnection>, StoreError> {
+        match &self.pg_copy {
+            Some(options) => Ok(Some(PgConnection::connect_with(options).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// PostgreSQL: drop the staged rows' table of a batch that will not
+    /// finish (on SQLite they are temporary and go with their connection).
+    async fn drop_stage(&self, batch_row_id: i64) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            let table = crate::stage::stage_table(self.backend, batch_row_id);
+            sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {table}")))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Mark as failed the batches whose loader stopped: still `loading`, but
     /// no heartbeat for longer than the lease. Run at start, periodically, and
     /// before a new batch of the same resource. Batches of a live process,
@@ -240,18 +277,23 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let lease = chrono::Duration::from_std(batch_lease())
             .unwrap_or_else(|_| chrono::Duration::seconds(DEFAULT_LEASE_SECONDS));
-        let done = sqlx::query(
+        let failed = sqlx::query(
             "UPDATE batches SET state = 'failed', finished_at = $1,
                  report = '{\"error\":\"the process loading this batch stopped before it finished\"}'
              WHERE state = 'loading' AND (heartbeat_at IS NULL OR heartbeat_at < $2)
-               AND ($3 IS NULL OR resource_id = $3)",
+               AND ($3 IS NULL OR resource_id = $3)
+             RETURNING id",
         )
         .bind(ts(now))
         .bind(ts(now - lease))
         .bind(resource_id)
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        // What a stopped loader staged is left in a table of its own.
+        for row in &failed {
+            self.drop_stage(row.try_get("id")?).await?;
+        }
+        Ok(failed.len() as u64)
     }
 
     /// Mark batches left `loading` by a process that stopped as failed.
@@ -273,7 +315,7 @@ impl Store {
         .bind(batch_row_id)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        self.drop_stage(batch_row_id).await
     }
 
     pub async fn batches(
@@ -479,6 +521,24 @@ impl BatchWriter {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.pending);
+        if self.copy.is_some() {
+            self.copy_rows(&rows).await?;
+        } else {
+            self.insert_rows(&rows).await?;
+        }
+        self.beat().await
+    }
+
+    fn count_staged(&mut self, row: &StagedRow) {
+        if row.status == StreamStatus::Rejected {
+            self.rejected_staged += 1;
+        } else {
+            self.rows_staged += 1;
+        }
+    }
+
+    /// Stage rows with multi-row inserts of bound values.
+    async fn insert_rows(&mut self, rows: &[StagedRow]) -> Result<(), StoreError> {
         let mut record = String::new();
         for run in rows.chunks(self.sql.rows_per_statement()) {
             let statement: std::sync::Arc<str> = if run.len() == self.sql.rows_per_statement() {
@@ -504,18 +564,66 @@ impl BatchWriter {
                         .bind(digest.map(|(a, _)| a))
                         .bind(digest.map(|(_, b)| b));
                 }
-                if row.status == StreamStatus::Rejected {
-                    self.rejected_staged += 1;
-                } else {
-                    self.rows_staged += 1;
-                }
+                self.count_staged(row);
                 for (i, item_type) in self.sql.item_types().iter().enumerate() {
                     query = bind_cell(query, *item_type, row.cells.get(i).and_then(Option::as_ref));
                 }
             }
             query.execute(&mut *self.conn).await?;
         }
-        self.beat().await
+        Ok(())
+    }
+
+    /// PostgreSQL: stage rows with one `COPY` on the batch's copy connection.
+    async fn copy_rows(&mut self, rows: &[StagedRow]) -> Result<(), StoreError> {
+        let mut data = Vec::with_capacity(rows.len() * 256);
+        let mut record = String::new();
+        for row in rows {
+            record.clear();
+            write_row_json(&mut record, &self.keys, &row.cells);
+            crate::stage_copy::encode_row(
+                &mut data,
+                row,
+                &record,
+                self.sql.unique_rules,
+                self.sql.item_types(),
+            );
+        }
+        for row in rows {
+            self.count_staged(row);
+        }
+        let statement = self.sql.copy_rows();
+        let Some(conn) = self.copy.as_mut() else {
+            return Ok(());
+        };
+        let mut copy = conn.copy_in_raw(&statement).await?;
+        if let Err(e) = copy.send(data).await {
+            let _ = copy.abort("the batch could not be staged").await;
+            return Err(e.into());
+        }
+        copy.finish().await?;
+        Ok(())
+    }
+
+    /// Stage what is still pending; from here on the batch only reads and
+    /// changes what is staged. On PostgreSQL the copy connection is done
+    /// with, and the staged rows get the statistics the comparison's plan
+    /// needs.
+    pub(crate) async fn stage_all(&mut self) -> Result<(), StoreError> {
+        self.flush().await?;
+        if self.all_staged {
+            return Ok(());
+        }
+        self.all_staged = true;
+        if let Some(copy) = self.copy.take() {
+            copy.close().await?;
+        }
+        if let Some(statement) = self.sql.analyze() {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *self.conn)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Tell other processes this batch's loader is alive.
@@ -591,31 +699,46 @@ impl BatchWriter {
         now: DateTime<Utc>,
         audit: AuditRecord,
     ) -> Result<Applied, StoreError> {
-        self.flush().await?;
+        self.stage_all().await?;
         let staged_at = Instant::now();
-        for statement in self.sql.diff(self.mode) {
-            sqlx::query(AssertSqlSafe(statement))
-                .execute(&mut *self.conn)
-                .await?;
-        }
         let mut applied = Applied {
             rows: self.rows_staged,
             ..Applied::default()
         };
-        let counts = sqlx::query(AssertSqlSafe(self.sql.op_counts()))
-            .fetch_all(&mut *self.conn)
-            .await?;
-        for row in &counts {
-            let op: Option<String> = row.try_get("_op")?;
-            let n: i64 = row.try_get("n")?;
-            match op.as_deref() {
-                Some("insert") => applied.inserted += n,
-                Some("update") => applied.updated += n,
-                Some("delete") => applied.deleted += n,
-                _ => applied.unchanged += n,
+        // Into an empty resource every staged row does what it does to a new
+        // key (which it was staged as): there is nothing to compare with.
+        // Only this batch loads into the resource, so it stays empty until
+        // the final step.
+        let empty = sqlx::query(AssertSqlSafe(self.sql.any_row()))
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .is_none();
+        if empty {
+            match self.mode {
+                BatchMode::Upsert | BatchMode::Replace => applied.inserted = self.rows_staged,
+                BatchMode::Delete => applied.unchanged = self.rows_staged,
+            }
+        } else {
+            for statement in self.sql.diff(self.mode) {
+                sqlx::query(AssertSqlSafe(statement))
+                    .execute(&mut *self.conn)
+                    .await?;
+            }
+            let counts = sqlx::query(AssertSqlSafe(self.sql.op_counts()))
+                .fetch_all(&mut *self.conn)
+                .await?;
+            for row in &counts {
+                let op: Option<String> = row.try_get("_op")?;
+                let n: i64 = row.try_get("n")?;
+                match op.as_deref() {
+                    Some("insert") => applied.inserted += n,
+                    Some("update") => applied.updated += n,
+                    Some("delete") => applied.deleted += n,
+                    _ => applied.unchanged += n,
+                }
             }
         }
-        let gone: i64 = if self.mode == BatchMode::Replace {
+        let gone: i64 = if self.mode == BatchMode::Replace && !empty {
             sqlx::query(AssertSqlSafe(self.sql.gone_count()))
                 .fetch_one(&mut *self.conn)
                 .await?
@@ -655,7 +778,13 @@ impl BatchWriter {
                     .execute(&mut *tx)
                     .await?;
             }
-            for (statement, effect) in self.sql.apply(self.mode) {
+            let todo = Todo {
+                updates: applied.updated > 0,
+                inserts: applied.inserted > 0,
+                deletes: applied.deleted > gone,
+                gone: gone > 0,
+            };
+            for (statement, effect) in self.sql.apply(self.mode, todo) {
                 let done = sqlx::query(AssertSqlSafe(statement))
                     .bind(self.batch_row_id)
                     .execute(&mut *tx)
@@ -721,7 +850,7 @@ impl BatchWriter {
 }
 
 /// A 128-bit digest as the two 64-bit integers a column can hold.
-fn halves(digest: u128) -> (i64, i64) {
+pub(crate) fn halves(digest: u128) -> (i64, i64) {
     ((digest >> 64) as u64 as i64, digest as u64 as i64)
 }
 

@@ -26,6 +26,7 @@ mod releases;
 mod repeats;
 mod sharing;
 mod stage;
+mod stage_copy;
 mod subscriptions;
 mod view_rows;
 
@@ -88,6 +89,9 @@ const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL: how to open a native connection beside the pool, for the
+    /// bulk path the `Any` driver lacks (`COPY` into a batch's staged rows).
+    pg_copy: Option<std::sync::Arc<sqlx::postgres::PgConnectOptions>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -151,7 +155,15 @@ impl Store {
             Backend::Postgres => options,
         };
         let pool = options.connect(url).await?;
-        Ok(Self { pool, backend })
+        let pg_copy = match backend {
+            Backend::Postgres => Some(std::sync::Arc::new(url.parse()?)),
+            Backend::Sqlite => None,
+        };
+        Ok(Self {
+            pool,
+            backend,
+            pg_copy,
+        })
     }
 
     /// A transaction that will write. On SQLite it takes the write lock at

@@ -19,7 +19,7 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::StoreError;
 use crate::batches::{BatchWriter, FailureRow, RowCells};
 use crate::db::Backend;
-use crate::stage::{REPEATS, STAGE, STAGE_FAILURES, StageSql};
+use crate::stage::{REPEATS, STAGE_FAILURES, StageSql};
 
 /// What the streaming checks made of a staged row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,12 +161,13 @@ impl StageSql {
     /// Values of `a`, `b` occurring on more than one row of `rows`, with the
     /// first line among `claims` that holds each.
     fn find_repeated(&self, a: &str, b: &str, rows: &str, claims: &str) -> Vec<String> {
+        let stage = &self.stage;
         vec![
             format!("DROP TABLE IF EXISTS {REPEATS}"),
             format!(
                 "CREATE TEMP TABLE {REPEATS} AS SELECT {a} AS a, {b} AS b, \
                  MIN(CASE WHEN {claims} THEN _line END) AS first \
-                 FROM {STAGE} WHERE {rows} AND {a} IS NOT NULL GROUP BY {a}, {b} HAVING COUNT(*) > 1"
+                 FROM {stage} WHERE {rows} AND {a} IS NOT NULL GROUP BY {a}, {b} HAVING COUNT(*) > 1"
             ),
             format!("CREATE INDEX {REPEATS}_ab ON {REPEATS} (a, b)"),
         ]
@@ -174,9 +175,10 @@ impl StageSql {
 
     /// Rows of `rows` whose `a`, `b` was claimed at an earlier line.
     fn is_repeat(&self, a: &str, b: &str) -> String {
+        let stage = &self.stage;
         format!(
-            "EXISTS (SELECT 1 FROM {REPEATS} AS r WHERE r.a = {STAGE}.{a} AND r.b = {STAGE}.{b} \
-             AND r.first < {STAGE}._line)"
+            "EXISTS (SELECT 1 FROM {REPEATS} AS r WHERE r.a = {stage}.{a} AND r.b = {stage}.{b} \
+             AND r.first < {stage}._line)"
         )
     }
 }
@@ -199,7 +201,8 @@ impl BatchWriter {
         inline: usize,
         rejects: usize,
     ) -> Result<Repeats, StoreError> {
-        self.flush().await?;
+        let stage = self.sql.stage.clone();
+        self.stage_all().await?;
         let mut found = Repeats::default();
         if !self.checks_repeats {
             return Ok(found);
@@ -210,10 +213,10 @@ impl BatchWriter {
         }
         if found.changed() || self.rejected_staged > 0 {
             // Rejected rows were staged only to claim their keys.
-            self.execute(format!("DELETE FROM {STAGE} WHERE _status >= {REJECTED}"))
+            self.execute(format!("DELETE FROM {stage} WHERE _status >= {REJECTED}"))
                 .await?;
             self.rows_staged = self
-                .count(&format!("SELECT COUNT(*) AS n FROM {STAGE}"))
+                .count(&format!("SELECT COUNT(*) AS n FROM {stage}"))
                 .await?;
         }
         if found.changed() {
@@ -243,6 +246,7 @@ impl BatchWriter {
     /// Later rows with a key already seen: rejected for that alone, their
     /// other failures taken back.
     async fn key_repeats(&mut self, found: &mut Repeats) -> Result<(), StoreError> {
+        let stage = self.sql.stage.clone();
         // Every staged row claims its key, rejected by a rule or not.
         for statement in self.sql.find_repeated("_k1", "_k2", "1 = 1", "1 = 1") {
             self.execute(statement).await?;
@@ -257,14 +261,14 @@ impl BatchWriter {
         let repeat = self.sql.is_repeat("_k1", "_k2");
         let marked = self
             .execute(format!(
-                "UPDATE {STAGE} SET _prior = _status, _status = {KEY_REPEAT} WHERE {repeat}"
+                "UPDATE {stage} SET _prior = _status, _status = {KEY_REPEAT} WHERE {repeat}"
             ))
             .await?;
         if marked == 0 {
             return Ok(());
         }
         let shifted = sqlx::query(AssertSqlSafe(format!(
-            "SELECT _prior, COUNT(*) AS n FROM {STAGE} WHERE _status = {KEY_REPEAT} GROUP BY _prior"
+            "SELECT _prior, COUNT(*) AS n FROM {stage} WHERE _status = {KEY_REPEAT} GROUP BY _prior"
         )))
         .fetch_all(&mut *self.conn)
         .await?;
@@ -279,7 +283,7 @@ impl BatchWriter {
         }
         // The failures the streaming checks found on these rows are taken
         // back: a repeated key is the one reason such a row is given.
-        let lines = format!("SELECT _line FROM {STAGE} WHERE _status = {KEY_REPEAT}");
+        let lines = format!("SELECT _line FROM {stage} WHERE _status = {KEY_REPEAT}");
         let taken = sqlx::query(AssertSqlSafe(format!(
             "SELECT rule, severity, COUNT(*) AS n FROM {STAGE_FAILURES} \
              WHERE row_number IN ({lines}) GROUP BY rule, severity"
@@ -304,7 +308,7 @@ impl BatchWriter {
         let added = self
             .execute(format!(
                 "INSERT INTO {STAGE_FAILURES} (n, row_number, row_key, item, value, rule, severity, reason) \
-                 SELECT {n}, _line, _key, NULL, NULL, {}, 'reject', {} FROM {STAGE} WHERE _status = {KEY_REPEAT}",
+                 SELECT {n}, _line, _key, NULL, NULL, {}, 'reject', {} FROM {stage} WHERE _status = {KEY_REPEAT}",
                 literal(KEY_REPEAT_RULE),
                 literal(KEY_REPEAT_REASON)
             ))
@@ -331,6 +335,7 @@ impl BatchWriter {
         rules: &[RepeatRule],
         found: &mut Repeats,
     ) -> Result<(), StoreError> {
+        let stage = self.sql.stage.clone();
         let rejecting: Vec<usize> = (0..rules.len())
             .filter(|&u| rules[u].severity == Severity::Reject)
             .collect();
@@ -353,13 +358,13 @@ impl BatchWriter {
             };
             let rejected = self
                 .execute(format!(
-                    "UPDATE {STAGE} SET _prior = _status, _status = {UNIQUE_REPEAT} \
+                    "UPDATE {stage} SET _prior = _status, _status = {UNIQUE_REPEAT} \
                      WHERE {CLAIMING} AND ({any})"
                 ))
                 .await?;
             let freed = self
                 .execute(format!(
-                    "UPDATE {STAGE} SET _status = _prior WHERE _status = {UNIQUE_REPEAT} AND NOT ({any})"
+                    "UPDATE {stage} SET _status = _prior WHERE _status = {UNIQUE_REPEAT} AND NOT ({any})"
                 ))
                 .await?;
             if rejecting.len() <= 1 || rejected + freed == 0 {
@@ -373,13 +378,13 @@ impl BatchWriter {
         if !warned.is_empty() {
             found.clean_warned += self
                 .count(&format!(
-                    "SELECT COUNT(*) AS n FROM {STAGE} WHERE _status = {CLEAN} AND ({})",
+                    "SELECT COUNT(*) AS n FROM {stage} WHERE _status = {CLEAN} AND ({})",
                     warned.join(" OR ")
                 ))
                 .await? as u64;
         }
         let shifted = sqlx::query(AssertSqlSafe(format!(
-            "SELECT _prior, COUNT(*) AS n FROM {STAGE} WHERE _status = {UNIQUE_REPEAT} GROUP BY _prior"
+            "SELECT _prior, COUNT(*) AS n FROM {stage} WHERE _status = {UNIQUE_REPEAT} GROUP BY _prior"
         )))
         .fetch_all(&mut *self.conn)
         .await?;
@@ -399,7 +404,7 @@ impl BatchWriter {
             let added = self
                 .execute(format!(
                     "INSERT INTO {STAGE_FAILURES} (n, row_number, row_key, item, value, rule, severity, reason) \
-                     SELECT {n}, _line, {key}, {}, {value}, {}, {}, {} FROM {STAGE} \
+                     SELECT {n}, _line, {key}, {}, {value}, {}, {}, {} FROM {stage} \
                      WHERE {ELIGIBLE} AND _d{u} = 1",
                     literal(&rule.item),
                     literal(rule.id.as_str()),
@@ -421,8 +426,9 @@ impl BatchWriter {
     /// Set `_d{u}` on the eligible rows whose value of rule `u` a claiming
     /// row holds at an earlier line.
     async fn mark_rule(&mut self, u: usize) -> Result<(), StoreError> {
+        let stage = self.sql.stage.clone();
         let (a, b) = (format!("_u{u}a"), format!("_u{u}b"));
-        self.execute(format!("UPDATE {STAGE} SET _d{u} = 0 WHERE _d{u} = 1"))
+        self.execute(format!("UPDATE {stage} SET _d{u} = 0 WHERE _d{u} = 1"))
             .await?;
         for statement in self.sql.find_repeated(&a, &b, ELIGIBLE, CLAIMING) {
             self.execute(statement).await?;
@@ -436,7 +442,7 @@ impl BatchWriter {
         }
         let repeat = self.sql.is_repeat(&a, &b);
         self.execute(format!(
-            "UPDATE {STAGE} SET _d{u} = 1 WHERE {ELIGIBLE} AND {repeat}"
+            "UPDATE {stage} SET _d{u} = 1 WHERE {ELIGIBLE} AND {repeat}"
         ))
         .await?;
         Ok(())

@@ -14,7 +14,10 @@ use crate::Resource;
 use crate::changes::BatchMode;
 use crate::db::{Backend, quote_ident};
 
-pub(crate) const STAGE: &str = "rongshu_stage";
+/// The staged rows' table on SQLite: temporary, private to the batch's
+/// connection. On PostgreSQL it is an unlogged table of the batch's own (see
+/// `stage_table`), since `COPY` fills it through a second connection.
+const SQLITE_STAGE: &str = "rongshu_stage";
 pub(crate) const STAGE_FAILURES: &str = "rongshu_stage_failures";
 pub(crate) const GONE: &str = "rongshu_gone";
 /// Values that occur on more than one staged row (see `repeats`).
@@ -40,9 +43,23 @@ impl RowEffect {
     }
 }
 
+/// Which kinds of change a batch's final step has to write, from the counts
+/// the comparison gave.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Todo {
+    pub(crate) updates: bool,
+    pub(crate) inserts: bool,
+    /// Staged deletions (delete mode).
+    pub(crate) deletes: bool,
+    /// Rows a snapshot no longer names.
+    pub(crate) gone: bool,
+}
+
 /// The statements of one batch, built once from the resource's declaration.
 pub(crate) struct StageSql {
     pub(crate) backend: Backend,
+    /// The staged rows' table (see `stage_table`).
+    pub(crate) stage: String,
     table: String,
     pub(crate) items: Vec<String>,
     non_key_items: Vec<String>,
@@ -65,11 +82,13 @@ impl StageSql {
         resource: &Resource,
         mode: BatchMode,
         unique_rules: usize,
+        batch_row_id: i64,
     ) -> Self {
         let spec: &ResourceSpec = &resource.spec;
         let quoted = |k: &str| quote_ident(k);
         Self {
             backend,
+            stage: stage_table(backend, batch_row_id),
             table: quote_ident(&resource.table_name),
             items: spec.items.iter().map(|i| quoted(i.key.as_str())).collect(),
             non_key_items: spec
@@ -109,13 +128,18 @@ impl StageSql {
         columns
     }
 
-    /// Temporary tables for the rows, the failed checks and (for a snapshot)
-    /// the rows it no longer names. Dropped first in case a connection that
-    /// loaded an earlier batch kept them.
+    /// Tables for the rows, the failed checks and (for a snapshot) the rows
+    /// it no longer names. Dropped first in case a connection that loaded an
+    /// earlier batch kept them.
     pub(crate) fn create(&self) -> Vec<String> {
-        let integer = match self.backend {
-            Backend::Sqlite => "INTEGER",
-            Backend::Postgres => "BIGINT",
+        let stage = &self.stage;
+        let (integer, line, table) = match self.backend {
+            // The line as the rowid: rows arrive in line order, so the final
+            // step reads them in that order without sorting them first.
+            Backend::Sqlite => ("INTEGER", "_line INTEGER PRIMARY KEY", "TEMP TABLE"),
+            // Unlogged: the rows are scratch, and nothing is gained by writing
+            // them to the write-ahead log as well.
+            Backend::Postgres => ("BIGINT", "_line BIGINT NOT NULL", "UNLOGGED TABLE"),
         };
         let columns: Vec<String> = self
             .items
@@ -141,7 +165,7 @@ impl StageSql {
             // touches only the rows whose key the resource has: a first load
             // rewrites no staged row (on PostgreSQL each update is a new row
             // version).
-            "CREATE TEMP TABLE {STAGE} (_line {integer} NOT NULL, _op TEXT NOT NULL DEFAULT '{}', \
+            "CREATE {table} {stage} ({line}, _op TEXT NOT NULL DEFAULT '{}', \
              _target_row {integer}, _record TEXT NOT NULL, {}, {})",
             self.unmatched,
             repeat_columns.join(", "),
@@ -159,10 +183,30 @@ impl StageSql {
     }
 
     pub(crate) fn drop(&self) -> Vec<String> {
-        [STAGE, STAGE_FAILURES, GONE, REPEATS]
+        [self.stage.as_str(), STAGE_FAILURES, GONE, REPEATS]
             .iter()
             .map(|t| format!("DROP TABLE IF EXISTS {t}"))
             .collect()
+    }
+
+    /// The `COPY` that stages rows on PostgreSQL, its columns in the order
+    /// `copy::encode_row` writes them (the order `insert_rows` binds them).
+    pub(crate) fn copy_rows(&self) -> String {
+        format!(
+            "COPY {} ({}, {}) FROM STDIN",
+            self.stage,
+            self.meta_columns().join(", "),
+            self.items.join(", ")
+        )
+    }
+
+    /// Cheap statistics for the staged rows once they are all in, so the
+    /// planner joins them with the resource sensibly (PostgreSQL only).
+    pub(crate) fn analyze(&self) -> Option<String> {
+        match self.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(format!("ANALYZE {}", self.stage)),
+        }
     }
 
     /// Rows staged by one statement.
@@ -182,10 +226,11 @@ impl StageSql {
     /// one up by name, and that lookup is linear in the statement's
     /// parameters, which made a thousand-row statement quadratic.
     pub(crate) fn insert_rows(&self, rows: usize) -> String {
+        let stage = &self.stage;
         let per_row = self.parameters_per_row();
         let meta = self.meta_columns();
         let mut sql = format!(
-            "INSERT INTO {STAGE} ({}, {}) VALUES ",
+            "INSERT INTO {stage} ({}, {}) VALUES ",
             meta.join(", "),
             self.items.join(", ")
         );
@@ -242,6 +287,7 @@ impl StageSql {
     /// Compare the staged rows with the resource's: each staged row learns the
     /// row it would replace and what it does to it. Reads the resource only.
     pub(crate) fn diff(&self, mode: BatchMode) -> Vec<String> {
+        let stage = &self.stage;
         let matched = match mode {
             BatchMode::Delete => "'delete'".to_owned(),
             BatchMode::Upsert | BatchMode::Replace if self.non_key_items.is_empty() => {
@@ -265,27 +311,33 @@ impl StageSql {
             .map(|c| format!("t.{c} = s.{c}"))
             .collect();
         let mut statements = vec![format!(
-            "UPDATE {STAGE} AS s SET _target_row = t._row_id, _op = {matched} \
+            "UPDATE {stage} AS s SET _target_row = t._row_id, _op = {matched} \
              FROM {} AS t WHERE {}",
             self.table,
             join.join(" AND ")
         )];
         if mode == BatchMode::Replace {
             statements.push(format!(
-                "CREATE INDEX {STAGE}_target ON {STAGE} (_target_row)"
+                "CREATE INDEX {stage}_target ON {stage} (_target_row)"
             ));
             statements.push(format!(
                 "INSERT INTO {GONE} (_row_id) SELECT t._row_id FROM {} AS t \
-                 WHERE NOT EXISTS (SELECT 1 FROM {STAGE} AS s WHERE s._target_row = t._row_id)",
+                 WHERE NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE s._target_row = t._row_id)",
                 self.table
             ));
         }
         statements
     }
 
+    /// A row of the resource, if it has any.
+    pub(crate) fn any_row(&self) -> String {
+        format!("SELECT 1 AS one FROM {} LIMIT 1", self.table)
+    }
+
     /// How many staged rows do what (`_op`, count).
     pub(crate) fn op_counts(&self) -> String {
-        format!("SELECT _op, COUNT(*) AS n FROM {STAGE} GROUP BY _op")
+        let stage = &self.stage;
+        format!("SELECT _op, COUNT(*) AS n FROM {stage} GROUP BY _op")
     }
 
     pub(crate) fn gone_count(&self) -> String {
@@ -308,11 +360,12 @@ impl StageSql {
     /// Log the staged rows' changes in the order they arrived: `$1` resource,
     /// `$2` batch, `$3` the first sequence number.
     pub(crate) fn log_staged(&self) -> String {
+        let stage = &self.stage;
         format!(
             "INSERT INTO change_log (resource_id, seq, batch_id, op, row_key, record) \
              SELECT $1, $3 - 1 + ROW_NUMBER() OVER (ORDER BY s._line), $2, s._op, {}, \
                     CASE WHEN s._op = 'delete' THEN NULL ELSE s._record END \
-             FROM {STAGE} AS s WHERE s._op IN ('insert', 'update', 'delete')",
+             FROM {stage} AS s WHERE s._op IN ('insert', 'update', 'delete')",
             self.key_json("s")
         )
     }
@@ -331,11 +384,14 @@ impl StageSql {
 
     /// Write the changes into the resource's table: `$1` the batch. Each
     /// statement says how the rows it touches move the resource's row count.
-    pub(crate) fn apply(&self, mode: BatchMode) -> Vec<(String, RowEffect)> {
+    /// A statement with nothing to do is left out: each one reads every
+    /// staged row, and this runs under the write lock.
+    pub(crate) fn apply(&self, mode: BatchMode, todo: Todo) -> Vec<(String, RowEffect)> {
+        let stage = &self.stage;
         let mut statements = Vec::new();
         match mode {
             BatchMode::Upsert | BatchMode::Replace => {
-                if !self.non_key_items.is_empty() {
+                if !self.non_key_items.is_empty() && todo.updates {
                     let sets: Vec<String> = self
                         .non_key_items
                         .iter()
@@ -343,7 +399,7 @@ impl StageSql {
                         .collect();
                     statements.push((
                         format!(
-                            "UPDATE {} AS t SET _batch_id = $1, {} FROM {STAGE} AS s \
+                            "UPDATE {} AS t SET _batch_id = $1, {} FROM {stage} AS s \
                              WHERE t._row_id = s._target_row AND s._op = 'update'",
                             self.table,
                             sets.join(", ")
@@ -351,7 +407,7 @@ impl StageSql {
                         RowEffect::Keeps,
                     ));
                 }
-                if mode == BatchMode::Replace {
+                if mode == BatchMode::Replace && todo.gone {
                     statements.push((
                         format!(
                             "DELETE FROM {} WHERE _row_id IN (SELECT _row_id FROM {GONE})",
@@ -360,26 +416,29 @@ impl StageSql {
                         RowEffect::Removes,
                     ));
                 }
-                let columns = self.items.join(", ");
-                let values: Vec<String> = self.items.iter().map(|c| format!("s.{c}")).collect();
-                statements.push((
-                    format!(
-                        "INSERT INTO {} (_batch_id, {columns}) SELECT $1, {} FROM {STAGE} AS s \
-                         WHERE s._op = 'insert' ORDER BY s._line",
-                        self.table,
-                        values.join(", ")
-                    ),
-                    RowEffect::Adds,
-                ));
+                if todo.inserts {
+                    let columns = self.items.join(", ");
+                    let values: Vec<String> = self.items.iter().map(|c| format!("s.{c}")).collect();
+                    statements.push((
+                        format!(
+                            "INSERT INTO {} (_batch_id, {columns}) SELECT $1, {} FROM {stage} AS s \
+                             WHERE s._op = 'insert' ORDER BY s._line",
+                            self.table,
+                            values.join(", ")
+                        ),
+                        RowEffect::Adds,
+                    ));
+                }
             }
-            BatchMode::Delete => statements.push((
+            BatchMode::Delete if todo.deletes => statements.push((
                 format!(
                     "DELETE FROM {} WHERE _row_id IN \
-                     (SELECT _target_row FROM {STAGE} WHERE _op = 'delete')",
+                     (SELECT _target_row FROM {stage} WHERE _op = 'delete')",
                     self.table
                 ),
                 RowEffect::Removes,
             )),
+            BatchMode::Delete => {}
         }
         statements
     }
@@ -399,4 +458,14 @@ impl StageSql {
 /// A quoted catalog key back to its bare form (keys never contain quotes).
 fn unquote(quoted: &str) -> &str {
     quoted.trim_matches('"')
+}
+
+/// The staged rows' table of a batch. PostgreSQL stages through `COPY` on a
+/// connection of its own, which cannot see the batch connection's temporary
+/// tables; the table is named for the batch so batches never share one.
+pub(crate) fn stage_table(backend: Backend, batch_row_id: i64) -> String {
+    match backend {
+        Backend::Sqlite => SQLITE_STAGE.to_owned(),
+        Backend::Postgres => format!("rongshu_stage_{batch_row_id}"),
+    }
 }
