@@ -6,12 +6,14 @@
 mod accounts;
 mod applications;
 mod audit;
+mod audit_appender;
 mod batches;
 mod catalog;
 mod changes;
 mod citizens;
 mod db;
 mod demands;
+mod direct;
 mod downloads;
 mod elements;
 mod error;
@@ -34,6 +36,7 @@ pub use accounts::{
 };
 pub use applications::{Application, ApplicationChange, ApplicationKey, NewApplication};
 pub use audit::{AuditEventRow, ChainPoint, PersonRead, VerifyOutcome};
+pub use audit_appender::AuditAppender;
 pub use batches::{Applied, BatchRow, BatchWriter, FailureRow, RowCells, batch_lease};
 pub use catalog::{
     CatalogActor, HistoryEntry, PortalCounts, Resource, ResourceVersion, WorkingVersion,
@@ -78,6 +81,7 @@ pub use view_rows::{ViewPage, ViewQuery};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Connection, Executor};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A pooled connection idle longer than this is pinged before it is used.
@@ -88,6 +92,8 @@ const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// On a SQLite file: connections for short reads made in place.
+    readers: Option<Arc<direct::Readers>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -151,7 +157,15 @@ impl Store {
             Backend::Postgres => options,
         };
         let pool = options.connect(url).await?;
-        Ok(Self { pool, backend })
+        let readers = match backend {
+            Backend::Sqlite => direct::file_of_url(url).map(|f| Arc::new(direct::Readers::new(f))),
+            Backend::Postgres => None,
+        };
+        Ok(Self {
+            pool,
+            backend,
+            readers,
+        })
     }
 
     /// A transaction that will write. On SQLite it takes the write lock at
