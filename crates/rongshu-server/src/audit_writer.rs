@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use rongshu_core::audit::AuditEntry;
-use rongshu_store::{ChainPoint, Store};
+use rongshu_store::{AuditAppender, ChainPoint, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
@@ -39,43 +39,24 @@ pub struct AuditWriter {
 }
 
 impl AuditWriter {
-    /// Start the writer task. `checkpoint_dir` is where the head is kept.
+    /// Start the writer. `checkpoint_dir` is where the head is kept. On a
+    /// SQLite file it is a thread of its own with its own connection, which
+    /// spares each group's statements the hand-off to sqlx's connection
+    /// thread; otherwise a task on the runtime.
     pub fn start(store: Store, checkpoint_dir: Option<PathBuf>) -> Self {
-        let (queue, mut incoming) = mpsc::channel::<(AuditEntry, Waiter)>(QUEUE);
-        tokio::spawn(async move {
-            let mut checkpointed: Option<std::time::Instant> = None;
-            while let Some(first) = incoming.recv().await {
-                let mut group = vec![first];
-                while group.len() < MAX_GROUP {
-                    match incoming.try_recv() {
-                        Ok(next) => group.push(next),
-                        Err(_) => break,
-                    }
-                }
-                let (entries, waiters): (Vec<AuditEntry>, Vec<Waiter>) = group.into_iter().unzip();
-                match store.append_audit_group(&entries).await {
-                    Ok((seqs, head)) => {
-                        let due = checkpointed.is_none_or(|at| at.elapsed() >= CHECKPOINT_EVERY);
-                        if let (true, Some(dir), Some(head)) = (due, &checkpoint_dir, head) {
-                            checkpointed = Some(std::time::Instant::now());
-                            if let Err(e) = write_checkpoint(dir, &head) {
-                                tracing::warn!(error = %e, "could not write the audit checkpoint");
-                            }
-                        }
-                        for (waiter, seq) in waiters.into_iter().zip(seqs) {
-                            let _ = waiter.send(Ok(seq));
-                        }
-                    }
-                    Err(e) => {
-                        let message = e.to_string();
-                        tracing::error!(error = %message, events = waiters.len(), "audit group not committed");
-                        for waiter in waiters {
-                            let _ = waiter.send(Err(message.clone()));
-                        }
-                    }
-                }
+        let (queue, incoming) = mpsc::channel::<(AuditEntry, Waiter)>(QUEUE);
+        let settler = Settler {
+            checkpoint_dir,
+            checkpointed: None,
+        };
+        match store.audit_appender() {
+            Ok(Some(appender)) => on_thread(appender, incoming, settler),
+            Ok(None) => on_runtime(store, incoming, settler),
+            Err(e) => {
+                tracing::warn!(error = %e, "no direct audit connection; committing through the pool");
+                on_runtime(store, incoming, settler);
             }
-        });
+        }
         Self { queue }
     }
 
@@ -92,6 +73,96 @@ impl AuditWriter {
             .await
             .map_err(|_| ApiError::internal_msg("the audit writer has stopped".to_owned()))?
             .map_err(ApiError::internal_msg)
+    }
+}
+
+/// The events waiting now, after the first, up to a group's size.
+fn gather(
+    first: (AuditEntry, Waiter),
+    incoming: &mut mpsc::Receiver<(AuditEntry, Waiter)>,
+) -> (Vec<AuditEntry>, Vec<Waiter>) {
+    let mut group = vec![first];
+    while group.len() < MAX_GROUP {
+        match incoming.try_recv() {
+            Ok(next) => group.push(next),
+            Err(_) => break,
+        }
+    }
+    group.into_iter().unzip()
+}
+
+fn on_runtime(
+    store: Store,
+    mut incoming: mpsc::Receiver<(AuditEntry, Waiter)>,
+    mut settler: Settler,
+) {
+    tokio::spawn(async move {
+        while let Some(first) = incoming.recv().await {
+            let (entries, waiters) = gather(first, &mut incoming);
+            let committed = store.append_audit_group(&entries).await;
+            settler.settle(committed, waiters);
+        }
+    });
+}
+
+fn on_thread(
+    mut appender: AuditAppender,
+    mut incoming: mpsc::Receiver<(AuditEntry, Waiter)>,
+    mut settler: Settler,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("audit-writer".into())
+        .spawn(move || {
+            // Ends when every handle to the writer is gone.
+            while let Some(first) = incoming.blocking_recv() {
+                let (entries, waiters) = gather(first, &mut incoming);
+                let committed = appender.append_group(&entries);
+                settler.settle(committed, waiters);
+            }
+        });
+    if let Err(e) = spawned {
+        // Every read then fails with "the audit writer has stopped": none
+        // is answered without its event on record.
+        tracing::error!(error = %e, "could not start the audit writer thread");
+    }
+}
+
+/// What follows a group's commit: the checkpoint when one is due, then each
+/// waiting read is told its event's number, or the error.
+struct Settler {
+    checkpoint_dir: Option<PathBuf>,
+    checkpointed: Option<std::time::Instant>,
+}
+
+impl Settler {
+    fn settle(
+        &mut self,
+        committed: Result<(Vec<i64>, Option<ChainPoint>), StoreError>,
+        waiters: Vec<Waiter>,
+    ) {
+        match committed {
+            Ok((seqs, head)) => {
+                let due = self
+                    .checkpointed
+                    .is_none_or(|at| at.elapsed() >= CHECKPOINT_EVERY);
+                if let (true, Some(dir), Some(head)) = (due, &self.checkpoint_dir, head) {
+                    self.checkpointed = Some(std::time::Instant::now());
+                    if let Err(e) = write_checkpoint(dir, &head) {
+                        tracing::warn!(error = %e, "could not write the audit checkpoint");
+                    }
+                }
+                for (waiter, seq) in waiters.into_iter().zip(seqs) {
+                    let _ = waiter.send(Ok(seq));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                tracing::error!(error = %message, events = waiters.len(), "audit group not committed");
+                for waiter in waiters {
+                    let _ = waiter.send(Err(message.clone()));
+                }
+            }
+        }
     }
 }
 

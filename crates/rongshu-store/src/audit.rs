@@ -81,17 +81,11 @@ async fn append_linked(
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
         .fetch_one(&mut *conn)
         .await?;
-    let mut prev_seq: i64 = head.try_get("seq")?;
-    let mut prev_hash: String = head.try_get("hash")?;
-    let mut linked = Vec::with_capacity(records.len());
-    for record in records {
-        let seq = prev_seq + 1;
-        let canonical = canonical_text(seq, &prev_hash, record);
-        let hash = hash_text(&canonical);
-        linked.push((record, seq, prev_hash, hash.clone(), canonical));
-        prev_seq = seq;
-        prev_hash = hash;
-    }
+    let head = ChainPoint {
+        seq: head.try_get("seq")?,
+        hash: head.try_get("hash")?,
+    };
+    let linked = link_after(&head, records.iter().copied());
     let placeholder = placeholders(conn);
     let mut rest = linked.as_slice();
     while !rest.is_empty() {
@@ -114,7 +108,14 @@ async fn append_linked(
         }
         // Only placeholders are written into the text; every value is bound.
         let mut insert = sqlx::query(AssertSqlSafe(sql));
-        for (record, seq, prev, hash, canonical) in chunk {
+        for Linked {
+            record,
+            seq,
+            prev_hash: prev,
+            hash,
+            canonical,
+        } in chunk
+        {
             insert = insert
                 .bind(*seq)
                 .bind(&record.at)
@@ -130,15 +131,55 @@ async fn append_linked(
         }
         insert.execute(&mut *conn).await?;
     }
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(prev_seq)
-        .bind(&prev_hash)
-        .execute(&mut *conn)
-        .await?;
+    if let Some(last) = linked.last() {
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(last.seq)
+            .bind(&last.hash)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(linked
         .into_iter()
-        .map(|(_, seq, _, hash, _)| ChainPoint { seq, hash })
+        .map(|l| ChainPoint {
+            seq: l.seq,
+            hash: l.hash,
+        })
         .collect())
+}
+
+/// An event linked into the chain: its number, the hash before it, its own
+/// hash and the canonical text that hash is of.
+pub(crate) struct Linked<'r> {
+    pub(crate) record: &'r AuditRecord,
+    pub(crate) seq: i64,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
+    pub(crate) canonical: String,
+}
+
+/// Link `records` in order after `head`.
+pub(crate) fn link_after<'r>(
+    head: &ChainPoint,
+    records: impl IntoIterator<Item = &'r AuditRecord>,
+) -> Vec<Linked<'r>> {
+    let (mut prev_seq, mut prev_hash) = (head.seq, head.hash.clone());
+    records
+        .into_iter()
+        .map(|record| {
+            let seq = prev_seq + 1;
+            let canonical = canonical_text(seq, &prev_hash, record);
+            let hash = hash_text(&canonical);
+            prev_seq = seq;
+            let prev = std::mem::replace(&mut prev_hash, hash.clone());
+            Linked {
+                record,
+                seq,
+                prev_hash: prev,
+                hash,
+                canonical,
+            }
+        })
+        .collect()
 }
 
 /// Most people rows in one INSERT: two parameters each, well under both

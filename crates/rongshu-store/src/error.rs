@@ -4,6 +4,9 @@
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From a direct SQLite connection (see `direct`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]

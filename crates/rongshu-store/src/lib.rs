@@ -6,12 +6,14 @@
 mod accounts;
 mod applications;
 mod audit;
+mod audit_appender;
 mod batches;
 mod catalog;
 mod changes;
 mod citizens;
 mod db;
 mod demands;
+mod direct;
 mod downloads;
 mod elements;
 mod error;
@@ -35,6 +37,7 @@ pub use accounts::{
 };
 pub use applications::{Application, ApplicationChange, ApplicationKey, NewApplication};
 pub use audit::{AuditEventRow, ChainPoint, PersonRead, VerifyOutcome};
+pub use audit_appender::AuditAppender;
 pub use batches::{Applied, BatchRow, BatchWriter, FailureRow, RowCells, batch_lease};
 pub use catalog::{
     CatalogActor, HistoryEntry, PortalCounts, Resource, ResourceVersion, WorkingVersion,
@@ -79,6 +82,7 @@ pub use view_rows::{ViewPage, ViewQuery};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Connection, Executor};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A pooled connection idle longer than this is pinged before it is used.
@@ -92,6 +96,8 @@ pub struct Store {
     /// PostgreSQL: how to open a native connection beside the pool, for the
     /// bulk path the `Any` driver lacks (`COPY` into a batch's staged rows).
     pg_copy: Option<std::sync::Arc<sqlx::postgres::PgConnectOptions>>,
+    /// On a SQLite file: connections for short reads made in place.
+    readers: Option<Arc<direct::Readers>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -159,10 +165,15 @@ impl Store {
             Backend::Postgres => Some(std::sync::Arc::new(url.parse()?)),
             Backend::Sqlite => None,
         };
+        let readers = match backend {
+            Backend::Sqlite => direct::file_of_url(url).map(|f| Arc::new(direct::Readers::new(f))),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
             pg_copy,
+            readers,
         })
     }
 

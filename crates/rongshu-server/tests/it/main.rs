@@ -11,6 +11,7 @@ mod auth;
 mod basics;
 mod catalog;
 mod citizen;
+mod direct_reads;
 mod downloads;
 mod elements;
 mod exchange;

@@ -106,6 +106,34 @@ impl Clause {
         self.bound.len()
     }
 
+    /// Bind the values to a statement on a direct SQLite connection, as
+    /// [`Clause::bind`] binds them for the pool: integers and yes/no as
+    /// integers, everything else as its canonical text. Placeholders are
+    /// found by name, so their order in the text does not matter.
+    pub(crate) fn bind_direct(
+        &self,
+        statement: &mut rusqlite::Statement<'_>,
+    ) -> Result<(), StoreError> {
+        for (n, value) in self.bound.iter().enumerate() {
+            let name = format!("${}", n + 1);
+            let Some(at) = statement.parameter_index(&name)? else {
+                return Err(StoreError::Invalid(format!(
+                    "the statement has no parameter {name}"
+                )));
+            };
+            match value {
+                Bound::Cell(ItemType::Integer, CellValue::Integer(i)) | Bound::Int(i) => {
+                    statement.raw_bind_parameter(at, *i)?
+                }
+                Bound::Cell(ItemType::Boolean, CellValue::Boolean(b)) => {
+                    statement.raw_bind_parameter(at, *b)?
+                }
+                Bound::Cell(_, cell) => statement.raw_bind_parameter(at, cell.canonical_text())?,
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn bind<'q>(
         &self,
         mut query: Query<'q, Any, AnyArguments>,

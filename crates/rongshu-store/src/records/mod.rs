@@ -93,12 +93,23 @@ pub(crate) fn json_value(item_type: ItemType, text: Option<String>) -> Value {
     }
 }
 
-impl Store {
-    pub async fn query_records(
-        &self,
-        resource: &Resource,
+/// A read made ready to run: its SQL, the values it binds, and how to read
+/// its rows back. Column 0 is the row id, then the fields in order, then the
+/// sort values.
+struct ReadPlan<'s> {
+    sql: String,
+    clause: clause::Clause,
+    fields: Vec<(&'s str, ItemType)>,
+    sort: Vec<order::SortColumn>,
+    limit: i64,
+}
+
+impl<'s> ReadPlan<'s> {
+    fn new(
+        backend: crate::Backend,
+        resource: &'s Resource,
         query: &RecordQuery,
-    ) -> Result<RecordPage, StoreError> {
+    ) -> Result<Self, StoreError> {
         let spec: &ResourceSpec = &resource.spec;
         let fields: Vec<(&str, ItemType)> = query
             .fields
@@ -117,41 +128,55 @@ impl Store {
             quote_ident(&resource.table_name),
             order::TABLE
         ));
-        let mut clause = clause::Clause::new(self.backend);
+        let mut clause = clause::Clause::new(backend);
         clause.filters(spec, &query.filters)?;
         if let Some(after) = &query.after {
-            order::after(self.backend, &mut clause, &sort, after)?;
+            order::after(backend, &mut clause, &sort, after)?;
         }
         select.push_str(&clause.sql());
-        select.push_str(&order::order_by(self.backend, &sort));
-        select.push_str(&format!(" LIMIT ${}", clause.bound() + 1));
+        select.push_str(&order::order_by(backend, &sort));
+        // One row more than the page: whether there is a next one.
+        let limit = clause.mark_int(query.limit + 1);
+        select.push_str(&format!(" LIMIT {limit}"));
+        Ok(Self {
+            sql: select,
+            clause,
+            fields,
+            sort,
+            limit: query.limit,
+        })
+    }
 
-        let q = clause.bind(sqlx::query(AssertSqlSafe(select)));
-        let rows = q.bind(query.limit + 1).fetch_all(&self.pool).await?;
-        let has_more = rows.len() as i64 > query.limit;
-        let mut records = Vec::with_capacity(rows.len());
-        let mut last = None;
-        for row in rows.iter().take(query.limit as usize) {
+    /// Build the page from rows read back as text by column number: only the
+    /// last row's position is needed, where the next page starts.
+    fn page<R>(
+        &self,
+        rows: &mut [R],
+        text: impl Fn(&mut R, usize) -> Result<Option<String>, StoreError>,
+        row_id: impl Fn(&R) -> Result<i64, StoreError>,
+    ) -> Result<RecordPage, StoreError> {
+        let has_more = rows.len() as i64 > self.limit;
+        let shown = rows.len().min(self.limit.max(0) as usize);
+        let shown = &mut rows[..shown];
+        let mut records = Vec::with_capacity(shown.len());
+        for row in shown.iter_mut() {
             let mut record = Map::new();
-            for (key, item_type) in &fields {
-                let text: Option<String> = row.try_get(*key)?;
-                record.insert((*key).to_owned(), json_value(*item_type, text));
+            for (i, (key, item_type)) in self.fields.iter().enumerate() {
+                record.insert((*key).to_owned(), json_value(*item_type, text(row, 1 + i)?));
             }
-            last = Some(row);
             records.push(record);
         }
-        // Only the last row's position is needed: where the next page starts.
-        let next_after = match last.filter(|_| has_more) {
+        let next_after = match shown.last_mut().filter(|_| has_more) {
             None => None,
             Some(row) => {
-                let mut values = Vec::with_capacity(sort.len());
-                for (i, item_type) in order::item_types(&sort).enumerate() {
-                    let text: Option<String> = row.try_get(format!("_sort_{i}").as_str())?;
-                    values.push(order::value_of(item_type, text)?);
+                let first_sort = 1 + self.fields.len();
+                let mut values = Vec::with_capacity(self.sort.len());
+                for (i, item_type) in order::item_types(&self.sort).enumerate() {
+                    values.push(order::value_of(item_type, text(row, first_sort + i)?)?);
                 }
                 Some(Keyset {
                     values,
-                    row_id: row.try_get::<i64, _>("_row_id")?,
+                    row_id: row_id(row)?,
                 })
             }
         };
@@ -159,5 +184,88 @@ impl Store {
             records,
             next_after,
         })
+    }
+
+    async fn run_pooled(&self, pool: &sqlx::AnyPool) -> Result<RecordPage, StoreError> {
+        let q = self
+            .clause
+            .bind(sqlx::query(AssertSqlSafe(self.sql.as_str())));
+        let mut rows = q.fetch_all(pool).await?;
+        self.page(
+            &mut rows,
+            |row, i| Ok(row.try_get(i)?),
+            |row| Ok(row.try_get(0)?),
+        )
+    }
+
+    /// The same read on a direct connection, on this thread.
+    fn run_direct(&self, conn: &rusqlite::Connection) -> Result<RecordPage, StoreError> {
+        let mut statement = conn.prepare_cached(&self.sql)?;
+        self.clause.bind_direct(&mut statement)?;
+        let columns = 1 + self.fields.len() + self.sort.len();
+        let mut rows = statement.raw_query();
+        let mut read: Vec<(i64, Vec<Option<String>>)> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut texts = Vec::with_capacity(columns - 1);
+            for i in 1..columns {
+                texts.push(row.get::<_, Option<String>>(i)?);
+            }
+            read.push((row.get(0)?, texts));
+        }
+        self.page(
+            &mut read,
+            // Each text is taken once: the page owns it from here.
+            |(_, texts), i| Ok(texts.get_mut(i - 1).and_then(Option::take)),
+            |(id, _)| Ok(*id),
+        )
+    }
+}
+
+/// Whether a read is a lookup by key: an equality on every key item (or an
+/// `in` on a key of one item), so it touches a few rows through the key's
+/// unique index however large the table. Only such reads are made in place.
+fn is_keyed(spec: &ResourceSpec, filters: &[Filter]) -> bool {
+    let on = |key: &str, in_allowed: bool| {
+        filters.iter().any(|f| {
+            f.item == key
+                && match f.op {
+                    FilterOp::Eq(_) => true,
+                    FilterOp::In(_) => in_allowed,
+                    _ => false,
+                }
+        })
+    };
+    let single = spec.key_items.len() == 1;
+    !spec.key_items.is_empty() && spec.key_items.iter().all(|k| on(k.as_str(), single))
+}
+
+impl Store {
+    pub async fn query_records(
+        &self,
+        resource: &Resource,
+        query: &RecordQuery,
+    ) -> Result<RecordPage, StoreError> {
+        let plan = ReadPlan::new(self.backend, resource, query)?;
+        match &self.readers {
+            // A lookup by key takes microseconds in SQLite: made here, it
+            // spares the two thread hand-offs that would cost more.
+            Some(readers) if is_keyed(&resource.spec, &query.filters) => {
+                readers.with(|conn| plan.run_direct(conn))
+            }
+            _ => plan.run_pooled(&self.pool).await,
+        }
+    }
+
+    /// `query_records` through the pool whatever the read, to compare the
+    /// two paths in tests.
+    #[doc(hidden)]
+    pub async fn query_records_pooled_for_tests(
+        &self,
+        resource: &Resource,
+        query: &RecordQuery,
+    ) -> Result<RecordPage, StoreError> {
+        ReadPlan::new(self.backend, resource, query)?
+            .run_pooled(&self.pool)
+            .await
     }
 }
