@@ -101,7 +101,11 @@ pub async fn plan(
             (Some(state), Some(actor)) => {
                 crate::routes::resources::visible_resource(state, actor, &code).await
             }
-            _ => store.resource(&code).await.map_err(ApiError::from),
+            _ => store
+                .resource(&code)
+                .await
+                .map(std::sync::Arc::new)
+                .map_err(ApiError::from),
         };
         found.map_err(|e| match e {
             ApiError::NotFound(_) => bad(format!("{side}.resource: there is no resource {code}")),
@@ -131,8 +135,18 @@ pub async fn plan(
             }
         }
     }
-    let left = side(request.left, left_resource, left_items, "left")?;
-    let right = side(request.right, right_resource, right_items, "right")?;
+    let left = side(
+        request.left,
+        std::sync::Arc::unwrap_or_clone(left_resource),
+        left_items,
+        "left",
+    )?;
+    let right = side(
+        request.right,
+        std::sync::Arc::unwrap_or_clone(right_resource),
+        right_items,
+        "right",
+    )?;
     let (left, right) = match (state, actor) {
         (Some(state), Some(actor)) => authorise(state, actor, left, right).await?,
         _ => (left, right),

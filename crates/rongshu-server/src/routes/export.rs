@@ -100,7 +100,7 @@ pub async fn export(
     let fields = query.fields;
     let rest = Rest {
         store: state.store.clone(),
-        resource,
+        resource: std::sync::Arc::unwrap_or_clone(resource),
         widened,
         key,
         seq,

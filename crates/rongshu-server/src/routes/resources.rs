@@ -111,17 +111,15 @@ pub(crate) async fn visible_resource(
     state: &AppState,
     actor: &Actor,
     code: &str,
-) -> Result<Resource, ApiError> {
+) -> Result<std::sync::Arc<Resource>, ApiError> {
+    // Shared, not copied: a declaration is read on every request and changed
+    // only by replacing the cache's entry.
     let resource = match state.read_cache.resource(code) {
-        Some(cached) => cached.as_ref().clone(),
+        Some(cached) => cached,
         None => {
             let ticket = state.read_cache.ticket();
             let resource = state.store.resource(code).await?;
-            state
-                .read_cache
-                .put_resource(ticket, resource)
-                .as_ref()
-                .clone()
+            state.read_cache.put_resource(ticket, resource)
         }
     };
     let published = matches!(resource.status, Status::Published | Status::Retired);
@@ -153,7 +151,7 @@ pub async fn show(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let resource = visible_resource(&state, &actor, &code).await?;
     let Some(version) = q.version else {
-        let mut body = json!(resource);
+        let mut body = json!(*resource);
         mark_items(&state, &resource.provider.code, &resource.spec, &mut body).await?;
         return Ok(Json(body));
     };
@@ -512,7 +510,7 @@ pub(crate) async fn deliverable_resource(
             "{code} is retired: it takes no new batches"
         )));
     }
-    Ok(resource)
+    Ok(std::sync::Arc::unwrap_or_clone(resource))
 }
 
 /// The format a batch file's Content-Type names. CSV when the client does not

@@ -89,7 +89,7 @@ async fn provider_view(
         ));
     }
     let batches = state.store.batches(code, LISTED).await?;
-    Ok((resource, batches))
+    Ok((std::sync::Arc::unwrap_or_clone(resource), batches))
 }
 
 async fn batch_list(

@@ -509,7 +509,7 @@ async fn resource_detail(
         can_see_batches: resources::sees_unpublished(&actor, &r),
         can_edit: provider && r.status != Status::Retired,
         review_link: under_review,
-        r,
+        r: std::sync::Arc::unwrap_or_clone(r),
         csrf,
         notice: q.notice.as_deref().unwrap_or(""),
         actions,

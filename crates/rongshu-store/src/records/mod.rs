@@ -135,9 +135,11 @@ impl<'s> ReadPlan<'s> {
         }
         select.push_str(&clause.sql());
         select.push_str(&order::order_by(backend, &sort));
-        // One row more than the page: whether there is a next one.
-        let limit = clause.mark_int(query.limit + 1);
-        select.push_str(&format!(" LIMIT {limit}"));
+        // One row more than the page: whether there is a next one. Written
+        // as a number, not bound: SQLite plans with a bound LIMIT's value, so
+        // rebinding it makes a prepared statement compile again on every run.
+        // Page sizes are few, so the texts stay few.
+        select.push_str(&format!(" LIMIT {}", query.limit.saturating_add(1)));
         Ok(Self {
             sql: select,
             clause,
