@@ -201,12 +201,7 @@ impl Store {
             let mut after: HashMap<(String, String), Observed> = HashMap::new();
             for row in &rows {
                 let batch: i64 = row.try_get(1)?;
-                let mut parts = Vec::with_capacity(key_count);
-                for i in 0..key_count {
-                    let v: Option<String> = row.try_get(2 + i)?;
-                    parts.push(v.unwrap_or_default());
-                }
-                let row_key = parts.join("|");
+                let row_key = row_key_of(row, key_count)?;
                 page_keys.push(row_key.clone());
                 let raw_key: Option<String> = match key_index {
                     Some(i) => row.try_get(2 + key_count + i)?,
@@ -404,12 +399,7 @@ impl Store {
             last = row.try_get(0)?;
             let mut keys = Vec::with_capacity(rows.len());
             for row in &rows {
-                let mut parts = Vec::with_capacity(key_count);
-                for i in 0..key_count {
-                    let v: Option<String> = row.try_get(2 + i)?;
-                    parts.push(v.unwrap_or_default());
-                }
-                keys.push(parts.join("|"));
+                keys.push(row_key_of(row, key_count)?);
             }
             for chunk in keys.chunks(LOOKUP) {
                 let sql = format!(
@@ -454,6 +444,17 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// A row's key as observations store it: its key items' text joined by `|`
+/// (columns 2.. of [`page_select`]).
+fn row_key_of(row: &sqlx::any::AnyRow, key_count: usize) -> Result<String, StoreError> {
+    let mut parts = Vec::with_capacity(key_count);
+    for i in 0..key_count {
+        let v: Option<String> = row.try_get(2 + i)?;
+        parts.push(v.unwrap_or_default());
+    }
+    Ok(parts.join("|"))
 }
 
 /// The page query over a feed's table: row id, batch, the key items, then
