@@ -9,6 +9,9 @@
 //! the lock is held for the inserts alone.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use rongshu_core::audit::AuditEntry;
 use rusqlite::{Connection, TransactionBehavior, params};
@@ -22,6 +25,50 @@ pub struct AuditAppender {
     conn: Connection,
     /// The head after this appender's last group, while nothing says it moved.
     last_head: Option<ChainPoint>,
+    /// Moves the log into the database file off the commit path; stops when
+    /// the appender goes.
+    _checkpointer: Checkpointer,
+}
+
+/// How often the log is moved into the database file, at the least.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// A thread that checkpoints the write-ahead log in the background. SQLite
+/// otherwise checkpoints inside the commit that crosses its threshold, and
+/// that commit waits for the copy and its sync: every reply waiting on that
+/// group is late by it. A passive checkpoint blocks neither readers nor the
+/// writer; the appender's own connection never checkpoints.
+struct Checkpointer {
+    stop: Arc<AtomicBool>,
+}
+
+impl Checkpointer {
+    fn start(path: &std::path::Path) -> Result<Self, StoreError> {
+        let conn = direct::open_writer(path)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::Builder::new()
+            .name("audit-checkpoint".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "could not checkpoint the write-ahead log");
+                    }
+                }
+            })
+            .map_err(|e| {
+                StoreError::Invalid(format!("could not start the checkpoint thread: {e}"))
+            })?;
+        Ok(Checkpointer { stop })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for AuditAppender {
@@ -41,9 +88,12 @@ impl Store {
             return Ok(None);
         };
         let path: PathBuf = readers.path().to_owned();
+        let conn = direct::open_writer(&path)?;
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         Ok(Some(AuditAppender {
-            conn: direct::open_writer(&path)?,
+            conn,
             last_head: None,
+            _checkpointer: Checkpointer::start(&path)?,
         }))
     }
 }
