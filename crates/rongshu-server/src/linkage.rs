@@ -1,6 +1,6 @@
-//! Record-linkage jobs over two resources: a configuration checked once (clear
-//! 400s for what does not fit the resources, 403s for what the caller may not
-//! read), then a background run that reads both sides through the store page
+//! Record-linkage jobs over two resources, or a resource and a base registry:
+//! a configuration checked once (clear 400s for what does not fit the sides,
+//! 403s for what the caller may not read), then a background run that reads both sides through the store page
 //! by page, puts each read on the audit chain with the people it touched, runs
 //! the pure engine off the async threads and stores every scored pair with its
 //! evidence for clerical review.
@@ -14,6 +14,7 @@ use rongshu_core::linkage::{
     Decision, LinkageConfig, LinkageRun, LinkageSpec, Outcome, Table, link,
 };
 use rongshu_core::people::{People, PersonKey, id_items};
+use rongshu_core::registry::SubjectKind;
 use rongshu_store::{
     Filter, LinkageJob, NewLinkageJob, NewLinkagePair, RecordQuery, Resource, Store,
 };
@@ -38,7 +39,13 @@ static RUNNING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 #[serde(deny_unknown_fields)]
 pub struct SideRequest {
     /// The resource's code.
-    pub resource: String,
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// A base registry instead (`person` or `entity`), on the right only: its
+    /// golden values, named by element (`person.name`), each record named by
+    /// its key.
+    #[serde(default)]
+    pub registry: Option<String>,
     /// The item that names a row in the results; the resource's key item when
     /// it has exactly one.
     #[serde(default)]
@@ -59,10 +66,30 @@ pub struct JobRequest {
     pub spec: LinkageSpec,
 }
 
+/// What a side reads.
+#[derive(Debug, Clone)]
+enum Source {
+    Resource(Box<Resource>),
+    Registry(SubjectKind),
+}
+
+impl Source {
+    /// How the job names it.
+    fn code(&self) -> String {
+        match self {
+            Source::Resource(r) => r.code.clone(),
+            Source::Registry(kind) => format!("{REGISTRY_PREFIX}{}", kind.as_str()),
+        }
+    }
+}
+
+/// A job's side that is a registry is stored as this and the kind.
+const REGISTRY_PREFIX: &str = "registry:";
+
 /// A side after checking.
 #[derive(Debug, Clone)]
 struct Side {
-    resource: Resource,
+    source: Source,
     id_item: String,
     only_missing: Option<String>,
     /// The compared and blocking items, in the table's column order.
@@ -96,7 +123,8 @@ pub async fn plan(
         .map_err(|e| bad(format!("the linkage configuration is not valid: {e}")))?;
     let config = LinkageConfig::parse(request.spec.clone())
         .map_err(|e| bad(format!("the linkage configuration is not valid: {e}")))?;
-    let resource = |code: String, side: &'static str| async move {
+    let resource = |code: Option<String>, side: &'static str| async move {
+        let code = code.ok_or_else(|| bad(format!("{side}: name a resource")))?;
         let found = match (state, actor) {
             (Some(state), Some(actor)) => {
                 crate::routes::resources::visible_resource(state, actor, &code).await
@@ -112,8 +140,25 @@ pub async fn plan(
             other => other,
         })
     };
+    if request.left.registry.is_some() {
+        return Err(bad(
+            "left.registry: the records to link are on the left; a registry can only be the right side",
+        ));
+    }
     let left_resource = resource(request.left.resource.clone(), "left").await?;
-    let right_resource = resource(request.right.resource.clone(), "right").await?;
+    let right_source = match (&request.right.registry, &request.right.resource) {
+        (Some(_), Some(_)) => {
+            return Err(bad("right: name a resource or a registry, not both"));
+        }
+        (Some(kind), None) => Source::Registry(SubjectKind::parse(kind).ok_or_else(|| {
+            bad(format!(
+                "right.registry: \"{kind}\" is not a registry (person or entity)"
+            ))
+        })?),
+        (None, code) => Source::Resource(Box::new(std::sync::Arc::unwrap_or_clone(
+            resource(code.clone(), "right").await?,
+        ))),
+    };
 
     // The items each side needs: compared columns, blocking columns.
     let mut left_items: Vec<String> = Vec::new();
@@ -141,12 +186,10 @@ pub async fn plan(
         left_items,
         "left",
     )?;
-    let right = side(
-        request.right,
-        std::sync::Arc::unwrap_or_clone(right_resource),
-        right_items,
-        "right",
-    )?;
+    let right = match right_source {
+        Source::Resource(r) => side(request.right, *r, right_items, "right")?,
+        Source::Registry(kind) => registry_side(request.right, kind, right_items)?,
+    };
     let (left, right) = match (state, actor) {
         (Some(state), Some(actor)) => authorise(state, actor, left, right).await?,
         _ => (left, right),
@@ -205,9 +248,42 @@ fn side(
         )));
     }
     Ok(Side {
-        resource,
+        source: Source::Resource(Box::new(resource)),
         id_item,
         only_missing: request.only_missing,
+        items,
+        access: None,
+    })
+}
+
+/// A registry as the right side: its items are elements of that registry,
+/// and its records are named by their keys.
+fn registry_side(
+    request: SideRequest,
+    kind: SubjectKind,
+    items: Vec<String>,
+) -> Result<Side, ApiError> {
+    if request.id.is_some() || request.only_missing.is_some() {
+        return Err(bad(
+            "right: a registry's records are named by their keys; give neither id nor only_missing",
+        ));
+    }
+    let foreign: Vec<&str> = items
+        .iter()
+        .filter(|i| SubjectKind::of_element(i) != Some(kind))
+        .map(String::as_str)
+        .collect();
+    if !foreign.is_empty() {
+        return Err(bad(format!(
+            "right: the {} registry holds no element {}",
+            kind.as_str(),
+            foreign.join(", ")
+        )));
+    }
+    Ok(Side {
+        source: Source::Registry(kind),
+        id_item: kind.key_element().to_owned(),
+        only_missing: None,
         items,
         access: None,
     })
@@ -226,15 +302,24 @@ async fn authorise(
     if actor.is_platform_admin() {
         return Ok((left, right));
     }
+    let (Source::Resource(left_resource), Source::Resource(right_resource)) =
+        (&left.source, &right.source)
+    else {
+        // Its values come from many resources under their own rules: a
+        // department links against a resource it may read instead.
+        return Err(ApiError::Forbidden(
+            "linking against a registry itself is the platform office's; link against a resource you may read".into(),
+        ));
+    };
     let dept = &actor.department().code;
-    if &left.resource.provider.code != dept {
+    if &left_resource.provider.code != dept {
         return Err(ApiError::Forbidden(format!(
             "a department links its own records: {} belongs to {}; the platform office links any",
-            left.resource.code, left.resource.provider.name
+            left_resource.code, left_resource.provider.name
         )));
     }
-    let left_access = access::decide(state, actor, &left.resource).await?;
-    let right_access = access::decide(state, actor, &right.resource).await?;
+    let left_access = access::decide(state, actor, left_resource).await?;
+    let right_access = access::decide(state, actor, right_resource).await?;
     let mut needed: Vec<&str> = right.items.iter().map(String::as_str).collect();
     needed.push(&right.id_item);
     let unreadable: Vec<&str> = needed
@@ -245,7 +330,7 @@ async fn authorise(
         return Err(ApiError::Forbidden(format!(
             "linkage compares values in plain, and {} of {} are not shared plain with {}: ask for a grant with plain values",
             unreadable.join(", "),
-            right.resource.code,
+            right_resource.code,
             actor.department().name
         )));
     }
@@ -327,8 +412,8 @@ async fn create(
         "linkage.job.create",
         None,
         json!({
-            "left": plan.left.resource.code,
-            "right": plan.right.resource.code,
+            "left": plan.left.source.code(),
+            "right": plan.right.source.code(),
         }),
     );
     Ok(store
@@ -336,8 +421,8 @@ async fn create(
             NewLinkageJob {
                 created_by: &doer.label,
                 department: &department,
-                left_resource: &plan.left.resource.code,
-                right_resource: &plan.right.resource.code,
+                left_resource: &plan.left.source.code(),
+                right_resource: &plan.right.source.code(),
                 config: &plan.request,
             },
             now,
@@ -409,7 +494,11 @@ async fn run(ctx: &Ctx, id: i64, plan: Plan) -> Result<(Value, Vec<NewLinkagePai
 /// Read one side's rows page by page into a table (id, then its items), and
 /// put the read on the audit chain with the people it touched.
 async fn read_side(ctx: &Ctx, job: i64, side: &Side) -> Result<Table, ApiError> {
-    let spec = &side.resource.spec;
+    let resource = match &side.source {
+        Source::Resource(r) => r,
+        Source::Registry(kind) => return read_registry(ctx, job, side, *kind).await,
+    };
+    let spec = &resource.spec;
     let people_items = id_items(spec);
     let mut fields: Vec<String> = side.items.clone();
     for extra in std::iter::once(&side.id_item)
@@ -430,7 +519,7 @@ async fn read_side(ctx: &Ctx, job: i64, side: &Side) -> Result<Table, ApiError> 
     let mut query = RecordQuery::new(filters, fields, PAGE);
     let mut rows = 0i64;
     loop {
-        let page = ctx.store.query_records(&side.resource, &query).await?;
+        let page = ctx.store.query_records(resource, &query).await?;
         for record in &page.records {
             if let Some(m) = &side.only_missing
                 && cell(record.get(m)).is_some()
@@ -456,7 +545,7 @@ async fn read_side(ctx: &Ctx, job: i64, side: &Side) -> Result<Table, ApiError> 
     let mut audit = ctx.doer.record(
         ctx.clock.now(),
         "data.read",
-        Some(side.resource.code.clone()),
+        Some(resource.code.clone()),
         json!({
             "operation": "linkage",
             "job": job,
@@ -467,7 +556,51 @@ async fn read_side(ctx: &Ctx, job: i64, side: &Side) -> Result<Table, ApiError> 
             "purpose": access.and_then(|a| a.grant.as_ref().map(|g| g.purpose)),
         }),
     );
-    audit.resource = Some(side.resource.code.clone());
+    audit.resource = Some(resource.code.clone());
+    audit.rows = Some(rows);
+    ctx.audit
+        .record(AuditEntry::new(audit, people.finish()))
+        .await?;
+    Ok(table)
+}
+
+/// Read a registry's golden values of the side's elements page by page, and
+/// put the read on the audit chain with the people it touched.
+async fn read_registry(
+    ctx: &Ctx,
+    job: i64,
+    side: &Side,
+    kind: SubjectKind,
+) -> Result<Table, ApiError> {
+    let mut table = Table::new(side.items.clone());
+    let mut people = People::new(&ctx.key, &[]);
+    let mut after = String::new();
+    let mut rows = 0i64;
+    loop {
+        let page = ctx
+            .store
+            .registry_rows(kind, &side.items, &after, PAGE)
+            .await?;
+        let Some((last, _)) = page.last() else { break };
+        after = last.clone();
+        for (key, values) in page {
+            if kind == SubjectKind::Person {
+                people.add_value(&key);
+            }
+            rows += 1;
+            table
+                .push(key, values)
+                .map_err(|e| ApiError::internal_msg(e.to_string()))?;
+        }
+    }
+    let code = side.source.code();
+    let mut audit = ctx.doer.record(
+        ctx.clock.now(),
+        "data.read",
+        Some(code.clone()),
+        json!({"operation": "linkage", "job": job, "reader": "platform", "items": side.items}),
+    );
+    audit.resource = Some(code);
     audit.rows = Some(rows);
     ctx.audit
         .record(AuditEntry::new(audit, people.finish()))
@@ -649,6 +782,16 @@ pub async fn people_of_pairs(
     pairs: &[rongshu_store::LinkagePair],
 ) -> Result<Vec<rongshu_core::people::PersonHash>, ApiError> {
     let key = crate::people::person_key(state).await?;
+    if let Some(kind) = job.right_resource.strip_prefix(REGISTRY_PREFIX) {
+        // A person registry's records are named by ID number.
+        let mut people = People::new(key, &[]);
+        if kind == SubjectKind::Person.as_str() {
+            for p in pairs {
+                people.add_value(&p.right_id);
+            }
+        }
+        return Ok(people.finish());
+    }
     let right = state.store.resource(&job.right_resource).await?;
     let id_item = job.config["right"]["id"]
         .as_str()

@@ -18,7 +18,8 @@ use crate::routes::admin::doer;
 use crate::state::AppState;
 
 /// Submit a linkage job: `{"left": {"resource", "id"?, "only_missing"?},
-/// "right": {"resource", "id"?}, "columns": [{"name", "right_name"?, "kind",
+/// "right": {"resource", "id"?} or {"registry": "person"|"entity"} (the
+/// platform office only), "columns": [{"name", "right_name"?, "kind",
 /// "levels"?}], "blocking": [{"columns": [...]}], "thresholds": {"link",
 /// "review"}, "em": {"learn", ...}?, "max_block_size"?, "assignment"?}`. It
 /// runs in the background; follow it at `GET /api/v1/linkage/jobs/{id}`.

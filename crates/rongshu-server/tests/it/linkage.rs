@@ -18,6 +18,7 @@ on_both_backends!(
     configurations_that_do_not_fit_are_refused,
     only_who_may_read_both_sides_runs_a_job,
     the_console_shows_the_evidence_and_records_a_decision,
+    the_office_links_against_the_person_registry,
 );
 
 const SURNAMES: [&str; 12] = [
@@ -727,4 +728,120 @@ async fn the_console_shows_the_evidence_and_records_a_decision(app: &TestApp) {
     )
     .await;
     assert_eq!(decided["counts"]["rejected"], 1, "{decided}");
+}
+
+/// The same keyless records linked against the population registry itself:
+/// its golden values, named by element, its records by ID number.
+async fn the_office_links_against_the_person_registry(app: &TestApp) {
+    let cast = app.cast().await;
+    for (code, name) in [
+        ("person.citizen_id", "公民身份号码"),
+        ("person.name", "姓名"),
+        ("person.birth_date", "出生日期"),
+        ("person.household_address", "户籍地址"),
+    ] {
+        let (status, body, _) = json_of(
+            app.post_json(
+                "/api/v1/elements",
+                Some(&cast.admin),
+                &json!({"code": code, "name": name, "authority": "gaj"}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let mut spec = population_spec();
+    for (i, element) in [
+        "person.citizen_id",
+        "person.name",
+        "person.birth_date",
+        "person.household_address",
+    ]
+    .iter()
+    .enumerate()
+    {
+        spec["items"][i]["element"] = json!(element);
+    }
+    resource(app, &cast, &cast.provider, &spec, population_csv()).await;
+    let extract = resource(app, &cast, &cast.consumer, &extract_spec(), extract_csv()).await;
+    let (status, body, _) = json_of(
+        app.post_json("/api/v1/registry/verify", Some(&cast.admin), &json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let body = json!({
+        "left": {"resource": extract, "only_missing": "id_number"},
+        "right": {"registry": "person"},
+        "columns": [
+            {"name": "name", "right_name": "person.name", "kind": "chinese_name"},
+            {"name": "birth_date", "right_name": "person.birth_date", "kind": "date"},
+            {"name": "address", "right_name": "person.household_address", "kind": "address"}
+        ],
+        "blocking": [{"columns": ["name"]}, {"columns": ["birth_date"]}, {"columns": ["address"]}],
+        "thresholds": {"link": 0.95, "review": 0.05}
+    });
+    // A department links against resources it may read, not the registry.
+    let (status, refused, _) = json_of(
+        app.post_json("/api/v1/linkage/jobs", Some(&cast.consumer), &body)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    // What does not fit a registry is a 400 that says why.
+    for (tweak, why) in [
+        (json!({"right": {"registry": "car"}}), "is not a registry"),
+        (
+            json!({"left": {"registry": "person"}}),
+            "can only be the right side",
+        ),
+        (
+            json!({"right": {"registry": "person", "id": "x"}}),
+            "named by their keys",
+        ),
+    ] {
+        let mut bad = body.clone();
+        for (k, v) in tweak.as_object().unwrap() {
+            bad[k] = v.clone();
+        }
+        let (status, answer, _) = json_of(
+            app.post_json("/api/v1/linkage/jobs", Some(&cast.admin), &bad)
+                .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert!(answer.to_string().contains(why), "{answer}");
+    }
+    let mut foreign = body.clone();
+    foreign["columns"][2]["right_name"] = json!("entity.name");
+    let (status, answer, _) = json_of(
+        app.post_json("/api/v1/linkage/jobs", Some(&cast.admin), &foreign)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        answer.to_string().contains("holds no element entity.name"),
+        "{answer}"
+    );
+
+    let job = run_job(app, &cast.admin, &body).await;
+    assert_eq!(job["right_resource"], "registry:person", "{job}");
+    assert_eq!(job["figures"]["right_rows"], PEOPLE + 10, "{job}");
+    let id = job["id"].as_i64().unwrap();
+    let matches = ids(&pairs(app, &cast.admin, id, "match").await);
+    for i in 0..60 {
+        let want = (format!("RS{i:04}"), person(i).id);
+        assert!(matches.contains(&want), "RS{i:04} not linked: {matches:?}");
+    }
+    assert!(
+        matches.contains(&("RS-SWAP".into(), person(SWAPPED).id)),
+        "{matches:?}"
+    );
+    assert!(
+        !matches.iter().any(|(l, _)| l == "RS-STRANGER"),
+        "{matches:?}"
+    );
 }

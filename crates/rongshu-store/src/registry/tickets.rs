@@ -552,6 +552,64 @@ impl Store {
         )
     }
 
+    /// A page of golden records in key order, after `after`: each subject's
+    /// key and its values of `elements` (in that order; `None` where the
+    /// registry holds none). Subjects with none of them are skipped.
+    pub async fn registry_rows(
+        &self,
+        kind: SubjectKind,
+        elements: &[String],
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, Vec<Option<String>>)>, StoreError> {
+        if elements.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The page is chosen among subjects holding one of the elements, so
+        // that every subject of it yields a row and paging by the last key
+        // never stops short.
+        let n = elements.len();
+        let sql = format!(
+            "SELECT subject_key, element, value FROM registry_values \
+             WHERE subject_kind = {} AND element IN ({}) AND subject_key IN (\
+               SELECT DISTINCT subject_key FROM registry_values \
+               WHERE subject_kind = {} AND subject_key > {} AND element IN ({}) \
+               ORDER BY subject_key LIMIT {}) \
+             ORDER BY subject_key",
+            super::param(self.backend, 1),
+            super::placeholders(self.backend, 2, n),
+            super::param(self.backend, n + 2),
+            super::param(self.backend, n + 3),
+            super::placeholders(self.backend, n + 4, n),
+            super::param(self.backend, 2 * n + 4),
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(kind.as_str());
+        for e in elements {
+            q = q.bind(e.as_str());
+        }
+        q = q.bind(kind.as_str()).bind(after);
+        for e in elements {
+            q = q.bind(e.as_str());
+        }
+        q = q.bind(limit);
+        let mut rows: Vec<(String, Vec<Option<String>>)> = Vec::new();
+        for row in q.fetch_all(&self.pool).await? {
+            let key: String = row.try_get("subject_key")?;
+            let element: String = row.try_get("element")?;
+            let value: String = row.try_get("value")?;
+            if rows.last().is_none_or(|(k, _)| *k != key) {
+                rows.push((key, vec![None; elements.len()]));
+            }
+            if let (Some(i), Some((_, values))) =
+                (elements.iter().position(|e| *e == element), rows.last_mut())
+                && let Some(slot) = values.get_mut(i)
+            {
+                *slot = Some(value);
+            }
+        }
+        Ok(rows)
+    }
+
     /// Whether the registry has heard of a subject at all.
     pub async fn registry_knows(&self, kind: SubjectKind, key: &str) -> Result<bool, StoreError> {
         Ok(sqlx::query(
