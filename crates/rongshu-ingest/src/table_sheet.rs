@@ -54,9 +54,56 @@ impl TableSheet {
     }
 }
 
+/// A workbook sent back: its first sheet's rows as text, the header first,
+/// each row as wide as the widest (empty cells as empty text).
+pub fn read_table(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
+    let grid = crate::catalog_sheet::read_grid(bytes).map_err(|p| p.message)?;
+    let width = grid
+        .values()
+        .filter_map(|row| row.keys().next_back())
+        .max()
+        .map_or(0, |last| *last as usize + 1);
+    let mut rows = Vec::new();
+    let mut expected = 0u32;
+    for (index, cells) in grid {
+        // Blank rows in between read as empty rows, so line numbers hold.
+        while expected < index {
+            rows.push(vec![String::new(); width]);
+            expected += 1;
+        }
+        let mut row = vec![String::new(); width];
+        for (col, text) in cells {
+            if let Some(slot) = row.get_mut(col as usize) {
+                *slot = text;
+            }
+        }
+        rows.push(row);
+        expected = index + 1;
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_written_reads_back_cell_for_cell() {
+        let mut sheet = TableSheet::new("tickets", &["ticket", "answer", "note"]).unwrap();
+        sheet.push(&["12", "", ""]).unwrap();
+        sheet.push(&["13", "confirm", "经核实无误"]).unwrap();
+        let bytes = sheet.finish().unwrap();
+        let rows = read_table(&bytes).unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                vec!["ticket", "answer", "note"],
+                vec!["12", "", ""],
+                vec!["13", "confirm", "经核实无误"],
+            ]
+        );
+        assert!(read_table(b"ticket,answer\n1,confirm\n").is_err());
+    }
 
     #[test]
     fn a_table_round_trips_as_text() {

@@ -14,6 +14,7 @@ use std::fmt;
 use rongshu_core::catalog::ResourceSpec;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use cells::read_grid;
 pub use read::read_xlsx;
 pub(crate) use values::number_text;
 pub use write::{write_csv, write_xlsx};

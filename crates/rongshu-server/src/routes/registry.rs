@@ -633,34 +633,72 @@ pub async fn export(
         .into_response())
 }
 
-/// `POST /api/v1/tickets/answers`: the exported sheet sent back with
-/// `answer` (correct, confirm, dispute; 更正, 确认, 异议) and `note` filled in.
-/// Rows with no answer are skipped; each row's result is reported.
+/// `POST /api/v1/tickets/answers`: the exported sheet (CSV, or the XLSX
+/// workbook) sent back with `answer` (correct, confirm, dispute; 更正, 确认,
+/// 异议) and `note` filled in. Rows with no answer are skipped; each row's
+/// result is reported.
 #[utoipa::path(post, path = "/api/v1/tickets/answers", tag = "registry",
-    request_body(content = String, content_type = "text/csv", description = "The exported sheet with answer and note filled in"),
-    responses((status = 200, description = "`{answered, refused, results: [{line, ticket, state|error}]}`")))]
+    request_body(content = String, content_type = "text/csv", description = "The exported sheet with answer and note filled in, as CSV or XLSX"),
+    responses((status = 200, description = "`{answered, refused, results: [{line, ticket, state|error}]}`"),
+              (status = 400, description = "Not UTF-8 CSV nor an XLSX workbook, or no ticket and answer columns")))]
 pub async fn bulk_answer(
     State(state): State<AppState>,
     actor: Actor,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let text = String::from_utf8(body.to_vec())
-        .map_err(|_| ApiError::BadRequest("send the sheet as UTF-8 CSV".into()))?;
-    Ok(Json(answer_sheet(&state, &actor, &text).await?))
+    // A workbook is a zip archive; anything else is taken for CSV.
+    let rows = if body.starts_with(b"PK") {
+        rongshu_ingest::table_sheet::read_table(&body)
+            .map_err(|why| ApiError::BadRequest(format!("the workbook: {why}")))?
+    } else {
+        let text = std::str::from_utf8(&body).map_err(|_| {
+            ApiError::BadRequest("send the sheet as UTF-8 CSV or as the XLSX workbook".into())
+        })?;
+        csv_rows(text)?
+    };
+    Ok(Json(answer_rows(&state, &actor, rows).await?))
 }
 
-/// Answer the tickets of a filled-in sheet, row by row.
+/// Answer the tickets of a filled-in CSV sheet, row by row.
 pub(crate) async fn answer_sheet(
     state: &AppState,
     actor: &Actor,
     text: &str,
 ) -> Result<Value, ApiError> {
+    answer_rows(state, actor, csv_rows(text)?).await
+}
+
+/// A row's cell, trimmed; empty past the row's end.
+fn cell(record: &[String], c: usize) -> &str {
+    record.get(c).map_or("", |v| v.trim())
+}
+
+/// A CSV sheet's rows as text, the header first.
+fn csv_rows(text: &str) -> Result<Vec<Vec<String>>, ApiError> {
     let text = text.trim_start_matches('\u{feff}');
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| ApiError::BadRequest(format!("the sheet has no header row: {e}")))?
-        .clone();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| ApiError::BadRequest(format!("line {}: {e}", line + 1)))?;
+        rows.push(record.iter().map(str::to_owned).collect());
+    }
+    Ok(rows)
+}
+
+/// Answer the tickets of a sheet's rows (the header first), row by row; a
+/// row's line is its line in the sheet, the header being line 1.
+async fn answer_rows(
+    state: &AppState,
+    actor: &Actor,
+    rows: Vec<Vec<String>>,
+) -> Result<Value, ApiError> {
+    let mut rows = rows.into_iter();
+    let headers = rows
+        .next()
+        .ok_or_else(|| ApiError::BadRequest("the sheet has no header row".into()))?;
     let col = |name: &str| headers.iter().position(|h| h.trim() == name);
     let (Some(id_col), Some(answer_col)) = (col("ticket"), col("answer")) else {
         return Err(ApiError::BadRequest(
@@ -670,21 +708,17 @@ pub(crate) async fn answer_sheet(
     let note_col = col("note");
     let mut results = Vec::new();
     let (mut answered, mut refused) = (0, 0);
-    for (line, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| ApiError::BadRequest(format!("line {}: {e}", line + 2)))?;
-        let raw = record.get(answer_col).unwrap_or_default().trim();
+    for (line, record) in rows.enumerate() {
+        let raw = cell(&record, answer_col);
         if raw.is_empty() {
             continue;
         }
-        let id_text = record.get(id_col).unwrap_or_default().trim();
+        let id_text = cell(&record, id_col);
         let outcome = match (id_text.parse::<i64>(), Answer::parse(raw)) {
             (Err(_), _) => Err(format!("ticket \"{id_text}\" is not a ticket number")),
             (_, None) => Err(format!("answer \"{raw}\": use correct, confirm or dispute")),
             (Ok(id), Some(a)) => {
-                let note = note_col
-                    .and_then(|c| record.get(c))
-                    .map(str::trim)
-                    .filter(|n| !n.is_empty());
+                let note = note_col.map(|c| cell(&record, c)).filter(|n| !n.is_empty());
                 answer_one(state, actor, id, a, note)
                     .await
                     .map(|(t, _)| t.state)

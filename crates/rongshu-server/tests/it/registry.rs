@@ -698,6 +698,54 @@ async fn tickets_are_corrected_by_a_later_batch_confirmed_or_disputed(app: &Test
             .await
             .is_empty()
     );
+    // The workbook comes back filled in just as well: 医保局 disputes its open ones.
+    let res = app
+        .get(
+            "/api/v1/tickets/export?format=xlsx&state=open",
+            Some(city.token("ybj")),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let workbook = res.bytes().await.expect("xlsx");
+    let rows = rongshu_ingest::table_sheet::read_table(&workbook).expect("the export reads back");
+    let header: Vec<&str> = rows[0].iter().map(String::as_str).collect();
+    let answer_at = header.iter().position(|h| *h == "answer").expect("answer");
+    let open_ones = rows.len() - 1;
+    assert!(open_ones >= 1, "{rows:?}");
+    let mut filled =
+        rongshu_ingest::table_sheet::TableSheet::new("tickets", &header).expect("sheet");
+    for row in &rows[1..] {
+        let mut row: Vec<&str> = row.iter().map(String::as_str).collect();
+        row[answer_at] = "异议";
+        filled.push(&row).expect("row");
+    }
+    let res = app
+        .post_csv(
+            "/api/v1/tickets/answers",
+            city.token("ybj"),
+            filled.finish().expect("workbook"),
+        )
+        .await;
+    let (status, body, _) = json_of(res).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["answered"].as_u64(), Some(open_ones as u64), "{body}");
+    assert!(
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["state"] == "disputed"),
+        "{body}"
+    );
+    // Neither CSV nor a workbook: a 400 that says so.
+    let res = app
+        .post_csv(
+            "/api/v1/tickets/answers",
+            city.token("ybj"),
+            vec![0xffu8, 0xfe, 0x00],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     // Every answer is on the audit record, with the state it led to.
     let answers = app
         .store
