@@ -366,19 +366,16 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
+                let v = delivered_value(r)?;
                 Ok(RegistryValue {
-                    element: r.try_get("element")?,
-                    value: r.try_get("value")?,
-                    department: r.try_get("department")?,
-                    resource: r
-                        .try_get::<Option<String>, _>("resource")?
-                        .unwrap_or_default(),
-                    item: r.try_get("item")?,
-                    row_key: r.try_get("row_key")?,
-                    batch: r
-                        .try_get::<Option<String>, _>("public_id")?
-                        .unwrap_or_default(),
-                    date: r.try_get::<Option<String>, _>("at")?.unwrap_or_default(),
+                    element: v.element,
+                    value: v.value,
+                    department: v.department,
+                    resource: v.resource,
+                    item: v.item,
+                    row_key: v.row_key,
+                    batch: v.batch,
+                    date: v.date,
                     valid_from: r.try_get("valid_from")?,
                     valid_to: None,
                 })
@@ -443,24 +440,7 @@ impl Store {
         .bind(key)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(WitnessValue {
-                    element: r.try_get("element")?,
-                    value: r.try_get("value")?,
-                    department: r.try_get("department")?,
-                    resource: r
-                        .try_get::<Option<String>, _>("resource")?
-                        .unwrap_or_default(),
-                    item: r.try_get("item")?,
-                    row_key: r.try_get("row_key")?,
-                    batch: r
-                        .try_get::<Option<String>, _>("public_id")?
-                        .unwrap_or_default(),
-                    date: r.try_get::<Option<String>, _>("at")?.unwrap_or_default(),
-                })
-            })
-            .collect()
+        rows.iter().map(delivered_value).collect()
     }
 
     /// The USCC an organisation code is embedded in, if the registry has one.
@@ -621,4 +601,24 @@ impl Store {
         .await?
         .is_some())
     }
+}
+
+/// A delivered value with its provenance, from the columns both the golden
+/// values' and the witnesses' reads select (element, value, department,
+/// resource, item, row_key, public_id, at).
+fn delivered_value(r: &AnyRow) -> Result<WitnessValue, StoreError> {
+    Ok(WitnessValue {
+        element: r.try_get("element")?,
+        value: r.try_get("value")?,
+        department: r.try_get("department")?,
+        resource: r
+            .try_get::<Option<String>, _>("resource")?
+            .unwrap_or_default(),
+        item: r.try_get("item")?,
+        row_key: r.try_get("row_key")?,
+        batch: r
+            .try_get::<Option<String>, _>("public_id")?
+            .unwrap_or_default(),
+        date: r.try_get::<Option<String>, _>("at")?.unwrap_or_default(),
+    })
 }
