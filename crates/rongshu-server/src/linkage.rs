@@ -6,12 +6,12 @@
 //! evidence for clerical review.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rongshu_core::audit::AuditEntry;
 use rongshu_core::linkage::{
-    Decision, LinkageConfig, LinkageRun, LinkageSpec, Outcome, Table, link,
+    Decision, LinkageConfig, LinkageError, LinkageSpec, Linked, Linker, Outcome, Table,
 };
 use rongshu_core::people::{People, PersonKey, id_items};
 use rongshu_core::registry::SubjectKind;
@@ -473,139 +473,174 @@ async fn execute(ctx: &Ctx, id: i64, plan: Plan) {
 }
 
 async fn run(ctx: &Ctx, id: i64, plan: Plan) -> Result<(Value, Vec<NewLinkagePair>), ApiError> {
-    let read_started = Instant::now();
-    let left = read_side(ctx, id, &plan.left).await?;
-    let right = read_side(ctx, id, &plan.right).await?;
-    let read_seconds = read_started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut engine = Duration::ZERO;
+    let mut left = Table::new(plan.left.items.clone());
+    let mut reader = SideReader::start(ctx, id, &plan.left).await?;
+    while let Some(page) = reader.next_page().await? {
+        for (key, values) in page {
+            left.push(key, values)
+                .map_err(|e| ApiError::internal_msg(e.to_string()))?;
+        }
+    }
     let config = plan.config;
-    let (run, config, left, right, seconds) = tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let run = link(&config, &left, &right);
-        (run, config, left, right, started.elapsed().as_secs_f64())
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let run = run.map_err(|e| bad(e.to_string()))?;
-    let figures = figures(&run, &left, &right, seconds, read_seconds);
-    let pairs = pairs(&config, &run, &left, &right);
+    let mut linker = Linker::new(config.clone(), left, plan.right.items.clone())
+        .map_err(|e| bad(e.to_string()))?;
+    // The right side streams through the linker a page at a time, off the
+    // async threads; only the rows that meet a left row stay.
+    let mut reader = SideReader::start(ctx, id, &plan.right).await?;
+    while let Some(page) = reader.next_page().await? {
+        let fed = Instant::now();
+        linker = tokio::task::spawn_blocking(move || {
+            for (key, values) in page {
+                linker.push_right(key, values)?;
+            }
+            Ok::<_, LinkageError>(linker)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::internal_msg(e.to_string()))?;
+        engine += fed.elapsed();
+    }
+    let finishing = Instant::now();
+    let linked = tokio::task::spawn_blocking(move || linker.finish())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| bad(e.to_string()))?;
+    engine += finishing.elapsed();
+    let seconds = engine.as_secs_f64();
+    let read_seconds = (started.elapsed() - engine).as_secs_f64();
+    let figures = figures(&linked, seconds, read_seconds);
+    let pairs = pairs(&config, &linked);
     Ok((figures, pairs))
 }
 
-/// Read one side's rows page by page into a table (id, then its items), and
-/// put the read on the audit chain with the people it touched.
-async fn read_side(ctx: &Ctx, job: i64, side: &Side) -> Result<Table, ApiError> {
-    let resource = match &side.source {
-        Source::Resource(r) => r,
-        Source::Registry(kind) => return read_registry(ctx, job, side, *kind).await,
-    };
-    let spec = &resource.spec;
-    let people_items = id_items(spec);
-    let mut fields: Vec<String> = side.items.clone();
-    for extra in std::iter::once(&side.id_item)
-        .chain(side.only_missing.iter())
-        .chain(people_items.iter())
-    {
-        if !fields.contains(extra) {
-            fields.push(extra.clone());
-        }
-    }
-    let filters: Vec<Filter> = side
-        .access
-        .as_ref()
-        .map(|a| a.row_scope.clone())
-        .unwrap_or_default();
-    let mut table = Table::new(side.items.clone());
-    let mut people = People::new(&ctx.key, &people_items);
-    let mut query = RecordQuery::new(filters, fields, PAGE);
-    let mut rows = 0i64;
-    loop {
-        let page = ctx.store.query_records(resource, &query).await?;
-        for record in &page.records {
-            if let Some(m) = &side.only_missing
-                && cell(record.get(m)).is_some()
-            {
-                continue;
-            }
-            let Some(id) = cell(record.get(&side.id_item)) else {
-                continue;
-            };
-            people.add_record(record);
-            rows += 1;
-            let values = side.items.iter().map(|i| cell(record.get(i))).collect();
-            table
-                .push(id, values)
-                .map_err(|e| ApiError::internal_msg(e.to_string()))?;
-        }
-        match page.next_after {
-            Some(after) => query.after = Some(after),
-            None => break,
-        }
-    }
-    let access = side.access.as_ref();
-    let mut audit = ctx.doer.record(
-        ctx.clock.now(),
-        "data.read",
-        Some(resource.code.clone()),
-        json!({
-            "operation": "linkage",
-            "job": job,
-            "reader": access.map_or(json!("platform"), |a| json!(a.reader)),
-            "items": side.items,
-            "only_missing": side.only_missing,
-            "grant": access.and_then(|a| a.grant.as_ref().map(|g| g.id)),
-            "purpose": access.and_then(|a| a.grant.as_ref().map(|g| g.purpose)),
-        }),
-    );
-    audit.resource = Some(resource.code.clone());
-    audit.rows = Some(rows);
-    ctx.audit
-        .record(AuditEntry::new(audit, people.finish()))
-        .await?;
-    Ok(table)
+/// A side's rows, a page at a time: `(id, values in the side's item order)`.
+/// The read goes on the audit chain before its first row, and each page's
+/// people are added to that event as the page is read, so the people of a
+/// side of millions are never all held at once.
+struct SideReader<'a> {
+    ctx: &'a Ctx,
+    side: &'a Side,
+    event: i64,
+    people_items: Vec<String>,
+    next: Option<Position>,
 }
 
-/// Read a registry's golden values of the side's elements page by page, and
-/// put the read on the audit chain with the people it touched.
-async fn read_registry(
-    ctx: &Ctx,
-    job: i64,
-    side: &Side,
-    kind: SubjectKind,
-) -> Result<Table, ApiError> {
-    let mut table = Table::new(side.items.clone());
-    let mut people = People::new(&ctx.key, &[]);
-    let mut after = String::new();
-    let mut rows = 0i64;
-    loop {
-        let page = ctx
-            .store
-            .registry_rows(kind, &side.items, &after, PAGE)
-            .await?;
-        let Some((last, _)) = page.last() else { break };
-        after = last.clone();
-        for (key, values) in page {
-            if kind == SubjectKind::Person {
-                people.add_value(&key);
+/// Where the next page starts.
+enum Position {
+    Records(RecordQuery),
+    /// The registry key after which the next page starts.
+    Registry(String),
+}
+
+impl<'a> SideReader<'a> {
+    async fn start(ctx: &'a Ctx, job: i64, side: &'a Side) -> Result<Self, ApiError> {
+        let (people_items, position, detail) = match &side.source {
+            Source::Resource(resource) => {
+                let people_items = id_items(&resource.spec);
+                let mut fields: Vec<String> = side.items.clone();
+                for extra in std::iter::once(&side.id_item)
+                    .chain(side.only_missing.iter())
+                    .chain(people_items.iter())
+                {
+                    if !fields.contains(extra) {
+                        fields.push(extra.clone());
+                    }
+                }
+                let filters: Vec<Filter> = side
+                    .access
+                    .as_ref()
+                    .map(|a| a.row_scope.clone())
+                    .unwrap_or_default();
+                let access = side.access.as_ref();
+                let detail = json!({
+                    "operation": "linkage",
+                    "job": job,
+                    "reader": access.map_or(json!("platform"), |a| json!(a.reader)),
+                    "items": side.items,
+                    "only_missing": side.only_missing,
+                    "grant": access.and_then(|a| a.grant.as_ref().map(|g| g.id)),
+                    "purpose": access.and_then(|a| a.grant.as_ref().map(|g| g.purpose)),
+                });
+                let query = RecordQuery::new(filters, fields, PAGE);
+                (people_items, Position::Records(query), detail)
             }
-            rows += 1;
-            table
-                .push(key, values)
-                .map_err(|e| ApiError::internal_msg(e.to_string()))?;
-        }
+            Source::Registry(_) => (
+                Vec::new(),
+                Position::Registry(String::new()),
+                json!({"operation": "linkage", "job": job, "reader": "platform", "items": side.items}),
+            ),
+        };
+        let code = side.source.code();
+        let mut audit = ctx
+            .doer
+            .record(ctx.clock.now(), "data.read", Some(code.clone()), detail);
+        audit.resource = Some(code);
+        let event = ctx.audit.record(AuditEntry::new(audit, Vec::new())).await?;
+        Ok(Self {
+            ctx,
+            side,
+            event,
+            people_items,
+            next: Some(position),
+        })
     }
-    let code = side.source.code();
-    let mut audit = ctx.doer.record(
-        ctx.clock.now(),
-        "data.read",
-        Some(code.clone()),
-        json!({"operation": "linkage", "job": job, "reader": "platform", "items": side.items}),
-    );
-    audit.resource = Some(code);
-    audit.rows = Some(rows);
-    ctx.audit
-        .record(AuditEntry::new(audit, people.finish()))
-        .await?;
-    Ok(table)
+
+    /// The next page's rows, `None` after the last.
+    async fn next_page(&mut self) -> Result<Option<Vec<(String, Vec<Option<String>>)>>, ApiError> {
+        let (ctx, side) = (self.ctx, self.side);
+        let mut people = People::new(&ctx.key, &self.people_items);
+        let rows = match (self.next.take(), &side.source) {
+            (None, _) => return Ok(None),
+            (Some(Position::Records(mut query)), Source::Resource(resource)) => {
+                let page = ctx.store.query_records(resource, &query).await?;
+                let mut rows = Vec::with_capacity(page.records.len());
+                for record in &page.records {
+                    if let Some(m) = &side.only_missing
+                        && cell(record.get(m)).is_some()
+                    {
+                        continue;
+                    }
+                    let Some(id) = cell(record.get(&side.id_item)) else {
+                        continue;
+                    };
+                    people.add_record(record);
+                    rows.push((id, side.items.iter().map(|i| cell(record.get(i))).collect()));
+                }
+                if let Some(after) = page.next_after {
+                    query.after = Some(after);
+                    self.next = Some(Position::Records(query));
+                }
+                rows
+            }
+            (Some(Position::Registry(after)), Source::Registry(kind)) => {
+                let page = ctx
+                    .store
+                    .registry_rows(*kind, &side.items, &after, PAGE)
+                    .await?;
+                let Some((last, _)) = page.last() else {
+                    return Ok(None);
+                };
+                self.next = Some(Position::Registry(last.clone()));
+                if *kind == SubjectKind::Person {
+                    for (key, _) in &page {
+                        people.add_value(key);
+                    }
+                }
+                page
+            }
+            (Some(_), _) => {
+                return Err(ApiError::internal_msg(
+                    "a side read past its own kind".into(),
+                ));
+            }
+        };
+        ctx.store
+            .append_audit_people(self.event, &people.finish())
+            .await?;
+        Ok(Some(rows))
+    }
 }
 
 /// A stored value as text: dates and numbers as written, empty as missing.
@@ -637,13 +672,8 @@ fn class_of(d: Decision) -> &'static str {
     }
 }
 
-fn figures(
-    run: &LinkageRun,
-    left: &Table,
-    right: &Table,
-    seconds: f64,
-    read_seconds: f64,
-) -> Value {
+fn figures(linked: &Linked, seconds: f64, read_seconds: f64) -> Value {
+    let Linked { run, left, .. } = linked;
     let count = |d: Decision| run.pairs.iter().filter(|p| p.decision == d).count();
     let (matches, review, non_matches) = (
         count(Decision::Link),
@@ -677,7 +707,8 @@ fn figures(
         .collect();
     json!({
         "left_rows": left.len(),
-        "right_rows": right.len(),
+        "right_rows": linked.right_rows,
+        "right_rows_kept": linked.right.len(),
         "candidate_pairs": candidates,
         "seconds": seconds,
         "read_seconds": read_seconds,
@@ -699,12 +730,10 @@ fn figures(
 
 /// Every pair best score first, with its evidence: each compared column's
 /// left and right value, the level found and its weight.
-fn pairs(
-    config: &LinkageConfig,
-    run: &LinkageRun,
-    left: &Table,
-    right: &Table,
-) -> Vec<NewLinkagePair> {
+fn pairs(config: &LinkageConfig, linked: &Linked) -> Vec<NewLinkagePair> {
+    let Linked {
+        run, left, right, ..
+    } = linked;
     let index = |t: &Table, name: &str| t.columns().iter().position(|c| c == name);
     let columns: Vec<(Option<usize>, Option<usize>)> = config
         .columns()

@@ -2,13 +2,12 @@
 //! values agree on all its columns; the rules are unioned and each pair kept once,
 //! so comparing stays near-linear instead of left × right.
 
-use std::collections::{BTreeSet, HashMap};
-
 use serde::{Deserialize, Serialize};
 
 use super::compare::canonical;
 use super::config::{ComparisonKind, LinkageConfig};
 use super::error::LinkageError;
+use super::linker::Linker;
 use super::table::Table;
 
 /// A pair of row indexes, left table first.
@@ -19,9 +18,9 @@ pub struct CandidatePair {
 }
 
 /// A blocking column resolved to its index on each side and its normalisation.
-struct KeyColumn {
-    left: usize,
-    right: usize,
+pub(crate) struct KeyColumn {
+    pub(crate) left: usize,
+    pub(crate) right: usize,
     kind: ComparisonKind,
 }
 
@@ -75,71 +74,17 @@ pub fn block_with_report(
     left: &Table,
     right: &Table,
 ) -> Result<(Vec<CandidatePair>, BlockingReport), LinkageError> {
-    let cap = config.max_block_size();
-    let mut pairs = BTreeSet::new();
-    let mut rules = Vec::with_capacity(config.blocking().len());
-    for rule in config.blocking() {
-        let keys = rule
-            .columns
-            .iter()
-            .map(|name| resolve(config, left, right, name))
-            .collect::<Result<Vec<_>, _>>()?;
-        // The left side is indexed; right rows are gathered only under keys the
-        // left side has, so memory follows the blocks, not the right table.
-        let mut index: HashMap<Vec<String>, (Vec<usize>, Vec<usize>)> = HashMap::new();
-        for row in 0..left.len() {
-            if let Some(key) = key_of(&keys, |k| left.value(row, k.left)) {
-                index.entry(key).or_default().0.push(row);
-            }
-        }
-        for row in 0..right.len() {
-            let Some(key) = key_of(&keys, |k| right.value(row, k.right)) else {
-                continue;
-            };
-            if let Some(entry) = index.get_mut(&key) {
-                entry.1.push(row);
-            }
-        }
-        let mut report = RuleReport {
-            columns: rule.columns.clone(),
-            blocks: 0,
-            pairs: 0,
-            skipped_blocks: 0,
-            skipped_pairs: 0,
-            largest_skipped: 0,
-        };
-        for (lefts, rights) in index.values() {
-            if rights.is_empty() {
-                continue;
-            }
-            report.blocks += 1;
-            let size = lefts.len().saturating_mul(rights.len());
-            if size > cap {
-                report.skipped_blocks += 1;
-                report.skipped_pairs = report.skipped_pairs.saturating_add(size);
-                report.largest_skipped = report.largest_skipped.max(size);
-                continue;
-            }
-            report.pairs += size;
-            for &l in lefts {
-                for &r in rights {
-                    pairs.insert(CandidatePair { left: l, right: r });
-                }
-            }
-        }
-        rules.push(report);
+    // One blocking for both ways in: the right rows stream through a linker.
+    let mut linker = Linker::new(config.clone(), left.clone(), right.columns().to_vec())?;
+    for row in right.rows() {
+        linker.push_right(row.id.clone(), row.values.clone())?;
     }
-    let report = BlockingReport {
-        max_block_size: cap,
-        rules,
-        candidate_pairs: pairs.len(),
-    };
-    Ok((pairs.into_iter().collect(), report))
+    Ok(linker.blocked())
 }
 
 /// A blocking column is normalised like the compared column of that name (so
 /// 1990/3/7 meets 1990-03-07); a column that is not compared is matched exactly.
-fn resolve(
+pub(crate) fn resolve(
     config: &LinkageConfig,
     left: &Table,
     right: &Table,
@@ -172,7 +117,7 @@ fn resolve(
 
 /// The rule's key for a row, `None` when any part is missing: a blank value must
 /// not pair every blank row with every other.
-fn key_of<'a>(
+pub(crate) fn key_of<'a>(
     keys: &[KeyColumn],
     value: impl Fn(&KeyColumn) -> Option<&'a str>,
 ) -> Option<Vec<String>> {

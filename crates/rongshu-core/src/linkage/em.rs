@@ -285,25 +285,27 @@ fn random_pair_frequencies(
         .collect();
     let (nl, nr) = (comparator.left_len(), comparator.right_len());
     let mut tally = |l: usize, r: usize| -> Result<(), LinkageError> {
-        for (column, code) in counts.iter_mut().zip(comparator.pattern(l, r)?) {
+        for (column, code) in counts.iter_mut().zip(comparator.sample_pattern(l, r)?) {
             if let Some(c) = column.get_mut(usize::from(code)) {
                 *c += 1.0;
             }
         }
         Ok(())
     };
+    // Every pair when there are few; the sample then holds every right row.
+    let sampled = comparator.sample_len();
     let all = nl.saturating_mul(nr);
-    if all <= settings.u_sample_size {
+    if all <= settings.u_sample_size && sampled == nr {
         for l in 0..nl {
             for r in 0..nr {
                 tally(l, r)?;
             }
         }
-    } else {
+    } else if sampled > 0 && nl > 0 {
         let mut state = settings.seed;
         for _ in 0..settings.u_sample_size {
             let l = (splitmix64(&mut state) % nl as u64) as usize;
-            let r = (splitmix64(&mut state) % nr as u64) as usize;
+            let r = (splitmix64(&mut state) % sampled as u64) as usize;
             tally(l, r)?;
         }
     }
@@ -333,7 +335,7 @@ fn random_pair_frequencies(
 
 /// A small, well-mixed generator: enough to sample pairs reproducibly without
 /// pulling a random-number crate into the domain crate.
-fn splitmix64(state: &mut u64) -> u64 {
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

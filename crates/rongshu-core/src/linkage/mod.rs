@@ -4,7 +4,8 @@
 //!
 //! The pipeline is [`block`] (candidate pairs) → [`estimate`] (m, u, λ) → [`score`]
 //! (weights, probability, decision per pair) → [`assign`] (each record in at most
-//! one link, best first); [`link`] runs them all.
+//! one link, best first); [`link`] runs them all over two tables held whole,
+//! and a [`Linker`] over a right side streamed past, keeping only what it needs.
 
 mod assign;
 mod blocking;
@@ -12,6 +13,7 @@ mod compare;
 mod config;
 mod em;
 mod error;
+mod linker;
 mod pattern;
 mod run;
 mod score;
@@ -26,6 +28,7 @@ pub use config::{
 };
 pub use em::{ColumnParameters, EmReport, ModelParameters, estimate};
 pub use error::LinkageError;
+pub use linker::{Linked, Linker};
 pub use run::{LinkageRun, link};
 pub use score::{ColumnEvidence, Decision, ScoredPair, score};
 pub use table::{Row, Table};

@@ -2,13 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::assign::assign;
-use super::blocking::{BlockingReport, block_with_report};
+use super::blocking::BlockingReport;
 use super::config::LinkageConfig;
-use super::em::{EmReport, estimate_with, rule_columns};
+use super::em::EmReport;
 use super::error::LinkageError;
-use super::pattern::Comparator;
-use super::score::{ScoredPair, score_with};
+use super::linker::{Linked, Linker};
+use super::score::ScoredPair;
 use super::table::Table;
 
 /// The result of a run: what blocking did (and skipped), the EM report (so a
@@ -20,30 +19,30 @@ pub struct LinkageRun {
     pub pairs: Vec<ScoredPair>,
 }
 
-/// Links `left` to `right` under `config`.
+/// Links `left` to `right` under `config`, both held whole; a pair's `right`
+/// is a row of `right`. (A right side too large to hold streams through a
+/// [`Linker`] instead.)
 pub fn link(
     config: &LinkageConfig,
     left: &Table,
     right: &Table,
 ) -> Result<LinkageRun, LinkageError> {
-    let (candidates, blocking) = block_with_report(config, left, right)?;
-    // One comparator for both passes: the values are canonicalised once.
-    let comparator = Comparator::new(config, left, right)?;
-    let em = estimate_with(&comparator, config.em(), &rule_columns(config), &candidates)?;
-    let mut pairs = score_with(
-        &comparator,
-        config.thresholds(),
-        &em.parameters,
-        left,
-        right,
-        &candidates,
-    )?;
-    assign(&mut pairs, config.assignment());
-    Ok(LinkageRun {
-        blocking,
-        em,
-        pairs,
-    })
+    let mut linker = Linker::new(config.clone(), left.clone(), right.columns().to_vec())?;
+    for row in right.rows() {
+        linker.push_right(row.id.clone(), row.values.clone())?;
+    }
+    let Linked {
+        mut run,
+        right_ordinals,
+        ..
+    } = linker.finish()?;
+    for scored in &mut run.pairs {
+        scored.pair.right = right_ordinals
+            .get(scored.pair.right)
+            .copied()
+            .unwrap_or(usize::MAX);
+    }
+    Ok(run)
 }
 
 #[cfg(test)]

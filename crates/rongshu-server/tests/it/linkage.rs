@@ -457,6 +457,31 @@ async fn a_job_links_keyless_records_and_review_decides_the_uncertain(app: &Test
     assert_eq!(status, StatusCode::OK, "{events}");
     let text = events.to_string();
     assert!(text.contains("\"operation\":\"linkage\""), "{text}");
+    // Every person of the population was read, paired or not: the last one
+    // meets no keyless record, and the read is in that person's log.
+    let secret = app
+        .store
+        .platform_secret("audit.person_hash", chrono::Utc::now())
+        .await
+        .unwrap();
+    let last = rongshu_core::ident::CitizenId::parse(&person(PEOPLE - 1).id).unwrap();
+    let reads = app
+        .store
+        .person_reads(
+            &rongshu_core::people::PersonKey::new(secret).of(&last),
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(
+        reads
+            .iter()
+            .any(|r| r.event.detail["operation"] == "linkage" && r.event.detail["job"] == id),
+        "{:?}",
+        reads.iter().map(|r| &r.event.detail).collect::<Vec<_>>()
+    );
+    assert!(figures["right_rows_kept"].as_u64().unwrap() < (PEOPLE + 10) as u64);
     let (_, events, _) = json_of(
         app.get(
             "/api/v1/audit/events?action=linkage.review.decide",
