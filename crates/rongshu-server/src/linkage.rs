@@ -1,8 +1,10 @@
 //! Record-linkage jobs over two resources, or a resource and a base registry:
 //! a configuration checked once (clear 400s for what does not fit the sides,
-//! 403s for what the caller may not read), then a background run that reads both sides through the store page
-//! by page, puts each read on the audit chain with the people it touched, runs
-//! the pure engine off the async threads and stores every scored pair with its
+//! 403s for what the caller may not read), then a background run that reads
+//! both sides through the store page by page, puts each read on the audit
+//! chain with the people it touched, runs the pure engine off the async
+//! threads (the right side streaming through it) and stores the pairs it kept
+//! (every link and review pair, each record's best non-matches) with their
 //! evidence for clerical review.
 
 use std::collections::BTreeSet;
@@ -678,10 +680,10 @@ fn figures(linked: &Linked, seconds: f64, read_seconds: f64) -> Value {
     let (matches, review, non_matches) = (
         count(Decision::Link),
         count(Decision::Review),
-        count(Decision::NonMatch),
+        count(Decision::NonMatch) + run.non_matches_dropped,
     );
     let displaced = run.pairs.iter().filter(|p| p.displaced).count();
-    let candidates = run.pairs.len();
+    let candidates = run.blocking.candidate_pairs;
     let reviewed_left: BTreeSet<usize> = run
         .pairs
         .iter()
@@ -716,6 +718,9 @@ fn figures(linked: &Linked, seconds: f64, read_seconds: f64) -> Value {
         "matches": matches,
         "review": review,
         "non_matches": non_matches,
+        // Each record's best non-matches are kept for the clerk; the rest
+        // are only counted.
+        "non_matches_kept": count(Decision::NonMatch),
         "displaced": displaced,
         "review_share": if left.is_empty() { 0.0 } else { reviewed_left.len() as f64 / left.len() as f64 },
         "blocking": run.blocking,
@@ -728,7 +733,7 @@ fn figures(linked: &Linked, seconds: f64, read_seconds: f64) -> Value {
     })
 }
 
-/// Every pair best score first, with its evidence: each compared column's
+/// Every kept pair best score first, with its evidence: each compared column's
 /// left and right value, the level found and its weight.
 fn pairs(config: &LinkageConfig, linked: &Linked) -> Vec<NewLinkagePair> {
     let Linked {

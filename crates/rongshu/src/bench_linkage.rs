@@ -263,7 +263,7 @@ fn link_all(city: &Path) -> anyhow::Result<Vec<Figures>> {
         out.push(Figures {
             department,
             records: left.len(),
-            candidates: run.pairs.len(),
+            candidates: run.blocking.candidate_pairs,
             seconds,
             links: links.len(),
             correct,

@@ -163,6 +163,13 @@ fn default_max_block_size() -> usize {
     DEFAULT_MAX_BLOCK_SIZE
 }
 
+/// The default number of non-matches kept per left record.
+pub const DEFAULT_NON_MATCHES_KEPT: usize = 3;
+
+fn default_non_matches_kept() -> usize {
+    DEFAULT_NON_MATCHES_KEPT
+}
+
 /// A linkage configuration as written by a user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkageSpec {
@@ -179,6 +186,11 @@ pub struct LinkageSpec {
     pub max_block_size: usize,
     #[serde(default)]
     pub assignment: Assignment,
+    /// Of each left record's candidate pairs scored below review, how many
+    /// (the best) the result keeps; the rest are only counted. Links and
+    /// review pairs are always kept.
+    #[serde(default = "default_non_matches_kept")]
+    pub non_matches_kept: usize,
 }
 
 /// A compared column after checking: its levels are never empty and all apply.
@@ -199,6 +211,7 @@ pub struct LinkageConfig {
     em: EmSettings,
     max_block_size: usize,
     assignment: Assignment,
+    non_matches_kept: usize,
 }
 
 impl LinkageConfig {
@@ -274,6 +287,7 @@ impl LinkageConfig {
             em,
             max_block_size: spec.max_block_size,
             assignment: spec.assignment,
+            non_matches_kept: spec.non_matches_kept,
         })
     }
 
@@ -299,6 +313,10 @@ impl LinkageConfig {
 
     pub fn assignment(&self) -> Assignment {
         self.assignment
+    }
+
+    pub fn non_matches_kept(&self) -> usize {
+        self.non_matches_kept
     }
 
     /// The compared column a blocking column refers to, if any, so blocking uses

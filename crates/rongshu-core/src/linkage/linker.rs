@@ -19,7 +19,7 @@ use super::em::{estimate_with, rule_columns, splitmix64};
 use super::error::LinkageError;
 use super::pattern::{Canonical, Comparator, ExactTally};
 use super::run::LinkageRun;
-use super::score::score_with;
+use super::score::score_pruned;
 use super::table::Table;
 
 /// One block of a rule: the left rows with its key and the kept right rows
@@ -353,13 +353,13 @@ impl Linker {
             &rule_columns(&config),
             &candidates,
         )?;
-        let mut pairs = score_with(
+        let (mut pairs, non_matches_dropped) = score_pruned(
             &comparator,
             config.thresholds(),
             &em.parameters,
-            &left,
-            &kept,
+            (&left, &kept),
             &candidates,
+            config.non_matches_kept(),
         )?;
         assign(&mut pairs, config.assignment());
         Ok(Linked {
@@ -367,6 +367,7 @@ impl Linker {
                 blocking,
                 em,
                 pairs,
+                non_matches_dropped,
             },
             left,
             right: kept,
@@ -454,6 +455,48 @@ mod tests {
             assert_eq!(linked.right_ordinals[pair.pair.right], k * 500);
             assert_eq!(pair.decision, Decision::Link, "{pair:?}");
         }
+    }
+
+    #[test]
+    fn a_record_keeps_its_link_and_its_three_best_non_matches() {
+        let mut left = Table::new(columns());
+        left.push("r".into(), person(0)).unwrap();
+        let mut linker = Linker::new(config(300), left, columns()).unwrap();
+        for i in 0..2_000 {
+            linker.push_right(format!("p{i}"), person(i)).unwrap();
+        }
+        // Eight others at person 0's address (a household, a tenement):
+        // candidates through the address rule, non-matches all.
+        let address = person(0)[2].clone();
+        for (k, given) in GIVEN.iter().take(8).enumerate() {
+            let others = vec![
+                Some(format!("欧阳{given}")),
+                Some(format!("19{}-06-15", 50 + k)),
+                address.clone(),
+            ];
+            linker.push_right(format!("n{k}"), others).unwrap();
+        }
+        let linked = linker.finish().unwrap();
+        let run = &linked.run;
+        let links: Vec<_> = run
+            .pairs
+            .iter()
+            .filter(|p| p.decision == Decision::Link)
+            .collect();
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].right_id, "p0");
+        let non: Vec<_> = run
+            .pairs
+            .iter()
+            .filter(|p| p.decision == Decision::NonMatch)
+            .collect();
+        assert_eq!(non.len(), 3);
+        assert_eq!(run.non_matches_dropped, run.blocking.candidate_pairs - 4);
+        assert!(non.iter().all(|p| p.right_id.starts_with('n')), "{non:?}");
+        // Those kept score at least as well as any let go: they all score
+        // alike, so the tie keeps the first rows.
+        let kept: Vec<&str> = non.iter().map(|p| p.right_id.as_str()).collect();
+        assert_eq!(kept, ["n0", "n1", "n2"]);
     }
 
     #[test]

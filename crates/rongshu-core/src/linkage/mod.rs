@@ -23,8 +23,8 @@ pub use assign::assign;
 pub use blocking::{BlockingReport, CandidatePair, RuleReport, block, block_with_report};
 pub use compare::{Outcome, canonical, compare, surname};
 pub use config::{
-    Assignment, BlockingRule, ColumnSpec, ComparisonKind, DEFAULT_MAX_BLOCK_SIZE, EmSettings,
-    Level, LinkageConfig, LinkageSpec, Thresholds,
+    Assignment, BlockingRule, ColumnSpec, ComparisonKind, DEFAULT_MAX_BLOCK_SIZE,
+    DEFAULT_NON_MATCHES_KEPT, EmSettings, Level, LinkageConfig, LinkageSpec, Thresholds,
 };
 pub use em::{ColumnParameters, EmReport, ModelParameters, estimate};
 pub use error::LinkageError;

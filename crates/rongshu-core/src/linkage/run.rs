@@ -16,7 +16,12 @@ use super::table::Table;
 pub struct LinkageRun {
     pub blocking: BlockingReport,
     pub em: EmReport,
+    /// Every pair kept: all links and review pairs, and each left record's
+    /// best non-matches (see `LinkageSpec::non_matches_kept`).
     pub pairs: Vec<ScoredPair>,
+    /// The non-matches scored and not kept.
+    #[serde(default)]
+    pub non_matches_dropped: usize,
 }
 
 /// Links `left` to `right` under `config`, both held whole; a pair's `right`

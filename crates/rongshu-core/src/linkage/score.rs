@@ -79,7 +79,63 @@ pub(crate) fn score_with(
     right: &Table,
     pairs: &[CandidatePair],
 ) -> Result<Vec<ScoredPair>, LinkageError> {
-    // Parameters may come from an earlier run: they must describe these columns.
+    check_fit(comparator, params)?;
+    pairs
+        .iter()
+        .map(|&pair| score_pair(comparator, thresholds, params, left, right, pair))
+        .collect()
+}
+
+/// As [`score_with`], keeping of each left record's non-matches only its
+/// `keep_non_matches` best (a clerk asking why a record was not linked looks
+/// at its nearest candidates, not at its hundredth namesake): a left record
+/// of millions of candidates then holds a few. Links and review pairs are all
+/// kept. `pairs` come sorted by left row, as blocking gives them; also
+/// returns how many non-matches were let go.
+pub(crate) fn score_pruned(
+    comparator: &Comparator<'_>,
+    thresholds: Thresholds,
+    params: &ModelParameters,
+    (left, right): (&Table, &Table),
+    pairs: &[CandidatePair],
+    keep_non_matches: usize,
+) -> Result<(Vec<ScoredPair>, usize), LinkageError> {
+    check_fit(comparator, params)?;
+    let mut kept = Vec::new();
+    let mut dropped = 0;
+    let mut non_matches: Vec<ScoredPair> = Vec::new();
+    let mut flush = |non_matches: &mut Vec<ScoredPair>, kept: &mut Vec<ScoredPair>| {
+        non_matches.sort_by(|a, b| {
+            b.probability
+                .total_cmp(&a.probability)
+                .then(a.pair.cmp(&b.pair))
+        });
+        if non_matches.len() > keep_non_matches {
+            dropped += non_matches.len() - keep_non_matches;
+            non_matches.truncate(keep_non_matches);
+        }
+        kept.append(non_matches);
+    };
+    let mut current = None;
+    for &pair in pairs {
+        if current != Some(pair.left) {
+            flush(&mut non_matches, &mut kept);
+            current = Some(pair.left);
+        }
+        let scored = score_pair(comparator, thresholds, params, left, right, pair)?;
+        if scored.decision == Decision::NonMatch {
+            non_matches.push(scored);
+        } else {
+            kept.push(scored);
+        }
+    }
+    flush(&mut non_matches, &mut kept);
+    kept.sort_by_key(|p| p.pair);
+    Ok((kept, dropped))
+}
+
+/// Parameters may come from an earlier run: they must describe these columns.
+fn check_fit(comparator: &Comparator<'_>, params: &ModelParameters) -> Result<(), LinkageError> {
     let fits = params.columns.len() == comparator.columns().len()
         && params
             .columns
@@ -88,47 +144,53 @@ pub(crate) fn score_with(
             .all(|(p, c)| {
                 p.column == c.name && p.m.len() == c.levels.len() + 1 && p.u.len() == p.m.len()
             });
-    if !fits {
-        return Err(LinkageError::ParameterMismatch(
+    if fits {
+        Ok(())
+    } else {
+        Err(LinkageError::ParameterMismatch(
             "columns or level counts differ".into(),
-        ));
+        ))
     }
-    pairs
+}
+
+fn score_pair(
+    comparator: &Comparator<'_>,
+    thresholds: Thresholds,
+    params: &ModelParameters,
+    left: &Table,
+    right: &Table,
+    pair: CandidatePair,
+) -> Result<ScoredPair, LinkageError> {
+    let pattern = comparator.pattern(pair.left, pair.right)?;
+    let evidence: Vec<ColumnEvidence> = params
+        .columns
         .iter()
-        .map(|&pair| {
-            let pattern = comparator.pattern(pair.left, pair.right)?;
-            let evidence: Vec<ColumnEvidence> = params
-                .columns
-                .iter()
-                .zip(&pattern)
-                .map(|(c, &code)| ColumnEvidence {
-                    column: c.column.clone(),
-                    outcome: c.outcome(code),
-                    weight: c.weight(code),
-                })
-                .collect();
-            let weight = evidence.iter().map(|e| e.weight).sum();
-            let probability = probability_from_weight(params.lambda, weight);
-            let id = |t: &Table, i: usize| t.rows().get(i).map(|r| r.id.clone());
-            let (Some(left_id), Some(right_id)) = (id(left, pair.left), id(right, pair.right))
-            else {
-                return Err(LinkageError::PairOutOfRange {
-                    left: pair.left,
-                    right: pair.right,
-                });
-            };
-            Ok(ScoredPair {
-                pair,
-                left_id,
-                right_id,
-                weight,
-                probability,
-                evidence,
-                decision: Decision::from_probability(probability, thresholds),
-                displaced: false,
-            })
+        .zip(&pattern)
+        .map(|(c, &code)| ColumnEvidence {
+            column: c.column.clone(),
+            outcome: c.outcome(code),
+            weight: c.weight(code),
         })
-        .collect()
+        .collect();
+    let weight = evidence.iter().map(|e| e.weight).sum();
+    let probability = probability_from_weight(params.lambda, weight);
+    let id = |t: &Table, i: usize| t.rows().get(i).map(|r| r.id.clone());
+    let (Some(left_id), Some(right_id)) = (id(left, pair.left), id(right, pair.right)) else {
+        return Err(LinkageError::PairOutOfRange {
+            left: pair.left,
+            right: pair.right,
+        });
+    };
+    Ok(ScoredPair {
+        pair,
+        left_id,
+        right_id,
+        weight,
+        probability,
+        evidence,
+        decision: Decision::from_probability(probability, thresholds),
+        displaced: false,
+    })
 }
 
 #[cfg(test)]

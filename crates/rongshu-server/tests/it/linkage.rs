@@ -322,6 +322,10 @@ async fn a_job_links_keyless_records_and_review_decides_the_uncertain(app: &Test
     assert_eq!(figures["left_rows"], 63, "{figures}");
     assert_eq!(figures["right_rows"], PEOPLE + 10);
     assert!(figures["candidate_pairs"].as_u64().unwrap() >= 63);
+    // Of the non-matches, each record's three best are kept for the clerk.
+    let kept = figures["non_matches_kept"].as_u64().unwrap();
+    assert!(kept <= 3 * 63, "{figures}");
+    assert!(figures["non_matches"].as_u64().unwrap() >= kept);
     assert!(figures["pairs_per_second"].as_f64().unwrap() > 0.0);
     let name_levels = figures["em"]["columns"][0]["levels"].as_array().unwrap();
     assert_eq!(name_levels[0]["level"], "exact");
@@ -353,6 +357,7 @@ async fn a_job_links_keyless_records_and_review_decides_the_uncertain(app: &Test
     );
     assert_eq!(matches.len(), 61);
     assert_eq!(job["counts"]["matches"], 61);
+    assert_eq!(job["counts"]["non_matches"], figures["non_matches_kept"]);
 
     // The uncertain record waits for a clerk, with its evidence side by side.
     let review = pairs(app, &w.cast.admin, id, "review").await;
