@@ -494,7 +494,7 @@ async fn run(ctx: &Ctx, id: i64, plan: Plan) -> Result<(Value, Vec<NewLinkagePai
     while let Some(page) = reader.next_page().await? {
         let fed = Instant::now();
         linker = tokio::task::spawn_blocking(move || {
-            for (key, values) in page {
+            for (key, values) in &page {
                 linker.push_right(key, values)?;
             }
             Ok::<_, LinkageError>(linker)

@@ -77,7 +77,7 @@ pub fn block_with_report(
     // One blocking for both ways in: the right rows stream through a linker.
     let mut linker = Linker::new(config.clone(), left.clone(), right.columns().to_vec())?;
     for row in right.rows() {
-        linker.push_right(row.id.clone(), row.values.clone())?;
+        linker.push_right(&row.id, &row.values)?;
     }
     Ok(linker.blocked())
 }

@@ -140,15 +140,11 @@ impl Linker {
         })
     }
 
-    /// Feed the next right row.
-    pub fn push_right(
-        &mut self,
-        id: String,
-        values: Vec<Option<String>>,
-    ) -> Result<(), LinkageError> {
+    /// Feed the next right row; it is copied only if it is kept.
+    pub fn push_right(&mut self, id: &str, values: &[Option<String>]) -> Result<(), LinkageError> {
         if values.len() != self.kept.columns().len() {
             return Err(LinkageError::RowWidth {
-                id,
+                id: id.to_owned(),
                 expected: self.kept.columns().len(),
                 got: values.len(),
             });
@@ -200,7 +196,7 @@ impl Linker {
             keep = true;
         }
         if keep {
-            self.kept.push(id, values)?;
+            self.kept.push(id.to_owned(), values.to_vec())?;
             self.kept_canonical.push(row_canonical);
             self.kept_ordinal.push(ordinal);
         }
@@ -433,7 +429,7 @@ mod tests {
         }
         let mut linker = Linker::new(config(300), left, columns()).unwrap();
         for i in 0..10_000 {
-            linker.push_right(format!("p{i}"), person(i)).unwrap();
+            linker.push_right(&format!("p{i}"), &person(i)).unwrap();
         }
         let (seen, kept) = linker.right_rows();
         assert_eq!(seen, 10_000);
@@ -463,7 +459,7 @@ mod tests {
         left.push("r".into(), person(0)).unwrap();
         let mut linker = Linker::new(config(300), left, columns()).unwrap();
         for i in 0..2_000 {
-            linker.push_right(format!("p{i}"), person(i)).unwrap();
+            linker.push_right(&format!("p{i}"), &person(i)).unwrap();
         }
         // Eight others at person 0's address (a household, a tenement):
         // candidates through the address rule, non-matches all.
@@ -474,7 +470,7 @@ mod tests {
                 Some(format!("19{}-06-15", 50 + k)),
                 address.clone(),
             ];
-            linker.push_right(format!("n{k}"), others).unwrap();
+            linker.push_right(&format!("n{k}"), &others).unwrap();
         }
         let linked = linker.finish().unwrap();
         let run = &linked.run;
@@ -515,7 +511,7 @@ mod tests {
         let mut linker = Linker::new(config, left, vec!["name".into()]).unwrap();
         for i in 0..8 {
             linker
-                .push_right(format!("p{i}"), vec![Some("王伟".into())])
+                .push_right(&format!("p{i}"), &[Some("王伟".into())])
                 .unwrap();
         }
         let (pairs, report) = linker.blocked();
@@ -523,7 +519,7 @@ mod tests {
         assert_eq!(report.rules[0].skipped_pairs, 8);
         // A row of the wrong width is refused, not truncated.
         assert!(matches!(
-            linker.push_right("x".into(), vec![]),
+            linker.push_right("x", &[]),
             Err(LinkageError::RowWidth { .. })
         ));
         let linked = linker.finish().unwrap();

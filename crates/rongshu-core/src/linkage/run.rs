@@ -34,7 +34,7 @@ pub fn link(
 ) -> Result<LinkageRun, LinkageError> {
     let mut linker = Linker::new(config.clone(), left.clone(), right.columns().to_vec())?;
     for row in right.rows() {
-        linker.push_right(row.id.clone(), row.values.clone())?;
+        linker.push_right(&row.id, &row.values)?;
     }
     let Linked {
         mut run,
