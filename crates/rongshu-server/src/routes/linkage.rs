@@ -21,8 +21,10 @@ use crate::state::AppState;
 /// "right": {"resource", "id"?} or {"registry": "person"|"entity"} (the
 /// platform office only), "columns": [{"name", "right_name"?, "kind",
 /// "levels"?}], "blocking": [{"columns": [...]}], "thresholds": {"link",
-/// "review"}, "em": {"learn", ...}?, "max_block_size"?, "assignment"?}`. It
-/// runs in the background; follow it at `GET /api/v1/linkage/jobs/{id}`.
+/// "review"}, "em": {"learn", ...}?, "max_block_size"?, "assignment"?,
+/// "non_matches_kept"? (default 3: each left record's best non-matches kept
+/// with their evidence, the rest only counted)}`. It runs in the background;
+/// follow it at `GET /api/v1/linkage/jobs/{id}`.
 #[utoipa::path(post, path = "/api/v1/linkage/jobs", tag = "linkage",
     responses((status = 202, description = "The job, queued"),
               (status = 400, description = "The configuration does not parse or does not fit the resources"),
