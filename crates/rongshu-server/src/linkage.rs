@@ -511,7 +511,7 @@ async fn run(ctx: &Ctx, id: i64, plan: Plan) -> Result<(Value, Vec<NewLinkagePai
         .map_err(|e| bad(e.to_string()))?;
     engine += finishing.elapsed();
     let seconds = engine.as_secs_f64();
-    let read_seconds = (started.elapsed() - engine).as_secs_f64();
+    let read_seconds = started.elapsed().saturating_sub(engine).as_secs_f64();
     let figures = figures(&linked, seconds, read_seconds);
     let pairs = pairs(&config, &linked);
     Ok((figures, pairs))
