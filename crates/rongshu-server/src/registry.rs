@@ -7,7 +7,7 @@
 //! provider's sharing decision. The registry adds no grants of its own.
 
 use rongshu_core::registry::SubjectKind;
-use rongshu_store::{RegistryRun, Resource, Store};
+use rongshu_store::{Resource, Store};
 
 use chrono::{DateTime, Utc};
 
@@ -27,7 +27,7 @@ pub async fn after_batch(store: &Store, now: DateTime<Utc>, resource: &Resource)
         }
     }
     match store
-        .verify_after_batch(&resource.code, now, RegistryRun::new(DUE_WORKING_DAYS))
+        .verify_after_batch(&resource.code, now, store.registry_run(DUE_WORKING_DAYS))
         .await
     {
         Ok(Some(stats)) => tracing::info!(

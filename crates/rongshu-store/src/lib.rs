@@ -98,6 +98,8 @@ pub struct Store {
     pg_copy: Option<std::sync::Arc<sqlx::postgres::PgConnectOptions>>,
     /// On a SQLite file: connections for short reads made in place.
     readers: Option<Arc<direct::Readers>>,
+    /// What the registry's build and verification may hold, in MiB.
+    registry_memory_mib: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -174,7 +176,23 @@ impl Store {
             backend,
             pg_copy,
             readers,
+            registry_memory_mib: RegistryRun::DEFAULT_MEMORY_MIB,
         })
+    }
+
+    /// The same store, its registry runs (the build, and verification after
+    /// each batch) holding about `mib` MiB at most.
+    pub fn with_registry_memory_mib(mut self, mib: u64) -> Self {
+        self.registry_memory_mib = mib;
+        self
+    }
+
+    /// A registry run under this store's memory budget.
+    pub fn registry_run(&self, due_working_days: u32) -> RegistryRun {
+        RegistryRun {
+            due_working_days,
+            memory_mib: self.registry_memory_mib,
+        }
     }
 
     /// A transaction that will write. On SQLite it takes the write lock at
@@ -216,5 +234,30 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registry_budget_goes_with_every_clone_of_the_store() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(&sqlite_url_for_dir(dir.path())).await.unwrap();
+            assert_eq!(
+                store.registry_run(10).memory_mib,
+                RegistryRun::DEFAULT_MEMORY_MIB
+            );
+            let store = store.with_registry_memory_mib(64);
+            let run = store.clone().registry_run(10);
+            assert_eq!((run.memory_mib, run.due_working_days), (64, 10));
+            store.close().await;
+        });
     }
 }

@@ -69,12 +69,10 @@ pub enum BenchCommand {
     /// Generate the synthetic city, load every extract, build both base
     /// registries and verify everything; print the times and the tickets'
     /// precision and recall against the injected conflicts.
+    /// The build's memory budget is `--registry-memory-mib`.
     Registry {
         #[arg(long, default_value_t = 100_000)]
         people: u64,
-        /// Memory the registry build and verification may hold, in MiB.
-        #[arg(long, default_value_t = rongshu_store::RegistryRun::DEFAULT_MEMORY_MIB)]
-        memory_mib: u64,
     },
 }
 
@@ -93,9 +91,7 @@ pub async fn run(command: BenchCommand, db: &DbArgs) -> anyhow::Result<ExitCode>
             connections,
         } => crate::bench_api::run(people, seconds, connections, db).await,
         BenchCommand::Linkage { people } => crate::bench_linkage::run(people).await,
-        BenchCommand::Registry { people, memory_mib } => {
-            crate::bench_registry::run(people, memory_mib, db).await
-        }
+        BenchCommand::Registry { people } => crate::bench_registry::run(people, db).await,
     }
 }
 

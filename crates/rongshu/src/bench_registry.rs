@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use rongshu_core::value::CellValue;
 use rongshu_server::PasswordCost;
-use rongshu_store::{Filter, RecordQuery, RegistryRun, Store, TicketFilter};
+use rongshu_store::{Filter, RecordQuery, Store, TicketFilter};
 
 use crate::bench_open::status_kib;
 use rongshu_synth::SynthConfig;
@@ -43,13 +43,16 @@ fn element(department: &str, field: &str) -> Option<&'static str> {
 
 type Expected = (String, String, String);
 
-pub async fn run(people: u64, memory_mib: u64, db: &DbArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(people: u64, db: &DbArgs) -> anyhow::Result<ExitCode> {
+    let memory_mib = db.registry_memory_mib;
     let scratch = tempfile::tempdir()?;
     let url = match &db.database_url {
         Some(url) => url.clone(),
         None => rongshu_store::sqlite_url_for_dir(scratch.path()),
     };
-    let store = Store::open(&url).await?;
+    let store = Store::open(&url)
+        .await?
+        .with_registry_memory_mib(memory_mib);
     if store.portal_counts().await?.departments > 0 {
         anyhow::bail!(
             "the database is not empty: give an empty one (or none, for SQLite in a temporary directory)"
@@ -67,10 +70,7 @@ pub async fn run(people: u64, memory_mib: u64, db: &DbArgs) -> anyhow::Result<Ex
     let load = started.elapsed().as_secs_f64();
     println!("generated and loaded the twelve extracts in {load:.1} s");
 
-    let run = RegistryRun {
-        due_working_days: rongshu_server::registry::DUE_WORKING_DAYS,
-        memory_mib,
-    };
+    let run = store.registry_run(rongshu_server::registry::DUE_WORKING_DAYS);
     // The peak of the build alone: generation and loading came before.
     // (Resetting the peak sets it to the memory resident now, which may
     // still hold what the generator freed: the build's own share is the

@@ -44,6 +44,16 @@ pub struct DbArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
+    /// Memory the base registries' build and verification (after each
+    /// batch, or of everything on demand) may hold, in MiB.
+    #[arg(
+        long,
+        global = true,
+        env = "RONGSHU_REGISTRY_MEMORY_MIB",
+        default_value_t = rongshu_store::RegistryRun::DEFAULT_MEMORY_MIB,
+        value_parser = clap::value_parser!(u64).range(16..)
+    )]
+    pub registry_memory_mib: u64,
 }
 
 impl DbArgs {
@@ -63,7 +73,9 @@ impl DbArgs {
     }
 
     pub async fn open(&self) -> anyhow::Result<Store> {
-        Ok(Store::open(&self.url()?).await?)
+        Ok(Store::open(&self.url()?)
+            .await?
+            .with_registry_memory_mib(self.registry_memory_mib))
     }
 }
 

@@ -270,7 +270,7 @@ pub async fn load_if_empty(store: &Store, data_dir: &Path) -> anyhow::Result<()>
     let stats = store
         .verify_registry(
             chrono::Utc::now(),
-            rongshu_store::RegistryRun::new(rongshu_server::registry::DUE_WORKING_DAYS),
+            store.registry_run(rongshu_server::registry::DUE_WORKING_DAYS),
         )
         .await?;
     tracing::info!(

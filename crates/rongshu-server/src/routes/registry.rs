@@ -14,7 +14,7 @@ use rongshu_core::audit::AuditEntry;
 use rongshu_core::ident::{CitizenId, OrgCode, Uscc};
 use rongshu_core::people::PersonHash;
 use rongshu_core::registry::{Answer, Answerer, SubjectKind, entity_facts, person_facts};
-use rongshu_store::{Answering, NewDispute, RegistryRun, Resource, Ticket, TicketFilter};
+use rongshu_store::{Answering, NewDispute, Resource, Ticket, TicketFilter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -50,7 +50,7 @@ pub(crate) async fn verify_all(
     let now = state.clock.now();
     let stats = state
         .store
-        .verify_registry(now, RegistryRun::new(DUE_WORKING_DAYS))
+        .verify_registry(now, state.store.registry_run(DUE_WORKING_DAYS))
         .await?;
     let record = doer(actor).record(now, "registry.verify", None, json!({ "stats": stats }));
     state.audit.record(record).await?;

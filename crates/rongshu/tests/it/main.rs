@@ -702,3 +702,25 @@ fn validate_prints_one_object_per_value_and_fails_on_an_invalid_one() {
     assert_eq!(lines[0]["valid"], true);
     assert_eq!(lines[1]["outcome"], "legacy_checksum");
 }
+
+#[test]
+fn a_registry_memory_budget_below_the_floor_is_refused_by_name() {
+    let out = Command::new(BIN)
+        .args(["validate", "uscc", "91110000600037341L"])
+        .args(["--registry-memory-mib", "8"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("--registry-memory-mib"), "{said}");
+    let out = Command::new(BIN)
+        .args(["validate", "uscc", "91110000600037341L"])
+        .env("RONGSHU_REGISTRY_MEMORY_MIB", "64")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
