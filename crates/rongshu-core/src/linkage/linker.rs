@@ -22,6 +22,10 @@ use super::run::LinkageRun;
 use super::score::score_pruned;
 use super::table::Table;
 
+/// Sets the reservoir's random stream apart from the pair sample's, which
+/// starts from the same configured seed.
+const RESERVOIR_STREAM: u64 = 0x7265_7365_7276_6f69;
+
 /// One block of a rule: the left rows with its key and the kept right rows
 /// that share it, until the block grows past the cap.
 #[derive(Default)]
@@ -123,7 +127,8 @@ impl Linker {
                     .then(|| ExactTally::of_left(&left_canonical, c))
             })
             .collect();
-        let rng = config.em().seed;
+        // Its own stream, not the one the random pairs are drawn from later.
+        let rng = config.em().seed ^ RESERVOIR_STREAM;
         Ok(Self {
             kept: right_shape,
             config,
