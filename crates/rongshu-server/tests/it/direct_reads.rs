@@ -25,16 +25,8 @@ fn id(seq: u32) -> CellValue {
 async fn a_lookup_by_key_reads_what_the_pool_reads(app: &TestApp) {
     let cast = app.cast().await;
     let code = app.population_resource(&cast, "unconditional").await;
-    let (status, report, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            &cast.provider,
-            population_csv(25),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    app.load_batch(&code, &cast.provider, population_csv(25))
+        .await;
     let resource = app.store.resource(&code).await.unwrap();
     let every: Vec<String> = [
         "id_number",

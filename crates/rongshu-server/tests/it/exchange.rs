@@ -50,16 +50,7 @@ async fn get(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
 /// Upserts, a replacement and a deletion: every kind of change.
 async fn a_history_of_batches(app: &TestApp, cast: &Cast, code: &str) {
     let csv = population_csv(8);
-    let (status, report, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            &cast.provider,
-            csv,
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    app.load_batch(code, &cast.provider, csv).await;
     batch(
         app,
         cast,
@@ -748,28 +739,11 @@ async fn claims_are_verified_without_disclosing_anything_else(app: &TestApp) {
     let cast = app.cast().await;
     let code = app.population_resource(&cast, "unconditional").await;
     // Person 1: 张一, 1980-01-01, 武侯区, 1 child, income 10001.50 (grade 4).
-    let (status, report, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            &cast.provider,
-            population_csv(3),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    app.load_batch(&code, &cast.provider, population_csv(3))
+        .await;
     // Person 7 has no birth date on record.
     let csv = format!("id_number,name,district\n{},张七,锦江区\n", id(7));
-    let (status, _, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            &cast.provider,
-            csv,
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    app.load_batch(&code, &cast.provider, csv).await;
 
     let (status, body, text) = verify(
         app,

@@ -219,16 +219,7 @@ async fn a_batch_flags_exactly_the_faults_its_extract_can_reveal(app: &TestApp) 
     assert_eq!(res.status(), StatusCode::OK);
 
     let file = std::fs::read(city.path().join(&extract.file)).unwrap();
-    let (status, report, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            &cast.provider,
-            file,
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    let report = app.load_batch(&code, &cast.provider, file).await;
     assert_eq!(report["rows_read"].as_u64(), Some(extract.rows));
     let batch = report["batch_id"].as_str().unwrap();
     let res = app

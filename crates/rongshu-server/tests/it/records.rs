@@ -27,16 +27,9 @@ async fn a_batch_is_loaded_and_read_back_with_filters_and_paging(app: &TestApp) 
     let cast = app.cast().await;
     let code = app.population_resource(&cast, "unconditional").await;
     assert!(code.starts_with("101001-"), "{code}");
-    let (status, report, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            &cast.provider,
-            population_csv(25),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    let report = app
+        .load_batch(&code, &cast.provider, population_csv(25))
+        .await;
     assert_eq!(
         (report["rows_read"].as_u64(), report["rows_loaded"].as_u64()),
         (Some(25), Some(25))
@@ -140,16 +133,7 @@ async fn a_bad_row_is_reported_by_line_and_item_and_the_rest_loads(app: &TestApp
     let mut broken = lines.clone();
     broken[6] = broken[6].replace("1980-01-01", "1980-02-30");
     csv = broken.join("\n") + "\n";
-    let (status, report, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            &cast.provider,
-            csv,
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let report = app.load_batch(&code, &cast.provider, csv).await;
     assert_eq!(report["rows_loaded"], 9);
     assert_eq!(report["rows_rejected"], 1);
     let reject = &report["rejects"][0];
@@ -349,16 +333,9 @@ async fn gb18030_files_are_converted(app: &TestApp) {
         citizen_id("510104", "19900505", 2)
     );
     let (bytes, _, _) = encoding_rs::GB18030.encode(&text);
-    let (status, report, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            &cast.provider,
-            bytes.into_owned(),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let report = app
+        .load_batch(&code, &cast.provider, bytes.into_owned())
+        .await;
     assert_eq!(report["encoding"], "GB18030");
     let (_, page, _) = json_of(
         app.get(
@@ -722,16 +699,7 @@ async fn declared_quality_rules_reject_warn_and_are_reported(app: &TestApp) {
         id(3),
         id(4)
     );
-    let (status, report, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            &cast.provider,
-            csv,
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    let report = app.load_batch(&code, &cast.provider, csv).await;
     assert_eq!(
         (
             report["rows_loaded"].as_u64(),

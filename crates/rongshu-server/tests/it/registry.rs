@@ -64,16 +64,7 @@ async fn get(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
 
 async fn load(app: &TestApp, city: &City, dept: &str, csv: String) -> Value {
     let code = city.resources.get(dept).expect("resource");
-    let (status, report, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            city.token(dept),
-            csv,
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    let report = app.load_batch(code, city.token(dept), csv).await;
     assert_eq!(report["rows_rejected"], 0, "{report}");
     report
 }
@@ -955,16 +946,12 @@ async fn a_citizen_sees_the_record_with_its_sources_and_disputes_a_value(app: &T
     )
     .await;
     let me = city.p[2].clone();
-    let (status, report, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            &tel,
-            format!("record_no,phone,holder\nTX1,13800000002,{me}\n"),
-        )
-        .await,
+    app.load_batch(
+        &code,
+        &tel,
+        format!("record_no,phone,holder\nTX1,13800000002,{me}\n"),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
     verify(app, &city).await;
 
     let (status, otp, _) = json_of(

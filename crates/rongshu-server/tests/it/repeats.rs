@@ -56,16 +56,7 @@ async fn repeated_keys_and_unique_values_far_apart_are_caught_by_line(app: &Test
         };
         csv.push_str(&format!("{},{name},{children}\n", id(person)));
     }
-    let (status, report, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            &cast.provider,
-            csv,
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    let report = app.load_batch(&code, &cast.provider, csv).await;
     assert_eq!(report["rows_rejected"], 4, "{report}");
     assert_eq!(report["rows_loaded"], u64::from(ROWS) - 4);
     let rejects: Vec<(u64, String)> = report["rejects"]

@@ -70,16 +70,7 @@ async fn load_varied(app: &TestApp, cast: &Cast, code: &str) {
             "{id},张{name},{birth},{district},{children},{income}\n"
         ));
     }
-    let (status, report, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            &cast.provider,
-            csv,
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    let report = app.load_batch(code, &cast.provider, csv).await;
     assert_eq!(report["rows_loaded"], 23, "{report}");
 }
 

@@ -262,6 +262,20 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Deliver a CSV batch (the default mode, upsert) as `token`: it must
+    /// load; returns its report.
+    pub async fn load_batch(
+        &self,
+        code: &str,
+        token: &str,
+        csv: impl Into<reqwest::Body>,
+    ) -> Value {
+        let path = format!("/api/v1/resources/{code}/batches");
+        let (status, report, _) = json_of(self.post_csv(&path, token, csv).await).await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        report
+    }
+
     /// A department and a user with roles in it, made directly (not over HTTP).
     pub async fn seed_user(&self, dept: &str, username: &str, roles: &[Role]) {
         let now = chrono::Utc::now();
