@@ -25,6 +25,11 @@ pub enum BenchCommand {
     Ingest {
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
+        /// Write the rows in an order unrelated to their keys, as a
+        /// department's export often is, instead of sorted by ID number: both
+        /// loads then add to their key index at random places.
+        #[arg(long)]
+        shuffled: bool,
     },
     /// Keyed lookups of single persons through the audited, masked data API
     /// beside an endpoint of the same server that only returns a fixed JSON
@@ -84,7 +89,14 @@ pub async fn run(command: BenchCommand, db: &DbArgs) -> anyhow::Result<ExitCode>
             queries,
             connections,
         } => crate::bench_open::run(datasets, rows, queries, connections, db).await,
-        BenchCommand::Ingest { rows } => ingest(rows, db).await,
+        BenchCommand::Ingest { rows, shuffled } => {
+            let order = if shuffled {
+                RowOrder::Shuffled
+            } else {
+                RowOrder::ByKey
+            };
+            ingest(rows, order, db).await
+        }
         BenchCommand::Api {
             people,
             seconds,
@@ -108,8 +120,38 @@ const COLUMNS: [(&str, &str, &str); 10] = [
     ("updated", "date", "DATE"),
 ];
 
+/// The order of the people in a generated file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowOrder {
+    /// Sorted by ID number (by birth date, then sequence).
+    ByKey,
+    /// Each person once, in an order unrelated to the ID numbers.
+    Shuffled,
+}
+
+impl RowOrder {
+    /// The people of a file of `rows`, by line (0-based, header aside).
+    /// Shuffled: line `n` holds person `n * stride mod rows`, with a stride
+    /// near `rows` / φ that shares no factor with `rows`; that visits every
+    /// person once, and neighbouring lines hold people far apart.
+    fn people(self, rows: u64) -> impl Iterator<Item = u64> {
+        let stride = match self {
+            RowOrder::ByKey => 1,
+            RowOrder::Shuffled => ((rows as f64 * 0.618_034) as u64..rows)
+                .find(|s| *s > 1 && gcd(*s, rows) == 1)
+                .unwrap_or(1),
+        };
+        let modulus = u128::from(rows.max(1));
+        (0..u128::from(rows)).map(move |n| ((n * u128::from(stride)) % modulus) as u64)
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
 /// A deterministic CSV of `rows` people with valid ID numbers and USCCs.
-pub(crate) fn write_csv(path: &Path, rows: u64) -> anyhow::Result<u64> {
+pub(crate) fn write_csv(path: &Path, rows: u64, order: RowOrder) -> anyhow::Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let header: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
     writeln!(out, "{}", header.join(","))?;
@@ -128,7 +170,7 @@ pub(crate) fn write_csv(path: &Path, rows: u64) -> anyhow::Result<u64> {
             format!("{first17}{}", uscc::check_char(&first17).unwrap_or('0'))
         })
         .collect();
-    for i in 0..rows {
+    for i in order.people(rows) {
         // A thousand sequence numbers per birth date keep every ID unique.
         let birth = chrono::NaiveDate::from_ymd_opt(1940, 1, 1).unwrap_or_default()
             + chrono::Duration::days((i / 1000) as i64);
@@ -232,12 +274,16 @@ fn print_line(backend: &str, rows: u64, ours: f64, baseline_name: &str, baseline
     );
 }
 
-async fn ingest(rows: u64, db: &DbArgs) -> anyhow::Result<ExitCode> {
+async fn ingest(rows: u64, order: RowOrder, db: &DbArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     let csv = dir.path().join("bench.csv");
-    let bytes = write_csv(&csv, rows)?;
+    let bytes = write_csv(&csv, rows, order)?;
+    let ordered = match order {
+        RowOrder::ByKey => "sorted by key",
+        RowOrder::Shuffled => "shuffled",
+    };
     println!(
-        "file: {rows} rows, 10 columns, {:.1} MiB; ratio = baseline time / rongshu time (>1 means rongshu is faster)",
+        "file: {rows} rows, 10 columns, {:.1} MiB, {ordered}; ratio = baseline time / rongshu time (>1 means rongshu is faster)",
         bytes as f64 / 1048576.0
     );
 
@@ -282,4 +328,25 @@ async fn ingest(rows: u64, db: &DbArgs) -> anyhow::Result<ExitCode> {
         print_line("postgres", rows, our_secs, "psql \\copy", base_secs);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shuffled_file_has_every_person_once_out_of_key_order() {
+        for rows in [1u64, 2, 10, 997, 1000, 4096] {
+            let people: Vec<u64> = RowOrder::Shuffled.people(rows).collect();
+            let mut sorted = people.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..rows).collect::<Vec<_>>(), "{rows} rows");
+            if rows >= 10 {
+                assert_ne!(people, sorted, "{rows} rows stayed in key order");
+            }
+        }
+        let sorted: Vec<u64> = RowOrder::ByKey.people(5).collect();
+        assert_eq!(sorted, [0, 1, 2, 3, 4]);
+        assert_eq!(RowOrder::Shuffled.people(0).count(), 0);
+    }
 }

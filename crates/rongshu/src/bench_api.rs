@@ -14,7 +14,7 @@ use rongshu_server::service::{self, Doer, NewAccount};
 use rongshu_server::{App, PasswordCost, ServerConfig, SystemClock};
 use rongshu_store::{BatchMode, Store, TokenOwner};
 
-use crate::bench::{spec, write_csv};
+use crate::bench::{RowOrder, spec, write_csv};
 use crate::cli::DbArgs;
 
 /// Latencies and counts of one endpoint under load.
@@ -167,7 +167,7 @@ pub async fn run(
     }
     let resource = store.resource(&resource.code).await?;
     let csv = dir.path().join("people.csv");
-    write_csv(&csv, people)?;
+    write_csv(&csv, people, RowOrder::ByKey)?;
     let loaded = service::ingest_csv_file(&store, now, &cli, &resource, &csv, BatchMode::Upsert)
         .await
         .map_err(e)?;

@@ -20,7 +20,7 @@ use rongshu_server::service::{self, Doer};
 use rongshu_server::{App, PasswordCost, ServerConfig, SystemClock};
 use rongshu_store::{BatchMode, Store};
 
-use crate::bench::{spec, write_csv};
+use crate::bench::{RowOrder, spec, write_csv};
 use crate::cli::DbArgs;
 
 /// (department code, name, topic, subjects).
@@ -265,7 +265,7 @@ pub async fn run(
     }
     let resource = store.resource(&resource.code).await?;
     let csv = dir.path().join("rows.csv");
-    write_csv(&csv, rows)?;
+    write_csv(&csv, rows, RowOrder::ByKey)?;
     let started = Instant::now();
     let loaded = service::ingest_csv_file(
         &store,
