@@ -9,7 +9,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, FixedOffset, Utc};
@@ -19,7 +19,7 @@ use super::console::{
     ConsoleUser, Fields, NoticeQuery, csrf_ok, csrf_refused, error_page, field,
     form_urlencoded_component,
 };
-use super::{LangQuery, Texts, choose_lang, render};
+use super::{LangQuery, Texts, choose_lang, render_form};
 use crate::auth::app_guard::effective_limit;
 use crate::error::ApiError;
 use crate::routes::applications::keys::{self, KeyView, NewKeyRequest, RotateRequest};
@@ -121,11 +121,7 @@ async fn list_page(
         form_name: form.0,
         form_description: form.1,
     };
-    let mut response = render(&page, &[]);
-    if !error.is_empty() {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    response
+    render_form(&page, error)
 }
 
 async fn application_list(
@@ -300,10 +296,7 @@ async fn detail_page(
         csrf: user.csrf,
     };
     let has_secret = page.secret.is_some();
-    let mut response = render(&page, &[]);
-    if !input.error.is_empty() {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
+    let mut response = render_form(&page, input.error);
     if has_secret {
         // The page holds a secret: no copy in any cache, the browser's included.
         response

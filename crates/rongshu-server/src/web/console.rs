@@ -15,7 +15,7 @@ use rongshu_core::catalog::{
 use rongshu_store::{Demand, DemandEvent, HistoryEntry, Resource};
 use serde_json::{Value, json};
 
-use super::{LangQuery, Texts, choose_lang, render};
+use super::{LangQuery, Texts, choose_lang, render, render_form};
 use crate::auth::{Actor, MaybeActor};
 use crate::error::ApiError;
 use crate::routes::demands::{self, AnswerRequest, NewDemandRequest};
@@ -323,11 +323,7 @@ fn form_page(
         ],
         grades: vec!["1", "2", "3", "4"],
     };
-    let mut response = render(&page, &[]);
-    if !error.is_empty() {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    response
+    render_form(&page, error)
 }
 
 async fn new_resource(
@@ -752,19 +748,15 @@ async fn demands_page(
             age_days: demands::age_days(d, now),
         })
         .collect();
-    let mut response = render(
+    render_form(
         &DemandsPage {
             t,
             csrf,
             error,
             items,
         },
-        &[],
-    );
-    if !error.is_empty() {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    response
+        error,
+    )
 }
 
 async fn demand_list(

@@ -5,13 +5,13 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use rongshu_core::catalog::NewElementRequest;
 
 use super::console::{ConsoleUser, Fields, csrf_ok, csrf_refused, error_page, field};
-use super::{LangQuery, Texts, choose_lang, render};
+use super::{LangQuery, Texts, choose_lang, render_form};
 use crate::error::ApiError;
 use crate::routes::elements::create_element;
 use crate::state::AppState;
@@ -92,11 +92,7 @@ async fn elements_page(
         departments: departments.into_iter().map(|d| (d.code, d.name)).collect(),
         form,
     };
-    let mut response = render(&page, &[]);
-    if !error.is_empty() {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    response
+    render_form(&page, error)
 }
 
 async fn element_list(

@@ -106,6 +106,17 @@ pub(crate) fn render(template: &impl Template, set_cookies: &[String]) -> Respon
     }
 }
 
+/// A page with a form, shown again with `error` when the form was refused:
+/// then 422, so that a client (or a test) can tell a refusal from a success
+/// without reading the page.
+pub(crate) fn render_form(template: &impl Template, error: &str) -> Response {
+    let mut response = render(template, &[]);
+    if !error.is_empty() {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    response
+}
+
 pub(crate) fn share_label(t: &Texts, share: ShareType) -> &'static str {
     match share {
         ShareType::Unconditional => t.share_unconditional,

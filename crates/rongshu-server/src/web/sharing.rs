@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use rongshu_core::sharing::{Approval, Purpose, ShareRequestInput, local_date};
@@ -17,7 +17,7 @@ use super::console::{
     ConsoleUser, Fields, NoticeQuery, csrf_ok, csrf_refused, error_page, field,
     form_urlencoded_component, split_list,
 };
-use super::{LangQuery, Texts, choose_lang, render};
+use super::{LangQuery, Texts, choose_lang, render, render_form};
 use crate::error::ApiError;
 use crate::routes::{applications, grants, share_requests};
 use crate::state::AppState;
@@ -186,11 +186,7 @@ async fn requests_page(
             .collect(),
         form,
     };
-    let mut response = render(&page, &[]);
-    if !error.is_empty() {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    response
+    render_form(&page, error)
 }
 
 async fn request_list(

@@ -5,13 +5,13 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use rongshu_store::{Delivery, Subscription};
 
 use super::console::{ConsoleUser, Fields, csrf_ok, csrf_refused, error_page, field};
-use super::{LangQuery, Texts, choose_lang, render};
+use super::{LangQuery, Texts, choose_lang, render, render_form};
 use crate::error::ApiError;
 use crate::routes::subscriptions::{cancel_subscription, own_subscription, replay_subscription};
 use crate::state::AppState;
@@ -83,11 +83,7 @@ async fn detail_page(
                 s,
                 deliveries,
             };
-            let mut response = render(&page, &[]);
-            if !error.is_empty() {
-                *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            }
-            response
+            render_form(&page, error)
         }
         Err(e) => error_page(e),
     }
