@@ -876,9 +876,10 @@ const STAGE_CACHE_KIB: i64 = 64 * 1024;
 /// step adds each row to the table's key index and to the change log's index
 /// by key; rows that arrive in no particular key order land on index pages
 /// all over, and with 64 MiB those pages were written out mid-step and read
-/// back: a million shuffled rows held the write lock 14.3–15.1 s with 64
-/// MiB, 9.4–11.5 s with this (`rongshu bench ingest --shuffled`). Only the batch holding the write lock fills it, so one
-/// such cache is in use at a time, and it goes back with the connection.
+/// back: a million shuffled rows held the write lock 14.3–15.1 s with 64 MiB,
+/// 9.4–11.5 s with this (`rongshu bench ingest --shuffled`). Only the batch
+/// holding the write lock fills it, so one such cache is in use at a time,
+/// and it goes back with the connection.
 const FINAL_STEP_CACHE_KIB: i64 = 256 * 1024;
 /// SQLite's default, which a pooled connection goes back to.
 const DEFAULT_CACHE_KIB: i64 = 2000;
