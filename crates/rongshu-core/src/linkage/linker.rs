@@ -381,12 +381,21 @@ impl Linker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::linkage::score::ScoredPair;
     use crate::linkage::{Decision, LinkageSpec};
 
     const SURNAMES: [&str; 8] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄"];
     const GIVEN: [&str; 12] = [
         "伟", "芳", "娜", "敏", "静", "磊", "军", "洋", "勇", "艳", "杰", "涛",
     ];
+
+    /// The pairs of a run given `decision`.
+    fn decided(run: &LinkageRun, decision: Decision) -> Vec<&ScoredPair> {
+        run.pairs
+            .iter()
+            .filter(|p| p.decision == decision)
+            .collect()
+    }
 
     fn person(i: usize) -> Vec<Option<String>> {
         let name = format!(
@@ -479,18 +488,10 @@ mod tests {
         }
         let linked = linker.finish().unwrap();
         let run = &linked.run;
-        let links: Vec<_> = run
-            .pairs
-            .iter()
-            .filter(|p| p.decision == Decision::Link)
-            .collect();
+        let links = decided(run, Decision::Link);
         assert_eq!(links.len(), 1);
         assert_eq!(links[0].right_id, "p0");
-        let non: Vec<_> = run
-            .pairs
-            .iter()
-            .filter(|p| p.decision == Decision::NonMatch)
-            .collect();
+        let non = decided(run, Decision::NonMatch);
         assert_eq!(non.len(), 3);
         assert_eq!(run.non_matches_dropped, run.blocking.candidate_pairs - 4);
         assert!(non.iter().all(|p| p.right_id.starts_with('n')), "{non:?}");
