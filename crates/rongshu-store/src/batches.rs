@@ -22,7 +22,8 @@ use crate::audit::append_in;
 use crate::changes::{self, BatchMode};
 use crate::db::{Backend, ts};
 use crate::repeats::{StagedRow, StreamStatus};
-use crate::stage::{StageSql, Todo};
+use crate::stage::{SCRATCH_SCHEMA, StageSql, Todo};
+use crate::stage_scratch::{self, ScratchStage};
 use crate::{Resource, Store, StoreError};
 
 /// One row's cells, in the order of the resource's items.
@@ -66,6 +67,9 @@ pub struct BatchWriter {
     /// PostgreSQL: a connection of the batch's own that stages rows with
     /// `COPY` (the `Any` driver cannot), until every row is in.
     copy: Option<PgConnection>,
+    /// On a SQLite file: the scratch file the rows are staged in, through a
+    /// connection of its own until every row is in (see `stage_scratch`).
+    scratch: Option<ScratchStage>,
     /// Every row is staged (and, on PostgreSQL, the staged rows analysed).
     all_staged: bool,
     resource: Resource,
@@ -181,34 +185,45 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
-        let sql = StageSql::new(
+        let mut sql = StageSql::new(
             self.backend,
             resource,
             mode,
             unique_rules.unwrap_or(0),
             batch_row_id,
         );
-        let staged = match self.stage_connection(&sql).await {
-            Ok(conn) => self.copy_connection().await.map(|copy| (conn, copy)),
-            Err(e) => Err(e),
-        };
-        let (conn, copy) = match staged {
-            Ok(both) => both,
-            Err(e) => {
-                self.mark_failed(batch_row_id, &e.to_string(), now).await?;
-                return Err(e);
-            }
-        };
-        let keys = resource
+        let scratch_file = self.scratch_file(batch_row_id);
+        sql.scratch = scratch_file.is_some();
+        let keys: Vec<String> = resource
             .spec
             .items
             .iter()
             .map(|i| i.key.to_string())
             .collect();
+        let staged = match self.stage_connection(&sql).await {
+            Ok(conn) => match self.copy_connection().await {
+                Ok(copy) => match scratch_file {
+                    Some(path) => ScratchStage::create(path, &sql, keys.clone(), STAGE_CACHE_KIB)
+                        .await
+                        .map(|scratch| (conn, copy, Some(scratch))),
+                    None => Ok((conn, copy, None)),
+                },
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let (conn, copy, scratch) = match staged {
+            Ok(all) => all,
+            Err(e) => {
+                self.mark_failed(batch_row_id, &e.to_string(), now).await?;
+                return Err(e);
+            }
+        };
         Ok(BatchWriter {
             store: self.clone(),
             conn,
             copy,
+            scratch,
             all_staged: false,
             resource: resource.clone(),
             batch_row_id,
@@ -263,14 +278,24 @@ impl Store {
         }
     }
 
-    /// PostgreSQL: drop the staged rows' table of a batch that will not
-    /// finish (on SQLite they are temporary and go with their connection).
+    /// On a SQLite file, where batch `batch_row_id` stages its rows.
+    fn scratch_file(&self, batch_row_id: i64) -> Option<std::path::PathBuf> {
+        let readers = self.readers.as_ref()?;
+        Some(stage_scratch::scratch_path(readers.path(), batch_row_id))
+    }
+
+    /// Remove the staged rows of a batch that will not finish: its table on
+    /// PostgreSQL, its scratch file on a SQLite file (the temporary tables
+    /// of a SQLite database in memory go with their connection).
     async fn drop_stage(&self, batch_row_id: i64) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
             let table = crate::stage::stage_table(self.backend, batch_row_id);
             sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {table}")))
                 .execute(&self.pool)
                 .await?;
+        }
+        if let Some(path) = self.scratch_file(batch_row_id) {
+            stage_scratch::remove_scratch(&path)?;
         }
         Ok(())
     }
@@ -433,7 +458,7 @@ impl Store {
 /// Append one row as a JSON object keyed by item key. Decimals, dates and
 /// times go as strings in canonical form, so PostgreSQL's input functions and
 /// SQLite's text columns both receive the exact written value.
-fn write_row_json(out: &mut String, keys: &[String], row: &RowCells) {
+pub(crate) fn write_row_json(out: &mut String, keys: &[String], row: &RowCells) {
     out.push('{');
     let mut first = true;
     for (key, cell) in keys.iter().zip(row) {
@@ -533,6 +558,8 @@ impl BatchWriter {
         let rows = std::mem::take(&mut self.pending);
         if self.copy.is_some() {
             self.copy_rows(&rows).await?;
+        } else if self.scratch.is_some() {
+            self.scratch_rows(rows).await?;
         } else {
             self.insert_rows(&rows).await?;
         }
@@ -584,6 +611,20 @@ impl BatchWriter {
         Ok(())
     }
 
+    /// SQLite file: stage rows in the batch's scratch file.
+    async fn scratch_rows(&mut self, rows: Vec<StagedRow>) -> Result<(), StoreError> {
+        for row in &rows {
+            self.count_staged(row);
+        }
+        let per_statement = self.sql.rows_per_statement();
+        let partial = (!rows.len().is_multiple_of(per_statement))
+            .then(|| self.sql.insert_rows(rows.len() % per_statement));
+        match self.scratch.as_mut() {
+            Some(scratch) => scratch.insert(rows, partial).await,
+            None => Ok(()),
+        }
+    }
+
     /// PostgreSQL: stage rows with one `COPY` on the batch's copy connection.
     async fn copy_rows(&mut self, rows: &[StagedRow]) -> Result<(), StoreError> {
         let mut data = Vec::with_capacity(rows.len() * 256);
@@ -627,6 +668,40 @@ impl BatchWriter {
         self.all_staged = true;
         if let Some(copy) = self.copy.take() {
             copy.close().await?;
+        }
+        if let Some(scratch) = self.scratch.as_mut() {
+            scratch.close();
+            let path = scratch
+                .path()
+                .to_str()
+                .ok_or_else(|| StoreError::Invalid("the database's path is not UTF-8".into()))?;
+            // A connection whose batch was dropped unfinished may still have
+            // its scratch file attached.
+            let attached = sqlx::query("SELECT 1 FROM pragma_database_list WHERE name = $1")
+                .bind(SCRATCH_SCHEMA)
+                .fetch_optional(&mut *self.conn)
+                .await?;
+            if attached.is_some() {
+                sqlx::query(AssertSqlSafe(format!("DETACH DATABASE {SCRATCH_SCHEMA}")))
+                    .execute(&mut *self.conn)
+                    .await?;
+            }
+            sqlx::query(AssertSqlSafe(format!(
+                "ATTACH DATABASE $1 AS {SCRATCH_SCHEMA}"
+            )))
+            .bind(path)
+            .execute(&mut *self.conn)
+            .await?;
+            // As the file was filled: nothing of it needs to survive a crash.
+            for pragma in [
+                format!("PRAGMA {SCRATCH_SCHEMA}.journal_mode = OFF"),
+                format!("PRAGMA {SCRATCH_SCHEMA}.synchronous = OFF"),
+                format!("PRAGMA {SCRATCH_SCHEMA}.cache_size = -{STAGE_CACHE_KIB}"),
+            ] {
+                sqlx::query(AssertSqlSafe(pragma))
+                    .execute(&mut *self.conn)
+                    .await?;
+            }
         }
         if let Some(statement) = self.sql.analyze() {
             sqlx::query(AssertSqlSafe(statement))
@@ -676,7 +751,14 @@ impl BatchWriter {
                     Backend::Sqlite => cache_pragmas(DEFAULT_CACHE_KIB).to_vec(),
                     Backend::Postgres => Vec::new(),
                 };
-                for statement in self.sql.drop().into_iter().chain(restore) {
+                let drop = if self.scratch.is_some() {
+                    let mut side = self.sql.drop_side_tables();
+                    side.push(format!("DETACH DATABASE {SCRATCH_SCHEMA}"));
+                    side
+                } else {
+                    self.sql.drop()
+                };
+                for statement in drop.into_iter().chain(restore) {
                     if sqlx::query(AssertSqlSafe(statement))
                         .execute(&mut *self.conn)
                         .await

@@ -29,6 +29,7 @@ mod repeats;
 mod sharing;
 mod stage;
 mod stage_copy;
+mod stage_scratch;
 mod subscriptions;
 mod view_rows;
 

@@ -18,6 +18,9 @@ use crate::db::{Backend, quote_ident};
 /// connection. On PostgreSQL it is an unlogged table of the batch's own (see
 /// `stage_table`), since `COPY` fills it through a second connection.
 const SQLITE_STAGE: &str = "rongshu_stage";
+/// The schema a scratch file of staged rows is attached as (SQLite).
+pub(crate) const SCRATCH_SCHEMA: &str = "rongshu_scratch";
+const SCRATCH_PREFIX: &str = "rongshu_scratch.";
 pub(crate) const STAGE_FAILURES: &str = "rongshu_stage_failures";
 pub(crate) const GONE: &str = "rongshu_gone";
 /// Values that occur on more than one staged row (see `repeats`).
@@ -70,6 +73,9 @@ pub(crate) struct StageSql {
     unmatched: &'static str,
     /// Uniqueness rules whose digests each staged row carries (see `repeats`).
     pub(crate) unique_rules: usize,
+    /// SQLite: the staged rows are in a scratch file attached as
+    /// [`SCRATCH_SCHEMA`] (see `stage_scratch`), not in a temporary table.
+    pub(crate) scratch: bool,
 }
 
 /// Bound values per statement, under both databases' limits (SQLite 32766,
@@ -109,6 +115,7 @@ impl StageSql {
                 BatchMode::Upsert | BatchMode::Replace => "insert",
             },
             unique_rules,
+            scratch: false,
         }
     }
 
@@ -130,16 +137,45 @@ impl StageSql {
 
     /// Tables for the rows, the failed checks and (for a snapshot) the rows
     /// it no longer names. Dropped first in case a connection that loaded an
-    /// earlier batch kept them.
+    /// earlier batch kept them. With the rows in a scratch file, their table
+    /// is made there (`rows_table`), by the connection that fills it.
     pub(crate) fn create(&self) -> Vec<String> {
+        let integer = self.integer();
+        let mut statements = self.drop();
+        if !self.scratch {
+            statements.push(self.rows_table());
+        }
+        statements.push(format!(
+            "CREATE TEMP TABLE {STAGE_FAILURES} (n {integer} NOT NULL, row_number {integer} NOT NULL, \
+             row_key TEXT, item TEXT, value TEXT, rule TEXT NOT NULL, severity TEXT NOT NULL, \
+             reason TEXT NOT NULL)"
+        ));
+        statements.push(format!(
+            "CREATE TEMP TABLE {GONE} (_row_id {integer} PRIMARY KEY)"
+        ));
+        statements
+    }
+
+    fn integer(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "INTEGER",
+            Backend::Postgres => "BIGINT",
+        }
+    }
+
+    /// The staged rows' table.
+    pub(crate) fn rows_table(&self) -> String {
         let stage = &self.stage;
-        let (integer, line, table) = match self.backend {
+        let integer = self.integer();
+        let (line, table) = match (self.backend, self.scratch) {
             // The line as the rowid: rows arrive in line order, so the final
             // step reads them in that order without sorting them first.
-            Backend::Sqlite => ("INTEGER", "_line INTEGER PRIMARY KEY", "TEMP TABLE"),
+            (Backend::Sqlite, false) => ("_line INTEGER PRIMARY KEY", "TEMP TABLE"),
+            // The scratch file holds nothing else.
+            (Backend::Sqlite, true) => ("_line INTEGER PRIMARY KEY", "TABLE"),
             // Unlogged: the rows are scratch, and nothing is gained by writing
             // them to the write-ahead log as well.
-            Backend::Postgres => ("BIGINT", "_line BIGINT NOT NULL", "UNLOGGED TABLE"),
+            (Backend::Postgres, _) => ("_line BIGINT NOT NULL", "UNLOGGED TABLE"),
         };
         let columns: Vec<String> = self
             .items
@@ -147,7 +183,6 @@ impl StageSql {
             .zip(&self.column_types)
             .map(|(c, t)| format!("{c} {t}"))
             .collect();
-        let mut statements = self.drop();
         let mut repeat_columns = vec![
             format!("_status {integer} NOT NULL DEFAULT 0"),
             format!("_prior {integer}"),
@@ -160,7 +195,7 @@ impl StageSql {
             repeat_columns.push(format!("_u{u}b {integer}"));
             repeat_columns.push(format!("_d{u} {integer} NOT NULL DEFAULT 0"));
         }
-        statements.push(format!(
+        format!(
             // A row starts as what it does when its key is new, so comparing
             // touches only the rows whose key the resource has: a first load
             // rewrites no staged row (on PostgreSQL each update is a new row
@@ -170,20 +205,20 @@ impl StageSql {
             self.unmatched,
             repeat_columns.join(", "),
             columns.join(", ")
-        ));
-        statements.push(format!(
-            "CREATE TEMP TABLE {STAGE_FAILURES} (n {integer} NOT NULL, row_number {integer} NOT NULL, \
-             row_key TEXT, item TEXT, value TEXT, rule TEXT NOT NULL, severity TEXT NOT NULL, \
-             reason TEXT NOT NULL)"
-        ));
-        statements.push(format!(
-            "CREATE TEMP TABLE {GONE} (_row_id {integer} PRIMARY KEY)"
-        ));
+        )
+    }
+
+    /// Drop every table of the batch, the staged rows' among them.
+    pub(crate) fn drop(&self) -> Vec<String> {
+        let mut statements = vec![format!("DROP TABLE IF EXISTS {}", self.stage)];
+        statements.extend(self.drop_side_tables());
         statements
     }
 
-    pub(crate) fn drop(&self) -> Vec<String> {
-        [self.stage.as_str(), STAGE_FAILURES, GONE, REPEATS]
+    /// Drop the tables beside the staged rows' (which, in a scratch file, go
+    /// with the file).
+    pub(crate) fn drop_side_tables(&self) -> Vec<String> {
+        [STAGE_FAILURES, GONE, REPEATS]
             .iter()
             .map(|t| format!("DROP TABLE IF EXISTS {t}"))
             .collect()
@@ -318,7 +353,10 @@ impl StageSql {
         )];
         if mode == BatchMode::Replace {
             statements.push(format!(
-                "CREATE INDEX {stage}_target ON {stage} (_target_row)"
+                // SQLite makes an index whose name says no schema in `main`;
+                // the staged rows of a scratch file are not there.
+                "CREATE INDEX {}{stage}_target ON {stage} (_target_row)",
+                if self.scratch { SCRATCH_PREFIX } else { "" }
             ));
             statements.push(format!(
                 "INSERT INTO {GONE} (_row_id) SELECT t._row_id FROM {} AS t \

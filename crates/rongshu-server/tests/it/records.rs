@@ -508,6 +508,11 @@ async fn upserts_snapshots_and_deletes_are_logged_in_order(app: &TestApp) {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.staging_files(),
+        Vec::<String>::new(),
+        "each batch's staged rows went with it"
+    );
 }
 
 async fn deliver(
@@ -1021,6 +1026,11 @@ async fn malformed_files_are_reported_or_refused_and_the_data_stays(app: &TestAp
             records_now().await,
             before,
             "{what}: the previous data is intact"
+        );
+        assert_eq!(
+            app.staging_files(),
+            Vec::<String>::new(),
+            "{what}: nothing staged is left behind"
         );
     }
     let (_, shown, _) = json_of(

@@ -123,6 +123,17 @@ fn hex_id() -> String {
 }
 
 impl TestApp {
+    /// Files in the data directory that hold a batch's staged rows (SQLite
+    /// stages each batch in a scratch file beside the database).
+    pub fn staging_files(&self) -> Vec<String> {
+        std::fs::read_dir(self._dir.path())
+            .expect("the data directory")
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.contains("-stage-"))
+            .collect()
+    }
+
     pub async fn sqlite() -> TestApp {
         Self::sqlite_with(|_| {}).await
     }

@@ -449,6 +449,16 @@ async fn batches(
     listed["items"].as_array().cloned().unwrap_or_default()
 }
 
+/// The scratch files of batches' staged rows in the data directory.
+fn scratch_files(place: &Place) -> Vec<String> {
+    std::fs::read_dir(place.dir.path())
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("-stage-"))
+        .collect()
+}
+
 async fn a_server_killed_mid_batch_keeps_the_old_data(place: Place) {
     place.run_ok(&[
         "admin",
@@ -562,6 +572,13 @@ async fn a_server_killed_mid_batch_keeps_the_old_data(place: Place) {
     };
     // Let it get well into the file, then stop the process without warning.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    if place.database_url.is_none() {
+        assert_eq!(
+            scratch_files(&place).len(),
+            1,
+            "a SQLite batch stages its rows in a scratch file beside the database"
+        );
+    }
     server.kill().unwrap();
     server.wait().unwrap();
     assert!(
@@ -587,6 +604,11 @@ async fn a_server_killed_mid_batch_keeps_the_old_data(place: Place) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    assert_eq!(
+        scratch_files(&place),
+        Vec::<String>::new(),
+        "the stopped batch's staged rows went when it was marked failed"
+    );
     // The old data, whole and unchanged, and nothing of the big batch.
     let shown: serde_json::Value = client
         .get(format!("{base}/api/v1/resources/{code}"))

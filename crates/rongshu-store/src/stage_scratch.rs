@@ -1,0 +1,242 @@
+//! SQLite: a batch's staged rows in a scratch database file of its own,
+//! filled through a direct connection on a blocking thread.
+//!
+//! Staging through the pool spent more time handing values over than
+//! storing them: every bound value was boxed for the `Any` driver, sent to
+//! the connection's thread and converted again there, and the statement
+//! waited for that thread while the next one was built. A file of the
+//! batch's own can be written by a plain connection, on one thread, while
+//! the file is being read and checked on another. Once every row is in, the
+//! connection is closed and the batch's pooled connection attaches the file
+//! as [`SCRATCH_SCHEMA`], so comparing and applying read it as before.
+//!
+//! The file lies beside the database (`<database>-stage-<batch>`), where
+//! the operator has provided room for data, and goes when the batch ends;
+//! one left by a process that stopped goes when its batch is marked failed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rongshu_core::catalog::ItemType;
+use rongshu_core::value::CellValue;
+use rusqlite::{Connection, OpenFlags, Statement};
+
+use crate::StoreError;
+use crate::batches::{halves, write_row_json};
+use crate::repeats::StagedRow;
+use crate::stage::StageSql;
+
+/// The scratch file of batch `batch_row_id` of the database at `database`.
+pub(crate) fn scratch_path(database: &Path, batch_row_id: i64) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(format!("-stage-{batch_row_id}"));
+    PathBuf::from(name)
+}
+
+/// Remove a scratch file; one that is not there is fine.
+pub(crate) fn remove_scratch(path: &Path) -> Result<(), StoreError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::Invalid(format!(
+            "could not remove a batch's staged rows ({}): {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// What binding a staged row needs, shared with the blocking thread.
+struct RowShape {
+    keys: Vec<String>,
+    item_types: Vec<ItemType>,
+    unique_rules: usize,
+    /// Rows per statement, and the statement for that many.
+    rows_per_statement: usize,
+    full_statement: String,
+}
+
+/// The scratch file of one batch and, until every row is in, the connection
+/// that fills it.
+pub(crate) struct ScratchStage {
+    path: PathBuf,
+    conn: Option<Connection>,
+    shape: Arc<RowShape>,
+}
+
+impl ScratchStage {
+    /// Make the file and its table. `sql` must say the rows are staged in a
+    /// scratch file.
+    pub(crate) async fn create(
+        path: PathBuf,
+        sql: &StageSql,
+        keys: Vec<String>,
+        cache_kib: i64,
+    ) -> Result<Self, StoreError> {
+        let rows_per_statement = sql.rows_per_statement();
+        let shape = Arc::new(RowShape {
+            keys,
+            item_types: sql.item_types().to_vec(),
+            unique_rules: sql.unique_rules,
+            rows_per_statement,
+            full_statement: sql.insert_rows(rows_per_statement),
+        });
+        let table = sql.rows_table();
+        let opened = path.clone();
+        let conn = tokio::task::spawn_blocking(move || open_scratch(&opened, &table, cache_kib))
+            .await
+            .map_err(|e| StoreError::Invalid(format!("the staging thread failed: {e}")))??;
+        Ok(Self {
+            path,
+            conn: Some(conn),
+            shape,
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stage `rows` in one transaction of the scratch file, on a blocking
+    /// thread. `partial` is the statement for the run of rows left over
+    /// after the full ones, when there is one.
+    pub(crate) async fn insert(
+        &mut self,
+        rows: Vec<StagedRow>,
+        partial: Option<String>,
+    ) -> Result<(), StoreError> {
+        let Some(conn) = self.conn.take() else {
+            return Err(StoreError::Invalid(
+                "rows were staged after the batch's staging had ended".into(),
+            ));
+        };
+        let shape = self.shape.clone();
+        let (conn, staged) = tokio::task::spawn_blocking(move || {
+            let staged = insert_rows(&conn, &shape, &rows, partial.as_deref());
+            (conn, staged)
+        })
+        .await
+        .map_err(|e| StoreError::Invalid(format!("the staging thread failed: {e}")))?;
+        self.conn = Some(conn);
+        staged
+    }
+
+    /// Close the filling connection: its exclusive lock goes with it, and
+    /// the file is ready to be attached.
+    pub(crate) fn close(&mut self) {
+        self.conn = None;
+    }
+}
+
+impl Drop for ScratchStage {
+    fn drop(&mut self) {
+        self.conn = None;
+        if let Err(e) = remove_scratch(&self.path) {
+            tracing::warn!(error = %e, "a batch's staged rows were left behind");
+        }
+    }
+}
+
+/// A new scratch file: no journal and no syncing (a crash discards it
+/// anyway), locked to this connection while it fills.
+fn open_scratch(path: &Path, table: &str, cache_kib: i64) -> Result<Connection, StoreError> {
+    remove_scratch(path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; \
+         PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -{cache_kib};"
+    ))?;
+    conn.execute_batch(table)?;
+    Ok(conn)
+}
+
+fn insert_rows(
+    conn: &Connection,
+    shape: &RowShape,
+    rows: &[StagedRow],
+    partial: Option<&str>,
+) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN")?;
+    let inserted = (|| {
+        let mut record = String::new();
+        for run in rows.chunks(shape.rows_per_statement) {
+            let text = if run.len() == shape.rows_per_statement {
+                shape.full_statement.as_str()
+            } else {
+                partial.ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "no staging statement for a run of {} rows",
+                        run.len()
+                    ))
+                })?
+            };
+            let mut statement = conn.prepare_cached(text)?;
+            let mut at = 0;
+            for row in run {
+                record.clear();
+                write_row_json(&mut record, &shape.keys, &row.cells);
+                bind_row(&mut statement, &mut at, shape, row, &record)?;
+            }
+            statement.raw_execute()?;
+        }
+        Ok::<(), StoreError>(())
+    })();
+    match inserted {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Bind one row's values after parameter `at`, in the order `insert_rows`
+/// names the columns (as `BatchWriter::insert_rows` does on the pool).
+fn bind_row(
+    statement: &mut Statement<'_>,
+    at: &mut usize,
+    shape: &RowShape,
+    row: &StagedRow,
+    record: &str,
+) -> Result<(), StoreError> {
+    let mut next = || {
+        *at += 1;
+        *at
+    };
+    statement.raw_bind_parameter(next(), row.line as i64)?;
+    statement.raw_bind_parameter(next(), record)?;
+    statement.raw_bind_parameter(next(), row.status.code())?;
+    statement.raw_bind_parameter(next(), row.key.as_deref())?;
+    let (k1, k2) = halves(row.digests.key);
+    statement.raw_bind_parameter(next(), k1)?;
+    statement.raw_bind_parameter(next(), k2)?;
+    for u in 0..shape.unique_rules {
+        let digest = row.digests.unique.get(u).copied().flatten().map(halves);
+        statement.raw_bind_parameter(next(), digest.map(|(a, _)| a))?;
+        statement.raw_bind_parameter(next(), digest.map(|(_, b)| b))?;
+    }
+    for (i, item_type) in shape.item_types.iter().enumerate() {
+        let cell = row.cells.get(i).and_then(Option::as_ref);
+        let index = next();
+        // As `batches::bind_cell`: integers and booleans as such, every
+        // other value as its canonical text.
+        match (item_type, cell) {
+            (ItemType::Integer, Some(CellValue::Integer(i))) => {
+                statement.raw_bind_parameter(index, *i)?
+            }
+            (ItemType::Integer, None) => statement.raw_bind_parameter(index, None::<i64>)?,
+            (ItemType::Boolean, Some(CellValue::Boolean(b))) => {
+                statement.raw_bind_parameter(index, *b)?
+            }
+            (ItemType::Boolean, None) => statement.raw_bind_parameter(index, None::<bool>)?,
+            (_, Some(CellValue::Text(t) | CellValue::Decimal(t))) => {
+                statement.raw_bind_parameter(index, t.as_str())?
+            }
+            (_, Some(v)) => statement.raw_bind_parameter(index, v.canonical_text())?,
+            (_, None) => statement.raw_bind_parameter(index, None::<String>)?,
+        }
+    }
+    Ok(())
+}
