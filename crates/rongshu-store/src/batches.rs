@@ -22,7 +22,7 @@ use crate::audit::append_in;
 use crate::changes::{self, BatchMode};
 use crate::db::{Backend, ts};
 use crate::repeats::{StagedRow, StreamStatus};
-use crate::stage::{SCRATCH_SCHEMA, StageSql, Todo};
+use crate::stage::{ChangedLines, SCRATCH_SCHEMA, StageSql, Todo};
 use crate::stage_scratch::{self, ScratchStage};
 use crate::{Resource, Store, StoreError};
 
@@ -809,9 +809,18 @@ impl BatchWriter {
             .fetch_optional(&mut *self.conn)
             .await?
             .is_none();
+        // The first and last line of the rows that change something.
+        let (mut first_line, mut last_line) = (None::<i64>, None::<i64>);
         if empty {
             match self.mode {
-                BatchMode::Upsert | BatchMode::Replace => applied.inserted = self.rows_staged,
+                BatchMode::Upsert | BatchMode::Replace => {
+                    applied.inserted = self.rows_staged;
+                    let span = sqlx::query(AssertSqlSafe(self.sql.line_span()))
+                        .fetch_one(&mut *self.conn)
+                        .await?;
+                    first_line = span.try_get("lo")?;
+                    last_line = span.try_get("hi")?;
+                }
                 BatchMode::Delete => applied.unchanged = self.rows_staged,
             }
         } else {
@@ -826,12 +835,19 @@ impl BatchWriter {
             for row in &counts {
                 let op: Option<String> = row.try_get("_op")?;
                 let n: i64 = row.try_get("n")?;
-                match op.as_deref() {
-                    Some("insert") => applied.inserted += n,
-                    Some("update") => applied.updated += n,
-                    Some("delete") => applied.deleted += n,
-                    _ => applied.unchanged += n,
-                }
+                let changes = match op.as_deref() {
+                    Some("insert") => &mut applied.inserted,
+                    Some("update") => &mut applied.updated,
+                    Some("delete") => &mut applied.deleted,
+                    _ => {
+                        applied.unchanged += n;
+                        continue;
+                    }
+                };
+                *changes += n;
+                let (lo, hi): (Option<i64>, Option<i64>) = (row.try_get("lo")?, row.try_get("hi")?);
+                first_line = first_line.into_iter().chain(lo).min();
+                last_line = last_line.into_iter().chain(hi).max();
             }
         }
         let gone: i64 = if self.mode == BatchMode::Replace && !empty {
@@ -865,12 +881,15 @@ impl BatchWriter {
             applied.first_seq = Some(first);
             applied.last_seq = Some(first + changes - 1);
             if staged_changes > 0 {
-                sqlx::query(AssertSqlSafe(self.sql.log_staged()))
+                let lines = ChangedLines::of(staged_changes, first_line, last_line);
+                let mut log = sqlx::query(AssertSqlSafe(self.sql.log_staged(lines)))
                     .bind(self.resource.id)
                     .bind(self.batch_row_id)
-                    .bind(first)
-                    .execute(&mut *tx)
-                    .await?;
+                    .bind(first);
+                if let ChangedLines::Unbroken { first } = lines {
+                    log = log.bind(first);
+                }
+                log.execute(&mut *tx).await?;
             }
             if gone > 0 {
                 sqlx::query(AssertSqlSafe(self.sql.log_gone()))

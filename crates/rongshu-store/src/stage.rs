@@ -46,6 +46,28 @@ impl RowEffect {
     }
 }
 
+/// How the lines of a batch's changed rows lie (see `StageSql::log_staged`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChangedLines {
+    /// Every line from `first` to the last changed one is a changed row.
+    Unbroken {
+        first: i64,
+    },
+    Scattered,
+}
+
+impl ChangedLines {
+    /// From the number of changed rows and their first and last line.
+    pub(crate) fn of(changed: i64, first: Option<i64>, last: Option<i64>) -> Self {
+        match (first, last) {
+            (Some(first), Some(last)) if changed > 0 && last - first + 1 == changed => {
+                ChangedLines::Unbroken { first }
+            }
+            _ => ChangedLines::Scattered,
+        }
+    }
+}
+
 /// Which kinds of change a batch's final step has to write, from the counts
 /// the comparison gave.
 #[derive(Debug, Clone, Copy)]
@@ -372,10 +394,23 @@ impl StageSql {
         format!("SELECT 1 AS one FROM {} LIMIT 1", self.table)
     }
 
-    /// How many staged rows do what (`_op`, count).
+    /// How many staged rows do what (`_op`, count), and the first and last
+    /// line of each (`lo`, `hi`).
     pub(crate) fn op_counts(&self) -> String {
         let stage = &self.stage;
-        format!("SELECT _op, COUNT(*) AS n FROM {stage} GROUP BY _op")
+        format!(
+            "SELECT _op, COUNT(*) AS n, MIN(_line) AS lo, MAX(_line) AS hi FROM {stage} GROUP BY _op"
+        )
+    }
+
+    /// The first and last line staged (`lo`, `hi`).
+    pub(crate) fn line_span(&self) -> String {
+        let stage = &self.stage;
+        // Two subqueries: SQLite reads a rowid's minimum or maximum from
+        // the end of the table, but only for a query asking for just one.
+        format!(
+            "SELECT (SELECT MIN(_line) FROM {stage}) AS lo, (SELECT MAX(_line) FROM {stage}) AS hi"
+        )
     }
 
     pub(crate) fn gone_count(&self) -> String {
@@ -397,11 +432,22 @@ impl StageSql {
 
     /// Log the staged rows' changes in the order they arrived: `$1` resource,
     /// `$2` batch, `$3` the first sequence number.
-    pub(crate) fn log_staged(&self) -> String {
+    ///
+    /// `lines` is how the changed rows lie in the file. When they are one
+    /// unbroken run of lines from `$4` (a first load or a full update of a
+    /// clean file), a row's place in the log is its line's distance from
+    /// the first; otherwise it is counted by a window over the rows, which
+    /// SQLite does by copying every changed row, record and all, into a
+    /// scratch table first: a second of the write lock per million rows.
+    pub(crate) fn log_staged(&self, lines: ChangedLines) -> String {
         let stage = &self.stage;
+        let place = match lines {
+            ChangedLines::Unbroken { .. } => "s._line - $4",
+            ChangedLines::Scattered => "ROW_NUMBER() OVER (ORDER BY s._line) - 1",
+        };
         format!(
             "INSERT INTO change_log (resource_id, seq, batch_id, op, row_key, record) \
-             SELECT $1, $3 - 1 + ROW_NUMBER() OVER (ORDER BY s._line), $2, s._op, {}, \
+             SELECT $1, $3 + {place}, $2, s._op, {}, \
                     CASE WHEN s._op = 'delete' THEN NULL ELSE s._record END \
              FROM {stage} AS s WHERE s._op IN ('insert', 'update', 'delete')",
             self.key_json("s")
@@ -505,5 +551,30 @@ pub(crate) fn stage_table(backend: Backend, batch_row_id: i64) -> String {
     match backend {
         Backend::Sqlite => SQLITE_STAGE.to_owned(),
         Backend::Postgres => format!("rongshu_stage_{batch_row_id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChangedLines;
+
+    #[test]
+    fn only_an_unbroken_run_of_changed_lines_is_numbered_by_line() {
+        assert_eq!(
+            ChangedLines::of(3, Some(2), Some(4)),
+            ChangedLines::Unbroken { first: 2 }
+        );
+        assert_eq!(
+            ChangedLines::of(1, Some(7), Some(7)),
+            ChangedLines::Unbroken { first: 7 }
+        );
+        // A line between the first and the last did not change, or a record
+        // spanned two lines.
+        assert_eq!(
+            ChangedLines::of(2, Some(2), Some(4)),
+            ChangedLines::Scattered
+        );
+        assert_eq!(ChangedLines::of(0, None, None), ChangedLines::Scattered);
+        assert_eq!(ChangedLines::of(2, None, Some(3)), ChangedLines::Scattered);
     }
 }

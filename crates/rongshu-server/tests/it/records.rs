@@ -508,6 +508,42 @@ async fn upserts_snapshots_and_deletes_are_logged_in_order(app: &TestApp) {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Changed rows with unchanged ones between them, then a file whose
+    // records span several lines: the log still counts on without a gap.
+    let r = deliver(
+        app,
+        &cast.provider,
+        &code,
+        "upsert",
+        vec![(5, "戊"), (1, "甲"), (6, "己")],
+    )
+    .await;
+    assert_eq!(
+        (
+            r["changes"]["first_seq"].as_i64(),
+            r["changes"]["last_seq"].as_i64()
+        ),
+        (Some(10), Some(11))
+    );
+    let quoted = format!(
+        "id_number,name,district\n{},庚,\"武侯区\n(两行)\"\n{},辛,锦江区\n",
+        id(7),
+        id(8)
+    );
+    let r = app.load_batch(&code, &cast.provider, quoted).await;
+    assert_eq!(r["changes"]["inserted"], 2, "{r}");
+    let log = app.store.changes(&resource, 9, 100).await.unwrap();
+    let tail: Vec<(i64, String)> = log
+        .iter()
+        .map(|c| (c.seq, c.key["id_number"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(tail, [(10, id(5)), (11, id(6)), (12, id(7)), (13, id(8))]);
+    assert_eq!(
+        log[2].record.as_ref().unwrap()["district"],
+        "武侯区\n(两行)"
+    );
+
     assert_eq!(
         app.staging_files(),
         Vec::<String>::new(),
