@@ -3,12 +3,14 @@
 //!
 //! Staging through the pool spent more time handing values over than
 //! storing them: every bound value was boxed for the `Any` driver, sent to
-//! the connection's thread and converted again there, and the statement
-//! waited for that thread while the next one was built. A file of the
-//! batch's own can be written by a plain connection, on one thread, while
-//! the file is being read and checked on another. Once every row is in, the
-//! connection is closed and the batch's pooled connection attaches the file
-//! as [`SCRATCH_SCHEMA`], so comparing and applying read it as before.
+//! the connection's thread and converted again there, and the next
+//! statement was built only once that thread had run the last. A file of
+//! the batch's own can be written by a plain connection, binding and storing
+//! on one thread while the delivered file is read and checked on another
+//! (a million rows staged in 4.8-5.3 s instead of 11.0 s, `rongshu bench
+//! ingest`). Once every row is in, the connection is closed and the
+//! batch's pooled connection attaches the file as `rongshu_scratch`, so
+//! comparing and applying read it as before.
 //!
 //! The file lies beside the database (`<database>-stage-<batch>`), where
 //! the operator has provided room for data, and goes when the batch ends;
