@@ -22,6 +22,7 @@ use crate::audit::append_in;
 use crate::changes::{self, BatchMode};
 use crate::db::{Backend, ts};
 use crate::repeats::{StagedRow, StreamStatus};
+use crate::seen_keys::SeenKeys;
 use crate::stage::{ChangedLines, SCRATCH_SCHEMA, StageSql, Todo};
 use crate::stage_scratch::{self, ScratchStage};
 use crate::{Resource, Store, StoreError};
@@ -87,11 +88,16 @@ pub struct BatchWriter {
     pub(crate) rejected_staged: i64,
     /// Whether rows come with digests for `settle_repeats` to compare.
     pub(crate) checks_repeats: bool,
+    /// The staged keys, roughly (see `seen_keys`), when repeats are checked.
+    pub(crate) seen_keys: Option<SeenKeys>,
     pub(crate) failures_written: i64,
     /// When the batch began, on the caller's clock and on the monotonic one:
     /// heartbeats are stamped on the caller's clock, as the stale check is.
     began: (DateTime<Utc>, Instant),
     heartbeat: Instant,
+    /// How long finding repeated keys and unique values in the staged rows
+    /// took (part of staging, reported beside it).
+    pub(crate) repeats_took: std::time::Duration,
 }
 
 /// What a batch did to its resource.
@@ -236,9 +242,11 @@ impl Store {
             rows_staged: 0,
             rejected_staged: 0,
             checks_repeats: unique_rules.is_some(),
+            seen_keys: unique_rules.is_some().then(SeenKeys::new),
             failures_written: 0,
             began: (now, Instant::now()),
             heartbeat: Instant::now(),
+            repeats_took: std::time::Duration::ZERO,
         })
     }
 
@@ -517,6 +525,9 @@ impl BatchWriter {
     /// Add a row with what finding its repeats needs; a rejected row is
     /// staged only so that its key counts as seen, and is never applied.
     pub async fn push_checked(&mut self, row: StagedRow) -> Result<(), StoreError> {
+        if let Some(seen) = self.seen_keys.as_mut() {
+            seen.note(row.digests.key);
+        }
         self.pending.push(row);
         if self.pending.len() >= ROWS_PER_STATEMENT {
             self.flush().await?;
@@ -953,6 +964,7 @@ impl BatchWriter {
             rows = applied.rows,
             changes,
             staging_ms = (staged_at - self.began.1).as_millis() as u64,
+            repeats_ms = self.repeats_took.as_millis() as u64,
             compare_ms = (diffed_at - staged_at).as_millis() as u64,
             write_lock_ms = diffed_at.elapsed().as_millis() as u64,
             "batch applied"

@@ -26,6 +26,7 @@ mod records;
 mod registry;
 mod releases;
 mod repeats;
+mod seen_keys;
 mod sharing;
 mod stage;
 mod stage_copy;

@@ -17,9 +17,10 @@ use rongshu_core::quality::{RepeatRule, RowDigests, Severity};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::StoreError;
-use crate::batches::{BatchWriter, FailureRow, RowCells};
+use crate::batches::{BatchWriter, FailureRow, RowCells, halves};
 use crate::db::Backend;
-use crate::stage::{REPEATS, STAGE_FAILURES, StageSql};
+use crate::seen_keys::{SeenKeys, Verdict};
+use crate::stage::{REPEATS, STAGE_FAILURES, SUSPECTS, StageSql};
 
 /// What the streaming checks made of a staged row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,6 +208,7 @@ impl BatchWriter {
         if !self.checks_repeats {
             return Ok(found);
         }
+        let began = std::time::Instant::now();
         self.key_repeats(&mut found).await?;
         if !rules.is_empty() {
             self.unique_repeats(rules, &mut found).await?;
@@ -225,6 +227,7 @@ impl BatchWriter {
         }
         self.execute(format!("DROP TABLE IF EXISTS {REPEATS}"))
             .await?;
+        self.repeats_took = began.elapsed();
         self.beat().await?;
         Ok(found)
     }
@@ -247,8 +250,22 @@ impl BatchWriter {
     /// other failures taken back.
     async fn key_repeats(&mut self, found: &mut Repeats) -> Result<(), StoreError> {
         let stage = self.sql.stage.clone();
-        // Every staged row claims its key, rejected by a rule or not.
-        for statement in self.sql.find_repeated("_k1", "_k2", "1 = 1", "1 = 1") {
+        // Every staged row claims its key, rejected by a rule or not. Of a
+        // key staged twice the second row is a suspect, so only suspects'
+        // keys can repeat.
+        let suspects: Option<Vec<u128>> = match self.seen_keys.as_ref().map(SeenKeys::verdict) {
+            Some(Verdict::NoRepeats) => return Ok(()),
+            Some(Verdict::Suspects(list)) => Some(list.to_vec()),
+            Some(Verdict::Unknown) | None => None,
+        };
+        let rows = match suspects {
+            Some(list) => {
+                self.stage_suspects(&list).await?;
+                format!("(_k1, _k2) IN (SELECT a, b FROM {SUSPECTS})")
+            }
+            None => "1 = 1".to_owned(),
+        };
+        for statement in self.sql.find_repeated("_k1", "_k2", &rows, "1 = 1") {
             self.execute(statement).await?;
         }
         if self
@@ -318,6 +335,35 @@ impl BatchWriter {
             severity: Severity::Reject,
             delta: added as i64,
         });
+        Ok(())
+    }
+
+    /// The suspected keys' digests, as the staged rows hold them, in a
+    /// temporary table of their own.
+    async fn stage_suspects(&mut self, digests: &[u128]) -> Result<(), StoreError> {
+        let integer = match self.sql.backend {
+            Backend::Sqlite => "INTEGER",
+            Backend::Postgres => "BIGINT",
+        };
+        self.execute(format!("DROP TABLE IF EXISTS {SUSPECTS}"))
+            .await?;
+        self.execute(format!(
+            "CREATE TEMP TABLE {SUSPECTS} (a {integer} NOT NULL, b {integer} NOT NULL)"
+        ))
+        .await?;
+        // Two numbers each, well under both databases' limit on parameters.
+        for run in digests.chunks(5_000) {
+            let marks: Vec<String> = (0..run.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let statement = format!("INSERT INTO {SUSPECTS} (a, b) VALUES {}", marks.join(", "));
+            let mut insert = sqlx::query(AssertSqlSafe(statement));
+            for &digest in run {
+                let (a, b) = halves(digest);
+                insert = insert.bind(a).bind(b);
+            }
+            insert.execute(&mut *self.conn).await?;
+        }
         Ok(())
     }
 

@@ -25,6 +25,8 @@ pub(crate) const STAGE_FAILURES: &str = "rongshu_stage_failures";
 pub(crate) const GONE: &str = "rongshu_gone";
 /// Values that occur on more than one staged row (see `repeats`).
 pub(crate) const REPEATS: &str = "rongshu_repeats";
+/// Keys that may occur on more than one staged row (see `seen_keys`).
+pub(crate) const SUSPECTS: &str = "rongshu_suspects";
 
 /// How an applied statement moves the resource's row count: by the rows it
 /// affected, counted by the database itself, so the kept count is exact.
@@ -240,7 +242,7 @@ impl StageSql {
     /// Drop the tables beside the staged rows' (which, in a scratch file, go
     /// with the file).
     pub(crate) fn drop_side_tables(&self) -> Vec<String> {
-        [STAGE_FAILURES, GONE, REPEATS]
+        [STAGE_FAILURES, GONE, REPEATS, SUSPECTS]
             .iter()
             .map(|t| format!("DROP TABLE IF EXISTS {t}"))
             .collect()
