@@ -341,20 +341,21 @@ impl BatchWriter {
     /// The suspected keys' digests, as the staged rows hold them, in a
     /// temporary table of their own.
     async fn stage_suspects(&mut self, digests: &[u128]) -> Result<(), StoreError> {
-        let integer = match self.sql.backend {
-            Backend::Sqlite => "INTEGER",
-            Backend::Postgres => "BIGINT",
-        };
+        let integer = self.sql.integer();
         self.execute(format!("DROP TABLE IF EXISTS {SUSPECTS}"))
             .await?;
         self.execute(format!(
             "CREATE TEMP TABLE {SUSPECTS} (a {integer} NOT NULL, b {integer} NOT NULL)"
         ))
         .await?;
-        // Two numbers each, well under both databases' limit on parameters.
+        // Two numbers each, well under both databases' limit on parameters;
+        // anonymous on SQLite, as `StageSql::insert_rows` says why.
         for run in digests.chunks(5_000) {
             let marks: Vec<String> = (0..run.len())
-                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .map(|i| match self.sql.backend {
+                    Backend::Sqlite => "(?, ?)".to_owned(),
+                    Backend::Postgres => format!("(${}, ${})", 2 * i + 1, 2 * i + 2),
+                })
                 .collect();
             let statement = format!("INSERT INTO {SUSPECTS} (a, b) VALUES {}", marks.join(", "));
             let mut insert = sqlx::query(AssertSqlSafe(statement));

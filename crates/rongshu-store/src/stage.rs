@@ -180,7 +180,8 @@ impl StageSql {
         statements
     }
 
-    fn integer(&self) -> &'static str {
+    /// The backend's 64-bit integer column type.
+    pub(crate) fn integer(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite => "INTEGER",
             Backend::Postgres => "BIGINT",

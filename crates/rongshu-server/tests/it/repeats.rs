@@ -8,7 +8,45 @@ use serde_json::{Value, json};
 use crate::on_both_backends;
 use crate::support::{TestApp, citizen_id, json_of};
 
-on_both_backends!(repeated_keys_and_unique_values_far_apart_are_caught_by_line);
+on_both_backends!(
+    repeated_keys_and_unique_values_far_apart_are_caught_by_line,
+    a_file_holding_its_rows_twice_loads_each_once,
+);
+
+/// More repeated keys than one statement lists: every second copy is
+/// rejected by its line, and each person is loaded once.
+async fn a_file_holding_its_rows_twice_loads_each_once(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    const PEOPLE: u32 = 6_000;
+    let id = |n: u32| {
+        let birth = format!("1990{:02}{:02}", 1 + n / 1000 % 12, 1 + n / 12_000);
+        citizen_id("510107", &birth, n % 1000)
+    };
+    let mut csv = String::from("id_number,name,children\n");
+    for copy in 0..2 {
+        for n in 0..PEOPLE {
+            csv.push_str(&format!("{},张三,{copy}\n", id(n)));
+        }
+    }
+    let report = app.load_batch(&code, &cast.provider, csv).await;
+    assert_eq!(report["rows_loaded"], PEOPLE, "{report}");
+    assert_eq!(report["rows_rejected"], PEOPLE);
+    assert_eq!(report["quality"]["rules"]["type:row"]["rejected"], PEOPLE);
+    // Line 2 + n holds the first copy of person n, line 2 + PEOPLE + n the second.
+    assert_eq!(report["rejects"][0]["row"], u64::from(PEOPLE) + 2);
+    assert_eq!(report["rejects"][0]["key"], id(0));
+    // The first copies are the ones kept.
+    let (_, page, _) = json_of(
+        app.get(
+            &format!("/api/v1/resources/{code}/records?children=1&limit=1"),
+            Some(&cast.provider),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page["records"], json!([]), "{page}");
+}
 
 async fn repeated_keys_and_unique_values_far_apart_are_caught_by_line(app: &TestApp) {
     let cast = app.cast().await;
