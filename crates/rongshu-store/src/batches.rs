@@ -693,7 +693,7 @@ impl BatchWriter {
             copy.close().await?;
         }
         if let Some(scratch) = self.scratch.as_mut() {
-            scratch.close();
+            scratch.close().await?;
             let path = scratch
                 .path()
                 .to_str()
