@@ -58,8 +58,9 @@ struct RowShape {
     full_statement: String,
 }
 
-/// Runs of rows waiting for the filling thread at most: enough that reading
-/// the file never waits for a run to be stored, few enough to bound memory.
+/// Runs of rows waiting for the filling thread at most: one being stored
+/// and one ready keep the reader and the filling thread both at work; more
+/// would only hold more rows in memory.
 const QUEUED_RUNS: usize = 2;
 
 /// A run of rows for the filling thread, with the statement for its last,
