@@ -114,18 +114,38 @@ pub struct Applied {
     pub last_seq: Option<i64>,
 }
 
+/// A checked cell as every staging path stores it: integers and booleans
+/// as such, every other value as its canonical text, nothing as NULL (of
+/// the item's type, for drivers that bind typed NULLs).
+pub(crate) enum StoredCell<'a> {
+    Integer(i64),
+    Boolean(bool),
+    Text(std::borrow::Cow<'a, str>),
+    Null(ItemType),
+}
+
+pub(crate) fn stored_cell(item_type: ItemType, cell: Option<&CellValue>) -> StoredCell<'_> {
+    match (item_type, cell) {
+        (_, None) => StoredCell::Null(item_type),
+        (ItemType::Integer, Some(CellValue::Integer(i))) => StoredCell::Integer(*i),
+        (ItemType::Boolean, Some(CellValue::Boolean(b))) => StoredCell::Boolean(*b),
+        (_, Some(CellValue::Text(t) | CellValue::Decimal(t))) => StoredCell::Text(t.into()),
+        (_, Some(other)) => StoredCell::Text(other.canonical_text().into()),
+    }
+}
+
 pub(crate) fn bind_cell<'q>(
     query: Query<'q, Any, AnyArguments>,
     item_type: ItemType,
     cell: Option<&CellValue>,
 ) -> Query<'q, Any, AnyArguments> {
-    match (item_type, cell) {
-        (ItemType::Integer, Some(CellValue::Integer(i))) => query.bind(*i),
-        (ItemType::Integer, None) => query.bind(None::<i64>),
-        (ItemType::Boolean, Some(CellValue::Boolean(b))) => query.bind(*b),
-        (ItemType::Boolean, None) => query.bind(None::<bool>),
-        (_, Some(v)) => query.bind(v.canonical_text()),
-        (_, None) => query.bind(None::<String>),
+    match stored_cell(item_type, cell) {
+        StoredCell::Integer(i) => query.bind(i),
+        StoredCell::Boolean(b) => query.bind(b),
+        StoredCell::Text(t) => query.bind(t.into_owned()),
+        StoredCell::Null(ItemType::Integer) => query.bind(None::<i64>),
+        StoredCell::Null(ItemType::Boolean) => query.bind(None::<bool>),
+        StoredCell::Null(_) => query.bind(None::<String>),
     }
 }
 

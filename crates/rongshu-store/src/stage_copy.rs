@@ -10,6 +10,7 @@
 use rongshu_core::catalog::ItemType;
 use rongshu_core::value::CellValue;
 
+use crate::batches::{StoredCell, stored_cell};
 use crate::repeats::StagedRow;
 
 /// Append one staged row: `line`, `record`, status, key as written, key
@@ -62,14 +63,11 @@ pub(crate) fn encode_row(
 /// A cell as `bind_cell` would bind it: integers and booleans as themselves,
 /// everything else as its canonical text, which the column's type reads in.
 fn push_cell(out: &mut Vec<u8>, item_type: ItemType, cell: Option<&CellValue>) {
-    match (item_type, cell) {
-        (_, None) => push_null(out),
-        (ItemType::Integer, Some(CellValue::Integer(i))) => push_int(out, *i),
-        (ItemType::Boolean, Some(CellValue::Boolean(b))) => {
-            out.extend_from_slice(if *b { b"t" } else { b"f" })
-        }
-        (_, Some(CellValue::Text(t) | CellValue::Decimal(t))) => push_text(out, t),
-        (_, Some(other)) => push_text(out, &other.canonical_text()),
+    match stored_cell(item_type, cell) {
+        StoredCell::Null(_) => push_null(out),
+        StoredCell::Integer(i) => push_int(out, i),
+        StoredCell::Boolean(b) => out.extend_from_slice(if b { b"t" } else { b"f" }),
+        StoredCell::Text(t) => push_text(out, &t),
     }
 }
 

@@ -20,12 +20,11 @@
 use std::path::{Path, PathBuf};
 
 use rongshu_core::catalog::ItemType;
-use rongshu_core::value::CellValue;
 use rusqlite::{Connection, OpenFlags, Statement};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
-use crate::batches::{halves, write_row_json};
+use crate::batches::{StoredCell, halves, stored_cell, write_row_json};
 use crate::repeats::StagedRow;
 use crate::stage::StageSql;
 
@@ -267,22 +266,11 @@ fn bind_row(
     for (i, item_type) in shape.item_types.iter().enumerate() {
         let cell = row.cells.get(i).and_then(Option::as_ref);
         let index = next();
-        // As `batches::bind_cell`: integers and booleans as such, every
-        // other value as its canonical text.
-        match (item_type, cell) {
-            (ItemType::Integer, Some(CellValue::Integer(i))) => {
-                statement.raw_bind_parameter(index, *i)?
-            }
-            (ItemType::Integer, None) => statement.raw_bind_parameter(index, None::<i64>)?,
-            (ItemType::Boolean, Some(CellValue::Boolean(b))) => {
-                statement.raw_bind_parameter(index, *b)?
-            }
-            (ItemType::Boolean, None) => statement.raw_bind_parameter(index, None::<bool>)?,
-            (_, Some(CellValue::Text(t) | CellValue::Decimal(t))) => {
-                statement.raw_bind_parameter(index, t.as_str())?
-            }
-            (_, Some(v)) => statement.raw_bind_parameter(index, v.canonical_text())?,
-            (_, None) => statement.raw_bind_parameter(index, None::<String>)?,
+        match stored_cell(*item_type, cell) {
+            StoredCell::Integer(i) => statement.raw_bind_parameter(index, i)?,
+            StoredCell::Boolean(b) => statement.raw_bind_parameter(index, b)?,
+            StoredCell::Text(t) => statement.raw_bind_parameter(index, t.as_ref())?,
+            StoredCell::Null(_) => statement.raw_bind_parameter(index, None::<i64>)?,
         }
     }
     Ok(())
