@@ -9,14 +9,12 @@
 //! the lock is held for the inserts alone.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use rongshu_core::audit::AuditEntry;
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 
 use crate::audit::{ChainPoint, Linked, link_after};
+use crate::checkpointer::Checkpointer;
 use crate::{Store, StoreError, direct};
 
 /// Appends groups of events; owns its connection, so it is used by one
@@ -28,47 +26,6 @@ pub struct AuditAppender {
     /// Moves the log into the database file off the commit path; stops when
     /// the appender goes.
     _checkpointer: Checkpointer,
-}
-
-/// How often the log is moved into the database file, at the least.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-
-/// A thread that checkpoints the write-ahead log in the background. SQLite
-/// otherwise checkpoints inside the commit that crosses its threshold, and
-/// that commit waits for the copy and its sync: every reply waiting on that
-/// group is late by it. A passive checkpoint blocks neither readers nor the
-/// writer; the appender's own connection never checkpoints.
-struct Checkpointer {
-    stop: Arc<AtomicBool>,
-}
-
-impl Checkpointer {
-    fn start(path: &std::path::Path) -> Result<Self, StoreError> {
-        let conn = direct::open_writer(path)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
-        std::thread::Builder::new()
-            .name("audit-checkpoint".into())
-            .spawn(move || {
-                while !stopped.load(Ordering::Relaxed) {
-                    std::thread::sleep(CHECKPOINT_EVERY);
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::warn!(error = %e, "could not checkpoint the write-ahead log");
-                    }
-                }
-            })
-            .map_err(|e| {
-                StoreError::Invalid(format!("could not start the checkpoint thread: {e}"))
-            })?;
-        Ok(Checkpointer { stop })
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
 }
 
 impl std::fmt::Debug for AuditAppender {
@@ -114,21 +71,22 @@ impl AuditAppender {
             .last_head
             .take()
             .map(|head| (link_after(&head, records()), head));
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let head = tx.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
-            Ok(ChainPoint {
-                seq: r.get(0)?,
-                hash: r.get(1)?,
-            })
-        })?;
-        let linked = match guessed {
-            Some((linked, guess)) if guess == head => linked,
-            _ => link_after(&head, records()),
+        // The transaction's own statements are prepared once, like the
+        // inserts: rusqlite's transaction helpers parse `BEGIN` and `COMMIT`
+        // afresh each time, which cost a tenth of a group's work.
+        self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let written = self.write_after(entries, guessed);
+        let linked = match written {
+            Ok(linked) => linked,
+            Err(e) => {
+                // Nothing of the group stays, and the connection is ready
+                // for the next one.
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                return Err(e);
+            }
         };
-        write_group(&tx, entries, &linked)?;
-        tx.commit()?;
         let seqs: Vec<i64> = linked.iter().map(|l| l.seq).collect();
         let head = linked.into_iter().last().map(|l| ChainPoint {
             seq: l.seq,
@@ -137,20 +95,46 @@ impl AuditAppender {
         self.last_head = head.clone();
         Ok((seqs, head))
     }
+
+    /// Inside the group's transaction: read the head, link the events after
+    /// it (reusing `guessed` when the head is the one it was made for), write
+    /// them and commit.
+    fn write_after<'r>(
+        &self,
+        entries: &'r [AuditEntry],
+        guessed: Option<(Vec<Linked<'r>>, ChainPoint)>,
+    ) -> Result<Vec<Linked<'r>>, StoreError> {
+        let head = self
+            .conn
+            .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")?
+            .query_row([], |r| {
+                Ok(ChainPoint {
+                    seq: r.get(0)?,
+                    hash: r.get(1)?,
+                })
+            })?;
+        let linked = match guessed {
+            Some((linked, guess)) if guess == head => linked,
+            _ => link_after(&head, entries.iter().map(|e| &e.record)),
+        };
+        write_group(&self.conn, entries, &linked)?;
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(linked)
+    }
 }
 
 /// The inserts of one group, each a statement prepared once per connection.
 fn write_group(
-    tx: &rusqlite::Transaction<'_>,
+    conn: &Connection,
     entries: &[AuditEntry],
     linked: &[Linked<'_>],
 ) -> Result<(), StoreError> {
-    let mut event = tx.prepare_cached(
+    let mut event = conn.prepare_cached(
         "INSERT INTO audit_events
             (seq, at, actor, department, action, target, resource, row_count, prev_hash, hash, canonical)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
-    let mut person = tx.prepare_cached(
+    let mut person = conn.prepare_cached(
         "INSERT INTO audit_people (person_hash, seq) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
     )?;
     for (entry, l) in entries.iter().zip(linked) {
@@ -173,7 +157,7 @@ fn write_group(
         }
     }
     if let Some(last) = linked.last() {
-        tx.prepare_cached("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1")?
+        conn.prepare_cached("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1")?
             .execute(params![last.seq, last.hash])?;
     }
     Ok(())

@@ -10,6 +10,7 @@ mod audit_appender;
 mod batches;
 mod catalog;
 mod changes;
+mod checkpointer;
 mod citizens;
 mod db;
 mod demands;

@@ -16,6 +16,7 @@ use crate::support::{TestApp, citizen_id, json_of, population_csv};
 on_both_backends!(
     a_lookup_by_key_reads_what_the_pool_reads,
     direct_and_pooled_audit_appends_make_one_chain,
+    a_group_that_fails_leaves_nothing_and_the_next_goes_on,
 );
 
 fn id(seq: u32) -> CellValue {
@@ -179,4 +180,43 @@ async fn direct_and_pooled_audit_appends_make_one_chain(app: &TestApp) {
     let mut grouped: Vec<i64> = seqs.iter().copied().filter(|s| *s != seqs[3]).collect();
     grouped.reverse();
     assert_eq!(linked, grouped);
+}
+
+async fn a_group_that_fails_leaves_nothing_and_the_next_goes_on(app: &TestApp) {
+    let before = match app.store.verify_audit().await.unwrap() {
+        VerifyOutcome::Intact { events, .. } => events as i64,
+        VerifyOutcome::Broken { brk, .. } => panic!("broken before the test: {brk:?}"),
+    };
+    // A row where the group's second event must go: the group fails there,
+    // after its first event was written.
+    app.store
+        .execute_unchecked_for_tests(&format!(
+            "INSERT INTO audit_events (seq, at, actor, action, prev_hash, hash, canonical)
+             VALUES ({}, 'x', 'x', 'x', 'x', 'x', 'x')",
+            before + 2
+        ))
+        .await
+        .unwrap();
+    let person = PersonHash::parse(&"cd".repeat(16)).unwrap();
+    let entries = |n: usize| -> Vec<AuditEntry> {
+        (0..n)
+            .map(|i| AuditEntry::new(event(i), vec![person.clone()]))
+            .collect()
+    };
+    let mut appender = app.store.audit_appender().unwrap();
+    let mut append = async |group: Vec<AuditEntry>| match appender.as_mut() {
+        Some(appender) => appender.append_group(&group).map(|(seqs, _)| seqs),
+        None => app.store.append_audit_group(&group).await.map(|(seqs, _)| seqs),
+    };
+    let first = append(entries(3)).await.unwrap_err().to_string();
+    // Nothing of the group stayed: not its first event, not its people.
+    assert!(app.store.person_reads(&person, None, 10).await.unwrap().is_empty());
+    // The connection was left ready: a second try fails the same way, not
+    // on a transaction still open from the first.
+    let second = append(entries(3)).await.unwrap_err().to_string();
+    assert_eq!(first, second);
+    // One event fits before the row in the way, and goes in.
+    assert_eq!(append(entries(1)).await.unwrap(), vec![before + 1]);
+    let reads = app.store.person_reads(&person, None, 10).await.unwrap();
+    assert_eq!(reads.len(), 1);
 }
