@@ -8,13 +8,10 @@
 //! and only if someone else appended meanwhile are they computed again. So
 //! the lock is held for the inserts alone.
 
-use std::path::PathBuf;
-
 use rongshu_core::audit::AuditEntry;
 use rusqlite::{Connection, params};
 
 use crate::audit::{ChainPoint, Linked, link_after};
-use crate::checkpointer::Checkpointer;
 use crate::{Store, StoreError, direct};
 
 /// Appends groups of events; owns its connection, so it is used by one
@@ -23,9 +20,6 @@ pub struct AuditAppender {
     conn: Connection,
     /// The head after this appender's last group, while nothing says it moved.
     last_head: Option<ChainPoint>,
-    /// Moves the log into the database file off the commit path; stops when
-    /// the appender goes.
-    _checkpointer: Checkpointer,
 }
 
 impl std::fmt::Debug for AuditAppender {
@@ -44,13 +38,10 @@ impl Store {
         let Some(readers) = &self.readers else {
             return Ok(None);
         };
-        let path: PathBuf = readers.path().to_owned();
-        let conn = direct::open_writer(&path)?;
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        let conn = direct::open_writer(readers.path())?;
         Ok(Some(AuditAppender {
             conn,
             last_head: None,
-            _checkpointer: Checkpointer::start(&path)?,
         }))
     }
 }

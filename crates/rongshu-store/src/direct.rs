@@ -95,13 +95,15 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// A read-write connection set up as the pool's are (foreign keys checked,
-/// WAL with normal syncing), for a writer that runs on a thread of its own.
+/// WAL with normal syncing, no checkpoint in its own commits), for a writer
+/// that runs on a thread of its own.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+         PRAGMA wal_autocheckpoint = 0;",
     )?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)

@@ -83,7 +83,7 @@ pub use subscriptions::{
 pub use view_rows::{ViewPage, ViewQuery};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Connection, Executor};
+use sqlx::{AnyPool, Connection, Executor, Row};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,6 +101,8 @@ pub struct Store {
     pg_copy: Option<std::sync::Arc<sqlx::postgres::PgConnectOptions>>,
     /// On a SQLite file: connections for short reads made in place.
     readers: Option<Arc<direct::Readers>>,
+    /// On a SQLite file: the thread that checkpoints its write-ahead log.
+    checkpointer: Option<Arc<checkpointer::Checkpointer>>,
     /// What the registry's build and verification may hold, in MiB.
     registry_memory_mib: u64,
 }
@@ -152,14 +154,25 @@ impl Store {
                     Ok(true)
                 })
             });
+        let file = match backend {
+            Backend::Sqlite => direct::file_of_url(url),
+            Backend::Postgres => None,
+        };
+        // A file's log is checkpointed by the store's own thread (see
+        // `checkpointer`), never in a commit; a database that cannot be
+        // opened directly keeps SQLite's automatic checkpoints.
+        let pragmas = if file.is_some() {
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 60000; \
+             PRAGMA wal_autocheckpoint = 0;"
+        } else {
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 60000;"
+        };
         let options = match backend {
-            Backend::Sqlite => options.after_connect(|conn, _meta| {
+            Backend::Sqlite => options.after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 60000;",
-                    )
-                    .await?;
+                    conn.execute(pragmas).await?;
                     Ok(())
                 })
             }),
@@ -170,15 +183,18 @@ impl Store {
             Backend::Postgres => Some(std::sync::Arc::new(url.parse()?)),
             Backend::Sqlite => None,
         };
-        let readers = match backend {
-            Backend::Sqlite => direct::file_of_url(url).map(|f| Arc::new(direct::Readers::new(f))),
-            Backend::Postgres => None,
+        // The pool's first connection has put the file in WAL mode.
+        let checkpointer = match &file {
+            Some(f) => Some(Arc::new(checkpointer::Checkpointer::start(f)?)),
+            None => None,
         };
+        let readers = file.map(|f| Arc::new(direct::Readers::new(f)));
         Ok(Self {
             pool,
             backend,
             pg_copy,
             readers,
+            checkpointer,
             registry_memory_mib: RegistryRun::DEFAULT_MEMORY_MIB,
         })
     }
@@ -225,8 +241,34 @@ impl Store {
         (self.pool.size(), self.pool.num_idle())
     }
 
+    /// On SQLite, return once every committed page of the write-ahead log is
+    /// in the database file, copying them now (as the store's checkpoint
+    /// thread otherwise does within a moment) or waiting while that thread
+    /// copies them; nothing to do on PostgreSQL.
+    pub async fn copy_log_into_file(&self) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        loop {
+            // A checkpoint already under way makes this one report "busy"
+            // rather than wait for it.
+            let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&self.pool)
+                .await?;
+            let (busy, log, copied): (i64, i64, i64) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            if busy == 0 && copied >= log {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop();
+        }
     }
 
     /// Run raw SQL; for tests that must reach under the API (e.g. to tamper
@@ -260,6 +302,40 @@ mod tests {
             let store = store.with_registry_memory_mib(64);
             let run = store.clone().registry_run(10);
             assert_eq!((run.memory_mib, run.due_working_days), (64, 10));
+            store.close().await;
+        });
+    }
+
+    /// A commit leaves its pages in the log; the store's thread copies them
+    /// into the database file, with no further write or close to do it.
+    #[test]
+    fn a_commit_reaches_the_database_file_without_another_write() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(&sqlite_url_for_dir(dir.path())).await.unwrap();
+            let file = dir.path().join("rongshu.db");
+            let before = std::fs::metadata(&file).unwrap().len();
+            store
+                .execute_unchecked_for_tests(
+                    "CREATE TABLE bulk AS
+                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000)
+                     SELECT i, zeroblob(2000) AS pad FROM n",
+                )
+                .await
+                .unwrap();
+            let grown = before + 8_000_000;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while std::fs::metadata(&file).unwrap().len() < grown {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the committed pages stayed in the log"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
             store.close().await;
         });
     }

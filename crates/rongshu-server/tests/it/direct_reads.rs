@@ -206,11 +206,21 @@ async fn a_group_that_fails_leaves_nothing_and_the_next_goes_on(app: &TestApp) {
     let mut appender = app.store.audit_appender().unwrap();
     let mut append = async |group: Vec<AuditEntry>| match appender.as_mut() {
         Some(appender) => appender.append_group(&group).map(|(seqs, _)| seqs),
-        None => app.store.append_audit_group(&group).await.map(|(seqs, _)| seqs),
+        None => app
+            .store
+            .append_audit_group(&group)
+            .await
+            .map(|(seqs, _)| seqs),
     };
     let first = append(entries(3)).await.unwrap_err().to_string();
     // Nothing of the group stayed: not its first event, not its people.
-    assert!(app.store.person_reads(&person, None, 10).await.unwrap().is_empty());
+    assert!(
+        app.store
+            .person_reads(&person, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // The connection was left ready: a second try fails the same way, not
     // on a transaction still open from the first.
     let second = append(entries(3)).await.unwrap_err().to_string();
