@@ -233,7 +233,19 @@ pub async fn run(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let bare = hammer(&client, Arc::new(bare_urls), &token, seconds, connections).await?;
+    let database = dir.path().join("rongshu.db");
+    let size = |suffix: &str| {
+        std::fs::metadata(database.with_extension(suffix))
+            .map(|m| m.len())
+            .ok()
+    };
+    let db_before = size("db");
     let lookups = hammer(&client, Arc::new(lookup_urls), &token, seconds, connections).await?;
+    // The log's size as it stood under load; the file's once the log's last
+    // pages are copied into it.
+    let log_after = size("db-wal");
+    store.copy_log_into_file().await?;
+    let db_after = size("db");
     let _ = stop.send(());
     let _ = server.await;
     let reads_after = store.audit_events(Some("data.read"), i64::MAX).await?.len();
@@ -251,6 +263,15 @@ pub async fn run(
             "  EVENTS MISSING"
         }
     );
+    if let (Some(before), Some(after), Some(log)) = (db_before, db_after, log_after) {
+        let mib = |bytes: u64| bytes as f64 / 1048576.0;
+        println!(
+            "sqlite file grew {:.1} MiB during the lookups ({:.0} bytes per answered lookup); write-ahead log {:.1} MiB",
+            mib(after.saturating_sub(before)),
+            after.saturating_sub(before) as f64 / lookups.ok.max(1) as f64,
+            mib(log)
+        );
+    }
     store.close().await;
     Ok(if audited >= lookups.ok {
         ExitCode::SUCCESS
