@@ -244,11 +244,13 @@ impl Store {
     /// On SQLite, return once every committed page of the write-ahead log is
     /// in the database file, copying them now (as the store's checkpoint
     /// thread otherwise does within a moment) or waiting while that thread
-    /// copies them; nothing to do on PostgreSQL.
+    /// copies them; nothing to do on PostgreSQL. A reader that keeps an old
+    /// snapshot open for a minute makes this an error rather than a wait.
     pub async fn copy_log_into_file(&self) -> Result<(), StoreError> {
         if self.backend != Backend::Sqlite {
             return Ok(());
         }
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
             // A checkpoint already under way makes this one report "busy"
             // rather than wait for it.
@@ -259,6 +261,11 @@ impl Store {
                 (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
             if busy == 0 && copied >= log {
                 return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(StoreError::Invalid(format!(
+                    "only {copied} of the log's {log} pages could be copied: a reader still holds the rest"
+                )));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

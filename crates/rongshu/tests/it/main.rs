@@ -746,3 +746,38 @@ fn a_registry_memory_budget_below_the_floor_is_refused_by_name() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The benchmarks are how performance is claimed: each runs end to end on a
+/// small load, and says what it measured.
+#[test]
+fn the_benchmarks_run_and_account_for_every_audit_event() {
+    let out = Command::new(BIN)
+        .args(["bench", "api", "--people", "300", "--seconds", "1"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = said
+        .lines()
+        .find(|l| l.starts_with("ratio"))
+        .unwrap_or_else(|| panic!("no ratio in {said}"));
+    assert!(!events.contains("MISSING"), "{events}");
+    assert!(said.contains("bytes per answered lookup"), "{said}");
+
+    let out = Command::new(BIN)
+        .args(["bench", "ingest", "--rows", "500"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("rongshu ingest:"), "{said}");
+    assert!(said.contains("ratio with the copy"), "{said}");
+}
