@@ -27,6 +27,24 @@ struct Load {
 }
 
 impl Load {
+    fn empty() -> Self {
+        Load {
+            ok: 0,
+            failed: 0,
+            seconds: 0.0,
+            latencies: Vec::new(),
+        }
+    }
+
+    /// Another slice of the same endpoint's load.
+    fn absorb(&mut self, slice: Load) {
+        self.ok += slice.ok;
+        self.failed += slice.failed;
+        self.seconds += slice.seconds;
+        self.latencies.extend(slice.latencies);
+        self.latencies.sort_unstable();
+    }
+
     fn rate(&self) -> f64 {
         self.ok as f64 / self.seconds
     }
@@ -39,6 +57,9 @@ impl Load {
         self.latencies[at.min(self.latencies.len() - 1)] as f64 / 1000.0
     }
 }
+
+/// Seconds of load on one endpoint before the other takes its turn.
+const SLICE: u64 = 1;
 
 /// The same ID numbers `write_csv` writes, by row.
 fn id_of(row: u64) -> String {
@@ -217,7 +238,7 @@ pub async fn run(
         .pool_max_idle_per_host(connections)
         .build()?;
     println!(
-        "{people} people; {connections} requests in flight; {seconds} s per endpoint; backend {}",
+        "{people} people; {connections} requests in flight; {seconds} s per endpoint in turns of {SLICE} s; backend {}",
         store.backend().name()
     );
 
@@ -232,7 +253,7 @@ pub async fn run(
             ))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let bare = hammer(&client, Arc::new(bare_urls), &token, seconds, connections).await?;
+    let (bare_urls, lookup_urls) = (Arc::new(bare_urls), Arc::new(lookup_urls));
     let database = dir.path().join("rongshu.db");
     let size = |suffix: &str| {
         std::fs::metadata(database.with_extension(suffix))
@@ -240,7 +261,14 @@ pub async fn run(
             .ok()
     };
     let db_before = size("db");
-    let lookups = hammer(&client, Arc::new(lookup_urls), &token, seconds, connections).await?;
+    // The endpoints take turns, a second each: this machine's speed drifts
+    // by tens of percent within a minute, and a drift then weighs on both
+    // sides of the ratio alike instead of on whichever ran during it.
+    let (mut bare, mut lookups) = (Load::empty(), Load::empty());
+    for _ in 0..seconds {
+        bare.absorb(hammer(&client, bare_urls.clone(), &token, SLICE, connections).await?);
+        lookups.absorb(hammer(&client, lookup_urls.clone(), &token, SLICE, connections).await?);
+    }
     // The log's size as it stood under load; the file's once the log's last
     // pages are copied into it.
     let log_after = size("db-wal");
