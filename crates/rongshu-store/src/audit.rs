@@ -37,7 +37,7 @@ pub struct ChainPoint {
 const EVENT_COLUMNS: usize = 11;
 /// Events per INSERT at most: 2,816 parameters, well under both backends'
 /// limits (SQLite 32,766; PostgreSQL 65,535). A power of two (see
-/// [`statement_rows`]).
+/// [`next_chunk`]).
 const EVENTS_PER_INSERT: usize = 256;
 
 /// `$n` placeholders for PostgreSQL; anonymous `?` for SQLite, whose driver
@@ -54,20 +54,62 @@ fn placeholders(conn: &AnyConnection) -> impl Fn(&mut String, usize) + use<> {
     }
 }
 
-/// Rows for the next multi-row INSERT of `left` rows: the largest power of
-/// two that fits, at most `max`. Statements come in a few sizes only, so each
-/// connection's statement cache keeps them prepared; one text per group size
-/// would have the database parse a fresh statement for most groups.
-fn statement_rows(left: usize, max: usize) -> usize {
-    let fits = left.min(max).max(1);
-    1 << (usize::BITS - 1 - fits.leading_zeros())
+/// How the next multi-row INSERT of `left` rows is made: it takes `rows` of
+/// them (at most `max`) in a statement of `slots` rows, the smallest power
+/// of two that holds them, the slots past `rows` bound to NULL and skipped.
+/// Statements come in a few sizes only, so each connection's statement cache
+/// keeps them prepared (one text per group size would have the database
+/// parse a fresh statement for most groups); and a group goes in one
+/// statement, not one per power of two it adds up to, since on PostgreSQL
+/// each statement is a round trip that the group's commit, and every read
+/// waiting on it, waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Chunk {
+    rows: usize,
+    slots: usize,
+}
+
+fn next_chunk(left: usize, max: usize) -> Chunk {
+    let rows = left.min(max).max(1);
+    Chunk {
+        rows,
+        slots: rows.next_power_of_two().min(max),
+    }
+}
+
+/// `INSERT INTO {target} SELECT * FROM (VALUES …) WHERE {present} IS NOT
+/// NULL`, with `slots` rows of `columns` placeholders: the padding rows'
+/// NULLs are filtered out. Both backends name a VALUES list's columns
+/// `column1`, `column2`, ….
+fn padded_insert(
+    target: &str,
+    present: &str,
+    columns: usize,
+    slots: usize,
+    placeholder: &impl Fn(&mut String, usize),
+) -> String {
+    let mut sql = format!("INSERT INTO {target} SELECT * FROM (VALUES ");
+    for i in 0..slots {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            placeholder(&mut sql, i * columns + c + 1);
+        }
+        sql.push(')');
+    }
+    // Only placeholders are written into the text; every value is bound.
+    let _ = write!(sql, ") AS v WHERE {present} IS NOT NULL");
+    sql
 }
 
 /// Append `records` in order after the chain's head, in the caller's
-/// transaction. The head is locked and read once and the events go in as one
-/// multi-row INSERT per 256: a group of reads' events costs four statements,
-/// not four per event. Each statement is a round trip to the connection, and
-/// those round trips were the whole cost of a group commit.
+/// transaction. The head is locked and read in one statement and the events
+/// go in as one multi-row INSERT per 256: with the people and the head's
+/// update, a group of reads' events costs four statements, not four per
+/// event. Each statement is a round trip to the connection, and those round
+/// trips were the whole cost of a group commit.
 async fn append_linked(
     conn: &mut AnyConnection,
     records: &[&AuditRecord],
@@ -75,10 +117,9 @@ async fn append_linked(
     if records.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
-        .execute(&mut *conn)
-        .await?;
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+    // Locks the head (SQLite's write lock, PostgreSQL's row lock) and reads
+    // it in one round trip.
+    let head = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
         .fetch_one(&mut *conn)
         .await?;
     let head = ChainPoint {
@@ -89,24 +130,17 @@ async fn append_linked(
     let placeholder = placeholders(conn);
     let mut rest = linked.as_slice();
     while !rest.is_empty() {
-        let (chunk, after) = rest.split_at(statement_rows(rest.len(), EVENTS_PER_INSERT));
+        let Chunk { rows, slots } = next_chunk(rest.len(), EVENTS_PER_INSERT);
+        let (chunk, after) = rest.split_at(rows);
         rest = after;
-        let mut sql = String::from(
-            "INSERT INTO audit_events
-                (seq, at, actor, department, action, target, resource, row_count, prev_hash, hash, canonical)
-             VALUES ",
+        let sql = padded_insert(
+            "audit_events
+                (seq, at, actor, department, action, target, resource, row_count, prev_hash, hash, canonical)",
+            "column1",
+            EVENT_COLUMNS,
+            slots,
+            &placeholder,
         );
-        for i in 0..chunk.len() {
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            for c in 0..EVENT_COLUMNS {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                placeholder(&mut sql, i * EVENT_COLUMNS + c + 1);
-            }
-            sql.push(')');
-        }
-        // Only placeholders are written into the text; every value is bound.
         let mut insert = sqlx::query(AssertSqlSafe(sql));
         for Linked {
             record,
@@ -128,6 +162,23 @@ async fn append_linked(
                 .bind(prev)
                 .bind(hash)
                 .bind(canonical);
+        }
+        // NULLs of each column's type: PostgreSQL gives a VALUES column one
+        // type, from all its rows.
+        let (number, text) = (None::<i64>, None::<&str>);
+        for _ in rows..slots {
+            insert = insert
+                .bind(number)
+                .bind(text)
+                .bind(text)
+                .bind(text)
+                .bind(text)
+                .bind(text)
+                .bind(text)
+                .bind(number)
+                .bind(text)
+                .bind(text)
+                .bind(text);
         }
         insert.execute(&mut *conn).await?;
     }
@@ -195,21 +246,23 @@ async fn insert_people(
     let placeholder = placeholders(conn);
     let mut rest = rows;
     while !rest.is_empty() {
-        let (chunk, after) = rest.split_at(statement_rows(rest.len(), PEOPLE_PER_INSERT));
+        let Chunk { rows, slots } = next_chunk(rest.len(), PEOPLE_PER_INSERT);
+        let (chunk, after) = rest.split_at(rows);
         rest = after;
-        let mut sql = String::from("INSERT INTO audit_people (person_hash, seq) VALUES ");
-        for i in 0..chunk.len() {
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            // Only placeholders are written here; the values are bound.
-            placeholder(&mut sql, 2 * i + 1);
-            sql.push_str(", ");
-            placeholder(&mut sql, 2 * i + 2);
-            sql.push(')');
-        }
+        let mut sql = padded_insert(
+            "audit_people (person_hash, seq)",
+            "column2",
+            2,
+            slots,
+            &placeholder,
+        );
         sql.push_str(" ON CONFLICT DO NOTHING");
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (seq, person) in chunk {
             query = query.bind(person.as_str()).bind(*seq);
+        }
+        for _ in rows..slots {
+            query = query.bind(None::<&str>).bind(None::<i64>);
         }
         query.execute(&mut *conn).await?;
     }
@@ -438,19 +491,36 @@ fn event_row(seq: i64, canonical: &str) -> Result<AuditEventRow, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::statement_rows;
+    use super::{Chunk, next_chunk};
 
     #[test]
-    fn statements_come_in_powers_of_two_that_add_up() {
+    fn a_group_goes_in_one_statement_of_a_power_of_two_slots() {
         for left in 1..=1_000 {
             let mut rest = left;
+            let mut statements = 0;
             while rest > 0 {
-                let n = statement_rows(rest, 256);
-                assert!(n.is_power_of_two() && n <= 256 && n <= rest, "{left}: {n}");
-                rest -= n;
+                let Chunk { rows, slots } = next_chunk(rest, 256);
+                assert!(rows >= 1 && rows <= slots && rows <= rest, "{left}: {rows}");
+                assert!(slots.is_power_of_two() && slots <= 256, "{left}: {slots}");
+                assert!(slots < 2 * rows, "{left}: {rows} rows in {slots} slots");
+                rest -= rows;
+                statements += 1;
             }
+            assert_eq!(statements, left.div_ceil(256), "{left}");
         }
-        assert_eq!(statement_rows(37, 256), 32);
-        assert_eq!(statement_rows(1_000, 256), 256);
+        assert_eq!(
+            next_chunk(37, 256),
+            Chunk {
+                rows: 37,
+                slots: 64
+            }
+        );
+        assert_eq!(
+            next_chunk(1_000, 256),
+            Chunk {
+                rows: 256,
+                slots: 256
+            }
+        );
     }
 }
