@@ -261,11 +261,11 @@ pub async fn run(
             .ok()
     };
     let db_before = size("db");
-    // The endpoints take turns, a second each: this machine's speed drifts
-    // by tens of percent within a minute, and a drift then weighs on both
-    // sides of the ratio alike instead of on whichever ran during it.
+    // The endpoints take turns, a slice each: a shared machine's speed can
+    // drift by tens of percent within a minute, and a drift then weighs on
+    // both sides of the ratio alike instead of on whichever ran during it.
     let (mut bare, mut lookups) = (Load::empty(), Load::empty());
-    for _ in 0..seconds {
+    for _ in 0..seconds.div_ceil(SLICE) {
         bare.absorb(hammer(&client, bare_urls.clone(), &token, SLICE, connections).await?);
         lookups.absorb(hammer(&client, lookup_urls.clone(), &token, SLICE, connections).await?);
     }
