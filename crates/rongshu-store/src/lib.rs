@@ -293,13 +293,17 @@ impl Store {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_registry_budget_goes_with_every_clone_of_the_store() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+    fn block_on(test: impl std::future::Future<Output = ()>) {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap();
-        runtime.block_on(async {
+            .unwrap()
+            .block_on(test);
+    }
+
+    #[test]
+    fn a_registry_budget_goes_with_every_clone_of_the_store() {
+        block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let store = Store::open(&sqlite_url_for_dir(dir.path())).await.unwrap();
             assert_eq!(
@@ -317,11 +321,7 @@ mod tests {
     /// into the database file, with no further write or close to do it.
     #[test]
     fn a_commit_reaches_the_database_file_without_another_write() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
+        block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let store = Store::open(&sqlite_url_for_dir(dir.path())).await.unwrap();
             let file = dir.path().join("rongshu.db");

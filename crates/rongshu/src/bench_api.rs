@@ -22,7 +22,7 @@ struct Load {
     ok: u64,
     failed: u64,
     seconds: f64,
-    /// Sorted, in microseconds.
+    /// In microseconds; sorted once [`Load::finish`] has run.
     latencies: Vec<u64>,
 }
 
@@ -36,13 +36,18 @@ impl Load {
         }
     }
 
-    /// Another slice of the same endpoint's load.
+    /// Another slice of the same endpoint's load; the latencies are sorted
+    /// again by [`Load::finish`], once the last slice is in.
     fn absorb(&mut self, slice: Load) {
         self.ok += slice.ok;
         self.failed += slice.failed;
         self.seconds += slice.seconds;
         self.latencies.extend(slice.latencies);
+    }
+
+    fn finish(mut self) -> Self {
         self.latencies.sort_unstable();
+        self
     }
 
     fn rate(&self) -> f64 {
@@ -152,7 +157,6 @@ async fn hammer(
         }
     }
     load.seconds = started.elapsed().as_secs_f64();
-    load.latencies.sort_unstable();
     Ok(load)
 }
 
@@ -269,6 +273,7 @@ pub async fn run(
         bare.absorb(hammer(&client, bare_urls.clone(), &token, SLICE, connections).await?);
         lookups.absorb(hammer(&client, lookup_urls.clone(), &token, SLICE, connections).await?);
     }
+    let (bare, lookups) = (bare.finish(), lookups.finish());
     // The log's size as it stood under load; the file's once the log's last
     // pages are copied into it.
     let log_after = size("db-wal");

@@ -749,18 +749,21 @@ fn a_registry_memory_budget_below_the_floor_is_refused_by_name() {
 
 /// The benchmarks are how performance is claimed: each runs end to end on a
 /// small load, and says what it measured.
-#[test]
-fn the_benchmarks_run_and_account_for_every_audit_event() {
-    let out = Command::new(BIN)
-        .args(["bench", "api", "--people", "300", "--seconds", "1"])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
+/// Run `rongshu bench …`, which must succeed; what it printed.
+fn bench(args: &[&str]) -> String {
+    let out = Command::new(BIN).arg("bench").args(args).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{said}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    said
+}
+
+#[test]
+fn the_benchmarks_run_and_account_for_every_audit_event() {
+    let said = bench(&["api", "--people", "300", "--seconds", "1"]);
     let events = said
         .lines()
         .find(|l| l.starts_with("ratio"))
@@ -768,16 +771,7 @@ fn the_benchmarks_run_and_account_for_every_audit_event() {
     assert!(!events.contains("MISSING"), "{events}");
     assert!(said.contains("bytes per answered lookup"), "{said}");
 
-    let out = Command::new(BIN)
-        .args(["bench", "ingest", "--rows", "500"])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let said = bench(&["ingest", "--rows", "500"]);
     assert!(said.contains("rongshu ingest:"), "{said}");
     assert!(said.contains("ratio with the copy"), "{said}");
 }
