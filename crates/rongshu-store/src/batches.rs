@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use crate::audit::append_in;
 use crate::changes::{self, BatchMode};
 use crate::db::{Backend, ts};
+use crate::first_load::{Pace, Shadow};
 use crate::repeats::{StagedRow, StreamStatus};
 use crate::seen_keys::SeenKeys;
 use crate::stage::{ChangedLines, SCRATCH_SCHEMA, StageSql, Todo};
@@ -98,6 +99,16 @@ pub struct BatchWriter {
     /// How long finding repeated keys and unique values in the staged rows
     /// took (part of staging, reported beside it).
     pub(crate) repeats_took: std::time::Duration,
+}
+
+/// A first load written beside its resource, to be swapped in.
+struct FirstLoad {
+    shadow: Shadow,
+    /// The sequence number its first change was logged under.
+    first_seq: i64,
+    rows: i64,
+    turns: u32,
+    longest_turn: Duration,
 }
 
 /// What a batch did to its resource.
@@ -324,6 +335,17 @@ impl Store {
         }
         if let Some(path) = self.scratch_file(batch_row_id) {
             stage_scratch::remove_scratch(&path)?;
+        }
+        // And what it wrote of a first load (SQLite).
+        if self.backend == Backend::Sqlite {
+            let resource = sqlx::query("SELECT resource_id FROM batches WHERE id = $1")
+                .bind(batch_row_id)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(resource) = resource {
+                self.discard_unpublished(resource.try_get("resource_id")?)
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -913,13 +935,58 @@ impl BatchWriter {
                 .execute(&mut *self.conn)
                 .await?;
         }
+        // A large first load on SQLite is written beside the resource in
+        // turns, and the final step only swaps it in (see `first_load`).
+        let first_load = match (first_line, last_line) {
+            (Some(first), Some(last))
+                if backend == Backend::Sqlite
+                    && empty
+                    && staged_changes > self.store.first_load_turn_rows =>
+            {
+                self.write_first_load(staged_changes, first, last).await?
+            }
+            _ => None,
+        };
+        let locked_at = Instant::now();
         let mut tx = match backend {
             Backend::Sqlite => self.conn.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.conn.begin().await?,
         };
         // How many rows the resource gained (negative: lost) in this write.
         let mut moved: i64 = 0;
-        if changes > 0 {
+        if let Some(load) = &first_load {
+            let first = changes::reserve(&mut tx, self.resource.id, changes).await?;
+            // One batch of a resource loads at a time, so nothing else has
+            // logged a change or written a row meanwhile; if something has,
+            // the batch fails rather than publish a log with a gap or a clash.
+            let state: String = sqlx::query("SELECT state FROM batches WHERE id = $1")
+                .bind(self.batch_row_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("state")?;
+            let still_empty = sqlx::query(AssertSqlSafe(self.sql.any_row()))
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_none();
+            // A column added to the resource meanwhile would be lost.
+            let same_shape = Shadow::plan(&mut tx, &self.resource.table_name, self.batch_row_id)
+                .await?
+                .is_some_and(|now| now.create() == load.shadow.create());
+            if first != load.first_seq || state != "loading" || !still_empty || !same_shape {
+                return Err(StoreError::Conflict(format!(
+                    "{} changed while batch {} was loading into it",
+                    self.resource.code, self.public_id
+                )));
+            }
+            for statement in load.shadow.swap() {
+                sqlx::query(AssertSqlSafe(statement))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            applied.first_seq = Some(first);
+            applied.last_seq = Some(first + changes - 1);
+            moved = load.rows;
+        } else if changes > 0 {
             let first = changes::reserve(&mut tx, self.resource.id, changes).await?;
             applied.first_seq = Some(first);
             applied.last_seq = Some(first + changes - 1);
@@ -998,10 +1065,98 @@ impl BatchWriter {
             staging_ms = (staged_at - self.began.1).as_millis() as u64,
             repeats_ms = self.repeats_took.as_millis() as u64,
             compare_ms = (diffed_at - staged_at).as_millis() as u64,
-            write_lock_ms = diffed_at.elapsed().as_millis() as u64,
+            first_load_ms = (locked_at - diffed_at).as_millis() as u64,
+            turns = first_load.as_ref().map_or(0, |l| l.turns),
+            longest_turn_ms = first_load.as_ref().map_or(0, |l| l.longest_turn.as_millis() as u64),
+            write_lock_ms = locked_at.elapsed().as_millis() as u64,
             "batch applied"
         );
         Ok(applied)
+    }
+
+    /// Write a first load's rows and their change log beside the resource,
+    /// in turns (see `first_load`): the staged rows are `changes` rows on
+    /// lines `first_line` to `last_line`, every one new. `None` when the
+    /// resource's table cannot be copied, for the caller to write the load
+    /// in one transaction instead.
+    async fn write_first_load(
+        &mut self,
+        changes: i64,
+        first_line: i64,
+        last_line: i64,
+    ) -> Result<Option<FirstLoad>, StoreError> {
+        let Some(shadow) =
+            Shadow::plan(&mut self.conn, &self.resource.table_name, self.batch_row_id).await?
+        else {
+            return Ok(None);
+        };
+        // What an earlier load that stopped left would clash with this one.
+        self.store.discard_unpublished(self.resource.id).await?;
+        let published: i64 = sqlx::query("SELECT change_seq FROM resources WHERE id = $1")
+            .bind(self.resource.id)
+            .fetch_one(&mut *self.conn)
+            .await?
+            .try_get("change_seq")?;
+        for statement in shadow.create() {
+            sqlx::query(AssertSqlSafe(statement.clone()))
+                .execute(&mut *self.conn)
+                .await?;
+        }
+        let lines = ChangedLines::of(changes, Some(first_line), Some(last_line));
+        let log = self.sql.log_staged_lines(lines);
+        let insert = self.sql.insert_lines_into(&shadow.table);
+        let mut pace = Pace::new(self.store.first_load_turn_rows);
+        let mut load = FirstLoad {
+            shadow,
+            first_seq: published + 1,
+            rows: 0,
+            turns: 0,
+            longest_turn: Duration::ZERO,
+        };
+        let (mut after_line, mut logged) = (first_line - 1, 0_i64);
+        while after_line < last_line {
+            let upto = after_line.saturating_add(pace.rows()).min(last_line);
+            let began = Instant::now();
+            let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
+            let first_seq = match lines {
+                ChangedLines::Unbroken { .. } => load.first_seq,
+                ChangedLines::Scattered => load.first_seq + logged,
+            };
+            let mut log_turn = sqlx::query(AssertSqlSafe(log.clone()))
+                .bind(self.resource.id)
+                .bind(self.batch_row_id)
+                .bind(first_seq)
+                .bind(after_line)
+                .bind(upto);
+            if let ChangedLines::Unbroken { first } = lines {
+                log_turn = log_turn.bind(first);
+            }
+            logged += i64::try_from(log_turn.execute(&mut *tx).await?.rows_affected())
+                .unwrap_or(i64::MAX);
+            let written = sqlx::query(AssertSqlSafe(insert.clone()))
+                .bind(self.batch_row_id)
+                .bind(after_line)
+                .bind(upto)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            load.rows += i64::try_from(written.rows_affected()).unwrap_or(i64::MAX);
+            let took = began.elapsed();
+            load.turns += 1;
+            load.longest_turn = load.longest_turn.max(took);
+            after_line = upto;
+            self.beat().await?;
+            if after_line < last_line {
+                tokio::time::sleep(pace.after(took)).await;
+            }
+        }
+        if logged != changes || load.rows != changes {
+            return Err(StoreError::Corrupt(format!(
+                "a first load of {changes} rows logged {logged} changes and wrote {} rows",
+                load.rows
+            )));
+        }
+        Ok(Some(load))
     }
 
     /// Abandon the batch: nothing of it becomes visible; its row says why. The

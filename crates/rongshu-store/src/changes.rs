@@ -71,7 +71,9 @@ pub(crate) async fn reserve(
 }
 
 impl Store {
-    /// The change log of a resource after `after`, oldest first.
+    /// The change log of a resource after `after`, oldest first. Only what
+    /// a finished batch published: a first load logs its changes before its
+    /// final step makes them the resource's (see `first_load`).
     pub async fn changes(
         &self,
         resource: &Resource,
@@ -88,7 +90,9 @@ impl Store {
                     END AS deleted
              FROM change_log c
              JOIN batches b ON b.id = c.batch_id
-             WHERE c.resource_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3",
+             WHERE c.resource_id = $1 AND c.seq > $2
+               AND c.seq <= (SELECT change_seq FROM resources WHERE id = $1)
+             ORDER BY c.seq LIMIT $3",
         )
         .bind(resource.id)
         .bind(after)
@@ -156,7 +160,8 @@ impl Store {
         // Batches of one resource load one at a time, so everything logged by
         // this batch or an earlier one is what readers saw after it.
         let upto: Option<i64> = sqlx::query(
-            "SELECT MAX(seq) AS upto FROM change_log WHERE resource_id = $1 AND batch_id <= $2",
+            "SELECT MAX(seq) AS upto FROM change_log WHERE resource_id = $1 AND batch_id <= $2
+               AND seq <= (SELECT change_seq FROM resources WHERE id = $1)",
         )
         .bind(resource.id)
         .bind(batch_id)

@@ -100,13 +100,27 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_handler(Some(try_every_millisecond))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
          PRAGMA wal_autocheckpoint = 0;",
     )?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// A writer's wait for the lock: another try every millisecond, for as long
+/// as [`BUSY_TIMEOUT`]. SQLite's own handler backs off to a try every 100 ms;
+/// against a writer that holds the lock in short turns with short pauses (a
+/// first load, see `first_load`), such a waiter gets in only by luck, and the
+/// audit writer, whose commits every audited read waits for, must not.
+fn try_every_millisecond(tries_so_far: i32) -> bool {
+    let waited = Duration::from_millis(u64::try_from(tries_so_far).unwrap_or(0));
+    if waited >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(Duration::from_millis(1));
+    true
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod direct;
 mod downloads;
 mod elements;
 mod error;
+mod first_load;
 mod linkage;
 mod migrations;
 mod open_accounts;
@@ -105,6 +106,9 @@ pub struct Store {
     checkpointer: Option<Arc<checkpointer::Checkpointer>>,
     /// What the registry's build and verification may hold, in MiB.
     registry_memory_mib: u64,
+    /// SQLite: rows of a first load's first turn; a first load of more goes
+    /// in turns (see `first_load`).
+    first_load_turn_rows: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -196,6 +200,7 @@ impl Store {
             readers,
             checkpointer,
             registry_memory_mib: RegistryRun::DEFAULT_MEMORY_MIB,
+            first_load_turn_rows: first_load::DEFAULT_TURN_ROWS,
         })
     }
 
@@ -203,6 +208,14 @@ impl Store {
     /// each batch) holding about `mib` MiB at most.
     pub fn with_registry_memory_mib(mut self, mib: u64) -> Self {
         self.registry_memory_mib = mib;
+        self
+    }
+
+    /// The same store, a first load into an empty resource on SQLite starting
+    /// with turns of `rows` rows, and going in turns when it has more (tests
+    /// make it small to see a load in many turns).
+    pub fn with_first_load_turn_rows(mut self, rows: i64) -> Self {
+        self.first_load_turn_rows = rows.max(1);
         self
     }
 
@@ -286,6 +299,17 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected())
+    }
+
+    /// The first column of raw SQL's first row, as an integer; for tests
+    /// that must look under the API (at what a load has written but not
+    /// published, say).
+    #[doc(hidden)]
+    pub async fn query_integer_for_tests(&self, sql: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
     }
 }
 

@@ -443,17 +443,47 @@ impl StageSql {
     /// SQLite does by copying every changed row, record and all, into a
     /// scratch table first: a second of the write lock per million rows.
     pub(crate) fn log_staged(&self, lines: ChangedLines) -> String {
-        let stage = &self.stage;
         let place = match lines {
             ChangedLines::Unbroken { .. } => "s._line - $4",
             ChangedLines::Scattered => "ROW_NUMBER() OVER (ORDER BY s._line) - 1",
         };
+        self.log_staged_where(place, "")
+    }
+
+    /// Log the staged rows' changes on lines `$4` (exclusive) to `$5`
+    /// (inclusive), one turn of a first load (see `first_load`): `$1`
+    /// resource, `$2` batch, `$3` the first sequence number of the whole run
+    /// (`Unbroken`, its first line then `$6`) or of these lines (`Scattered`).
+    pub(crate) fn log_staged_lines(&self, lines: ChangedLines) -> String {
+        let place = match lines {
+            ChangedLines::Unbroken { .. } => "s._line - $6",
+            ChangedLines::Scattered => "ROW_NUMBER() OVER (ORDER BY s._line) - 1",
+        };
+        self.log_staged_where(place, " AND s._line > $4 AND s._line <= $5")
+    }
+
+    fn log_staged_where(&self, place: &str, lines: &str) -> String {
+        let stage = &self.stage;
         format!(
             "INSERT INTO change_log (resource_id, seq, batch_id, op, row_key, record) \
              SELECT $1, $3 + {place}, $2, s._op, {}, \
                     CASE WHEN s._op = 'delete' THEN NULL ELSE s._record END \
-             FROM {stage} AS s WHERE s._op IN ('insert', 'update', 'delete')",
+             FROM {stage} AS s WHERE s._op IN ('insert', 'update', 'delete'){lines}",
             self.key_json("s")
+        )
+    }
+
+    /// Copy the staged new rows on lines `$2` (exclusive) to `$3` (inclusive)
+    /// into `table` (quoted), a first load's table beside the resource's:
+    /// `$1` the batch.
+    pub(crate) fn insert_lines_into(&self, table: &str) -> String {
+        let stage = &self.stage;
+        let columns = self.items.join(", ");
+        let values: Vec<String> = self.items.iter().map(|c| format!("s.{c}")).collect();
+        format!(
+            "INSERT INTO {table} (_batch_id, {columns}) SELECT $1, {} FROM {stage} AS s \
+             WHERE s._op = 'insert' AND s._line > $2 AND s._line <= $3 ORDER BY s._line",
+            values.join(", ")
         )
     }
 

@@ -3,14 +3,18 @@
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::Datelike;
 
 use anyhow::{Context, anyhow, bail};
 use clap::Subcommand;
+use rongshu_core::audit::AuditRecord;
 use rongshu_core::catalog::{NewResourceRequest, ResourceSpec};
 use rongshu_core::ident::{citizen_id, org_code, uscc};
+use rongshu_server::audit_writer::AuditWriter;
 use rongshu_server::service::{self, Doer};
 use rongshu_store::{BatchMode, Store};
 
@@ -213,11 +217,55 @@ pub(crate) fn spec() -> anyhow::Result<ResourceSpec> {
     ResourceSpec::parse(req).map_err(|e| anyhow!("{e}"))
 }
 
-/// How long our ingest took to answer, and then how long copying its pages
-/// from SQLite's write-ahead log into the database file took. No commit
-/// copies them (the store's own thread does, in the background), so the
-/// answer comes first; the copy is timed on its own to show the whole work.
-async fn ours(url: &str, csv: &Path, rows: u64) -> anyhow::Result<(f64, f64)> {
+/// What our ingest took.
+struct Ours {
+    /// Until the batch's report came back.
+    answered_secs: f64,
+    /// SQLite: copying the load's pages from the write-ahead log into the
+    /// database file afterwards. No commit copies them (the store's own
+    /// thread does, in the background), so the answer comes first; the copy
+    /// is timed on its own to show the whole work.
+    copy_secs: f64,
+    /// How long each audit event written during the load waited for its
+    /// commit, sorted.
+    audit_waits: Vec<Duration>,
+}
+
+/// The gap between audit events written during a load, as audited reads
+/// would write them.
+const PROBE_EVERY: Duration = Duration::from_millis(10);
+
+/// Write an audit event every [`PROBE_EVERY`] until `done` (one at least), through the
+/// server's own group-committing writer: each one's wait for its commit is
+/// how long an audited read would have waited for its answer.
+async fn probe_audit(writer: AuditWriter, done: Arc<AtomicBool>) -> anyhow::Result<Vec<Duration>> {
+    let mut waits = Vec::new();
+    loop {
+        let began = Instant::now();
+        writer
+            .record(AuditRecord {
+                at: chrono::Utc::now().to_rfc3339(),
+                actor: "bench:probe".into(),
+                department: None,
+                action: "bench.probe".into(),
+                target: None,
+                resource: None,
+                rows: None,
+                detail: serde_json::json!({}),
+            })
+            .await
+            .map_err(|e| anyhow!("an audit event was not written during the load: {e:?}"))?;
+        waits.push(began.elapsed());
+        if done.load(Ordering::Relaxed) {
+            break;
+        }
+        tokio::time::sleep(PROBE_EVERY).await;
+    }
+    waits.sort_unstable();
+    Ok(waits)
+}
+
+async fn ours(url: &str, csv: &Path, rows: u64) -> anyhow::Result<Ours> {
     let store = Store::open(url).await?;
     let dept = format!("bench{}", std::process::id());
     let now = chrono::Utc::now();
@@ -228,12 +276,20 @@ async fn ours(url: &str, csv: &Path, rows: u64) -> anyhow::Result<(f64, f64)> {
     let resource = service::create_resource(&store, now, &Doer::cli(), &dept, &spec()?)
         .await
         .map_err(e)?;
+    let done = Arc::new(AtomicBool::new(false));
+    let probe = tokio::spawn(probe_audit(
+        AuditWriter::start(store.clone(), None),
+        done.clone(),
+    ));
     let started = Instant::now();
     let report =
         service::ingest_csv_file(&store, now, &Doer::cli(), &resource, csv, BatchMode::Upsert)
             .await
-            .map_err(e)?;
-    let secs = started.elapsed().as_secs_f64();
+            .map_err(e);
+    let answered_secs = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    let audit_waits = probe.await??;
+    let report = report?;
     let copy_started = Instant::now();
     store.copy_log_into_file().await?;
     let copy_secs = copy_started.elapsed().as_secs_f64();
@@ -245,7 +301,29 @@ async fn ours(url: &str, csv: &Path, rows: u64) -> anyhow::Result<(f64, f64)> {
             report.report.rejects.first()
         );
     }
-    Ok((secs, copy_secs))
+    Ok(Ours {
+        answered_secs,
+        copy_secs,
+        audit_waits,
+    })
+}
+
+/// The audit events' waits during a load, one line.
+fn print_audit_waits(waits: &[Duration]) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let at = |q: f64| {
+        let i = ((waits.len() as f64 * q).ceil() as usize).clamp(1, waits.len().max(1)) - 1;
+        waits.get(i).copied().map_or(0.0, ms)
+    };
+    println!(
+        "{:<10} audit events written during the load (one per {} ms): {}; wait p50 {:.1} ms, p99 {:.1} ms, longest {:.1} ms",
+        "",
+        PROBE_EVERY.as_millis(),
+        waits.len(),
+        at(0.50),
+        at(0.99),
+        waits.last().copied().map_or(0.0, ms)
+    );
 }
 
 fn timed(mut command: Command, what: &str) -> anyhow::Result<f64> {
@@ -296,8 +374,8 @@ async fn ingest(rows: u64, order: RowOrder, db: &DbArgs) -> anyhow::Result<ExitC
 
     let sqlite_dir = dir.path().join("sqlite");
     std::fs::create_dir_all(&sqlite_dir)?;
-    let (our_secs, copy_secs) =
-        ours(&rongshu_store::sqlite_url_for_dir(&sqlite_dir), &csv, rows).await?;
+    let sqlite = ours(&rongshu_store::sqlite_url_for_dir(&sqlite_dir), &csv, rows).await?;
+    let (our_secs, copy_secs) = (sqlite.answered_secs, sqlite.copy_secs);
     let mut sqlite3 = Command::new("sqlite3");
     sqlite3
         .arg(dir.path().join("baseline.db"))
@@ -311,13 +389,15 @@ async fn ingest(rows: u64, order: RowOrder, db: &DbArgs) -> anyhow::Result<ExitC
         "",
         base_secs / (our_secs + copy_secs)
     );
+    print_audit_waits(&sqlite.audit_waits);
 
     if let Some(url) = db
         .database_url
         .as_deref()
         .filter(|u| u.starts_with("postgres"))
     {
-        let (our_secs, _) = ours(url, &csv, rows).await?;
+        let postgres = ours(url, &csv, rows).await?;
+        let our_secs = postgres.answered_secs;
         let table = format!("bench_copy_{}", std::process::id());
         let mut psql = Command::new("psql");
         psql.arg(url)
@@ -339,6 +419,7 @@ async fn ingest(rows: u64, order: RowOrder, db: &DbArgs) -> anyhow::Result<ExitC
             .arg(format!("DROP TABLE {table}"));
         let _ = drop.output();
         print_line("postgres", rows, our_secs, "psql \\copy", base_secs);
+        print_audit_waits(&postgres.audit_waits);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ mod direct_reads;
 mod downloads;
 mod elements;
 mod exchange;
+mod first_loads;
 mod ground_truth;
 mod linkage;
 mod open_api;

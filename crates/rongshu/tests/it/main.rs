@@ -774,4 +774,9 @@ fn the_benchmarks_run_and_account_for_every_audit_event() {
     let said = bench(&["ingest", "--rows", "500"]);
     assert!(said.contains("rongshu ingest:"), "{said}");
     assert!(said.contains("ratio with the copy"), "{said}");
+    let waits = said
+        .lines()
+        .find(|l| l.contains("audit events written during the load"))
+        .unwrap_or_else(|| panic!("no audit waits in {said}"));
+    assert!(!waits.contains(": 0;"), "{waits}");
 }

@@ -1,0 +1,400 @@
+//! A large first load into an empty resource: on SQLite it is written in
+//! short turns beside the resource, so that reads (and their audit events)
+//! go on meanwhile; readers still see the old data (none) or the whole load,
+//! never part of it, in the rows and in the change feed. A load stopped half
+//! way leaves nothing behind once its batch is marked failed.
+
+use reqwest::StatusCode;
+use rongshu_core::audit::AuditRecord;
+use rongshu_core::value::CellValue;
+use rongshu_server::clock::Clock;
+use rongshu_store::{Backend, BatchMode, BatchWriter, Resource, RowCells, Store};
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{TestApp, citizen_id, json_of, population_spec};
+
+on_both_backends!(
+    a_large_first_load_is_never_seen_in_part_and_holds_up_no_read,
+    a_first_load_stopped_half_way_leaves_nothing_behind,
+    a_column_added_during_a_first_load_is_kept_and_the_load_fails,
+);
+
+const PEOPLE: u32 = 20_000;
+
+/// Person `i`: the first thousand have the IDs `records::deliver` writes.
+fn person(i: u32) -> RowCells {
+    let id = citizen_id(&format!("5101{:02}", 4 + i / 1000), "19800101", i % 1000);
+    vec![
+        Some(CellValue::Text(id)),
+        Some(CellValue::Text(format!("李{i}"))),
+        None,
+        None,
+        Some(CellValue::Integer(1)),
+        None,
+    ]
+}
+
+/// A first load of [`PEOPLE`] people staged through `store`, ready to finish.
+async fn staged_first_load(app: &TestApp, store: &Store, resource: &Resource) -> BatchWriter {
+    let mut writer = store
+        .begin_batch(
+            resource,
+            "user:gaj_officer",
+            BatchMode::Upsert,
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+    for i in 0..PEOPLE {
+        writer.push(person(i)).await.unwrap();
+    }
+    writer
+}
+
+fn load_event(app: &TestApp, writer: &BatchWriter, code: &str) -> AuditRecord {
+    AuditRecord {
+        at: app.clock.now().to_rfc3339(),
+        actor: "user:gaj_officer".into(),
+        department: Some("gaj".into()),
+        action: "batch.load".into(),
+        target: Some(writer.batch_id().to_owned()),
+        resource: Some(code.to_owned()),
+        rows: Some(i64::from(PEOPLE)),
+        detail: json!({}),
+    }
+}
+
+/// Change-log rows of the resource, published or not.
+fn logged_sql(resource: &Resource) -> String {
+    format!(
+        "SELECT COUNT(*) FROM change_log WHERE resource_id = {}",
+        resource.id
+    )
+}
+
+/// Wait until a first load has written some of its turns (SQLite); on
+/// PostgreSQL a load is one transaction, and nothing shows until it commits.
+async fn until_half_written(app: &TestApp, resource: &Resource) {
+    if app.store.backend() != Backend::Sqlite {
+        return;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app
+        .store
+        .query_integer_for_tests(&logged_sql(resource))
+        .await
+        .unwrap()
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the load wrote nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+async fn get_json(app: &TestApp, path: &str, token: &str) -> Value {
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        app.get(path, Some(token)),
+    )
+    .await
+    .expect("a read is not held up by a first load");
+    let (status, body, _) = json_of(read).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    body
+}
+
+async fn a_large_first_load_is_never_seen_in_part_and_holds_up_no_read(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    let resource = app.store.resource(&code).await.unwrap();
+    // Turns of a few hundred rows: the load takes many of them.
+    let store = app.store.clone().with_first_load_turn_rows(100);
+    let writer = staged_first_load(app, &store, &resource).await;
+    let audit = load_event(app, &writer, &code);
+    let now = app.clock.now();
+    let load = tokio::spawn(async move {
+        writer
+            .finish(i64::from(PEOPLE), 0, &json!({}), now, audit)
+            .await
+    });
+
+    let records = format!("/api/v1/resources/{code}/records?limit=5&total=true");
+    let feed = format!("/api/v1/resources/{code}/changes?after=0&limit=5");
+    // Reads made after the load had written some of its rows, and before
+    // it was published.
+    let mut during = 0;
+    while !load.is_finished() {
+        let written = app
+            .store
+            .query_integer_for_tests(&logged_sql(&resource))
+            .await
+            .unwrap();
+        // The feed first: once it shows the load, the rows must show too.
+        let changes = get_json(app, &feed, &cast.provider).await;
+        let seqs: Vec<i64> = changes["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["seq"].as_i64().unwrap())
+            .collect();
+        assert!(
+            seqs.is_empty() || seqs == [1, 2, 3, 4, 5],
+            "the feed showed part of a first load: {changes}"
+        );
+        let page = get_json(app, &records, &cast.provider).await;
+        let rows = page["records"].as_array().unwrap().len();
+        match rows {
+            0 => assert_eq!(page["total"], 0, "{page}"),
+            5 => assert_eq!(page["total"], PEOPLE, "{page}"),
+            _ => panic!("a read saw part of a first load: {page}"),
+        }
+        assert!(
+            seqs.is_empty() || rows == 5,
+            "the feed showed changes the rows did not have yet: {changes} {page}"
+        );
+        if written > 0 && rows == 0 && seqs.is_empty() {
+            during += 1;
+        }
+    }
+    let applied = load.await.unwrap().unwrap();
+    assert_eq!(
+        (applied.inserted, applied.first_seq, applied.last_seq),
+        (i64::from(PEOPLE), Some(1), Some(i64::from(PEOPLE)))
+    );
+    if app.store.backend() == Backend::Sqlite {
+        assert!(
+            during > 0,
+            "no read was made while the load was written in turns"
+        );
+        let left = app
+            .store
+            .query_integer_for_tests(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_b[0-9]*'",
+            )
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "the load's own table became the resource's");
+    }
+
+    // Every row, in file order, and the whole change log in order.
+    let page = get_json(app, &records, &cast.provider).await;
+    assert_eq!(page["total"], PEOPLE);
+    let last = get_json(
+        app,
+        &format!(
+            "/api/v1/resources/{code}/changes?after={}&limit=5",
+            PEOPLE - 2
+        ),
+        &cast.provider,
+    )
+    .await;
+    let tail: Vec<(i64, String)> = last["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["seq"].as_i64().unwrap(),
+                c["op"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tail,
+        vec![
+            (i64::from(PEOPLE) - 1, "insert".to_owned()),
+            (i64::from(PEOPLE), "insert".to_owned())
+        ]
+    );
+    let logged = app.store.changes(&resource, 0, 1).await.unwrap();
+    assert_eq!(
+        logged[0].key,
+        json!({ "id_number": citizen_id("510104", "19800101", 0) })
+    );
+
+    // The key index came with the table: the next batch matches by key.
+    let mut csv = String::from("id_number,name,children\n");
+    csv.push_str(&format!("{},王五,1\n", citizen_id("510104", "19800101", 7)));
+    csv.push_str(&format!("{},赵六,1\n", citizen_id("510104", "19900101", 7)));
+    let (status, report, _) = json_of(
+        app.post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            csv,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (
+            report["changes"]["updated"].as_i64(),
+            report["changes"]["inserted"].as_i64(),
+            report["changes"]["first_seq"].as_i64()
+        ),
+        (Some(1), Some(1), Some(i64::from(PEOPLE) + 1))
+    );
+}
+
+async fn a_first_load_stopped_half_way_leaves_nothing_behind(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    let resource = app.store.resource(&code).await.unwrap();
+    let store = app.store.clone().with_first_load_turn_rows(100);
+    let writer = staged_first_load(app, &store, &resource).await;
+    let batch = writer.batch_id().to_owned();
+    let audit = load_event(app, &writer, &code);
+    let now = app.clock.now();
+    let load = tokio::spawn(async move {
+        writer
+            .finish(i64::from(PEOPLE), 0, &json!({}), now, audit)
+            .await
+    });
+    until_half_written(app, &resource).await;
+    if app.store.backend() == Backend::Sqlite {
+        assert!(
+            !load.is_finished(),
+            "the load finished before it was stopped"
+        );
+    }
+    load.abort();
+    // On PostgreSQL the load may have finished first.
+    let stopped_half_way = load.await.is_err();
+    let sqlite = app.store.backend() == Backend::Sqlite;
+    if sqlite {
+        assert!(stopped_half_way, "the load was stopped half way");
+    }
+
+    // As after a restart: its heartbeat is long gone.
+    let later = now + chrono::Duration::hours(1);
+    let failed = app
+        .store
+        .fail_stale_batches(Some(resource.id), later)
+        .await
+        .unwrap();
+    if stopped_half_way {
+        assert_eq!(failed, 1, "batch {batch} is marked failed");
+        assert_eq!(
+            app.store
+                .query_integer_for_tests(&logged_sql(&resource))
+                .await
+                .unwrap(),
+            0,
+            "the stopped load's change log went with it"
+        );
+        let page = get_json(
+            app,
+            &format!("/api/v1/resources/{code}/records?limit=5&total=true"),
+            &cast.provider,
+        )
+        .await;
+        assert_eq!(page["total"], 0, "{page}");
+    }
+    if sqlite {
+        let left = app
+            .store
+            .query_integer_for_tests(&format!(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name GLOB '{}_b*'",
+                resource.table_name
+            ))
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "the stopped load's table and index went with it");
+    }
+
+    // The next load starts the change log at 1, as if nothing had happened.
+    let mut csv = String::from("id_number,name,children\n");
+    for (n, name) in (0..).zip(["王甲", "王乙", "王丙"]) {
+        csv.push_str(&format!(
+            "{},{name},1\n",
+            citizen_id("510104", "19800101", n)
+        ));
+    }
+    let (status, report, _) = json_of(
+        app.post_csv(
+            &format!("/api/v1/resources/{code}/batches"),
+            &cast.provider,
+            csv,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    if stopped_half_way {
+        let resource = app.store.resource(&code).await.unwrap();
+        let log = app.store.changes(&resource, 0, 100).await.unwrap();
+        let seqs: Vec<i64> = log.iter().map(|c| c.seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3], "{report}");
+    }
+}
+
+async fn a_column_added_during_a_first_load_is_kept_and_the_load_fails(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    let resource = app.store.resource(&code).await.unwrap();
+    let store = app.store.clone().with_first_load_turn_rows(100);
+    let writer = staged_first_load(app, &store, &resource).await;
+    let audit = load_event(app, &writer, &code);
+    let now = app.clock.now();
+    let load = tokio::spawn(async move {
+        writer
+            .finish(i64::from(PEOPLE), 0, &json!({}), now, audit)
+            .await
+    });
+    until_half_written(app, &resource).await;
+
+    // A new item gets its column at once, while the load goes on.
+    let mut next = population_spec("unconditional");
+    next["items"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"key": "phone", "name": "联系电话", "grade": 3}));
+    let res = app
+        .client
+        .put(app.url(&format!("/api/v1/resources/{code}")))
+        .bearer_auth(&cast.provider)
+        .json(&next)
+        .send()
+        .await
+        .unwrap();
+    let (status, body, _) = json_of(res).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let finished = load.await.unwrap();
+    if app.store.backend() == Backend::Sqlite {
+        // Swapping in the load's table, made before the column, would drop it.
+        let refused = finished.expect_err("the load is refused, not published without the column");
+        assert!(refused.to_string().contains("changed while"), "{refused}");
+        let columns = app
+            .store
+            .query_integer_for_tests(&format!(
+                "SELECT COUNT(*) FROM pragma_table_info('{}') WHERE name = 'phone'",
+                resource.table_name
+            ))
+            .await
+            .unwrap();
+        assert_eq!(columns, 1, "the new column is kept");
+        let unpublished = app
+            .store
+            .query_integer_for_tests(&logged_sql(&resource))
+            .await
+            .unwrap();
+        assert_eq!(unpublished, 0, "the refused load's change log went with it");
+    } else {
+        // One transaction: the column waited for it.
+        assert_eq!(finished.unwrap().inserted, i64::from(PEOPLE));
+    }
+    // Either way the resource is whole: empty, or every row.
+    let page = get_json(
+        app,
+        &format!("/api/v1/resources/{code}/records?limit=1&total=true"),
+        &cast.provider,
+    )
+    .await;
+    let total = page["total"].as_i64().unwrap();
+    assert!(total == 0 || total == i64::from(PEOPLE), "{page}");
+}
