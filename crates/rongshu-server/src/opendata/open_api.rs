@@ -108,19 +108,19 @@ pub async fn records(
     }
     let spec = &dataset.resource.spec;
     let checked = data_query::from_params(dataset.name(), spec, &access, &params, true)?;
-    let page = state
-        .store
-        .query_records(&dataset.resource, &checked.query)
-        .await?;
-    let total = if checked.total {
-        Some(
-            state
-                .store
-                .count_records(&dataset.resource, &checked.query.filters)
-                .await?,
-        )
+    // With its total, the page is read from the same snapshot.
+    let (page, total) = if checked.total {
+        let (page, total) = state
+            .store
+            .query_records_counted(&dataset.resource, &checked.query)
+            .await?;
+        (page, Some(total))
     } else {
-        None
+        let page = state
+            .store
+            .query_records(&dataset.resource, &checked.query)
+            .await?;
+        (page, None)
     };
     state
         .store

@@ -179,20 +179,21 @@ async fn answer(
     operation: &str,
 ) -> Result<Json<Value>, ApiError> {
     let widened = Widened::new(resource, &checked.query);
-    let mut page = state.store.query_records(resource, &widened.query).await?;
-    let people = widened.people(person_key(state).await?, &mut page.records);
-    // Counted after the page: a batch between the two can make them disagree
-    // by its changes, as it could between any two reads.
-    let total = if checked.total {
-        Some(
-            state
-                .store
-                .count_records(resource, &checked.query.filters)
-                .await?,
-        )
+    // With its total, the page is read from the same snapshot: a batch
+    // committed between the two reads would make them disagree.
+    let (mut page, total) = if checked.total {
+        let (page, total) = state
+            .store
+            .query_records_counted(resource, &widened.query)
+            .await?;
+        (page, Some(total))
     } else {
-        None
+        (
+            state.store.query_records(resource, &widened.query).await?,
+            None,
+        )
     };
+    let people = widened.people(person_key(state).await?, &mut page.records);
     respond(
         state, actor, resource, access, checked, operation, page, total, people,
     )

@@ -15,18 +15,24 @@ use crate::db::quote_ident;
 use crate::{Resource, Store, StoreError};
 
 impl Store {
-    /// How many of the resource's rows match all the filters, exactly.
-    pub async fn count_records(
+    /// How many of the resource's rows match all the filters, exactly, read
+    /// through `executor` (a transaction that reads the page too: see
+    /// `query_records_counted`).
+    pub(crate) async fn count_on<'e, E>(
         &self,
+        executor: E,
         resource: &Resource,
         filters: &[Filter],
-    ) -> Result<i64, StoreError> {
+    ) -> Result<i64, StoreError>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
         if filters.is_empty() {
             // Read now, not from the `Resource` in hand: a batch may have
             // committed since it was loaded.
             let row = sqlx::query("SELECT row_count FROM resources WHERE id = $1")
                 .bind(resource.id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(executor)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("resource {}", resource.code)))?;
             return Ok(row.try_get("row_count")?);
@@ -41,7 +47,7 @@ impl Store {
         );
         let row = clause
             .bind(sqlx::query(AssertSqlSafe(sql)))
-            .fetch_one(&self.pool)
+            .fetch_one(executor)
             .await?;
         Ok(row.try_get("n")?)
     }

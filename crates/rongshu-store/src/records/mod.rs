@@ -7,7 +7,7 @@ use rongshu_core::value::CellValue;
 use serde_json::{Map, Value};
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::db::quote_ident;
+use crate::db::{Backend, quote_ident};
 use crate::{Resource, Store, StoreError};
 
 pub(crate) mod clause;
@@ -189,10 +189,18 @@ impl<'s> ReadPlan<'s> {
     }
 
     async fn run_pooled(&self, pool: &sqlx::AnyPool) -> Result<RecordPage, StoreError> {
+        self.run_on(pool).await
+    }
+
+    /// The read through sqlx, on a pool or a connection.
+    async fn run_on<'e, E>(&self, executor: E) -> Result<RecordPage, StoreError>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
         let q = self
             .clause
             .bind(sqlx::query(AssertSqlSafe(self.sql.as_str())));
-        let mut rows = q.fetch_all(pool).await?;
+        let mut rows = q.fetch_all(executor).await?;
         self.page(
             &mut rows,
             |row, i| Ok(row.try_get(i)?),
@@ -256,6 +264,29 @@ impl Store {
             }
             _ => plan.run_pooled(&self.pool).await,
         }
+    }
+
+    /// A page and the exact total of the rows its filters match, read from
+    /// one snapshot of the database: read one after the other, a batch
+    /// committed between them could give a page of the old rows with the
+    /// new total. Through the pool, whatever the read: a total is asked for
+    /// with a listing, not with a lookup by key.
+    pub async fn query_records_counted(
+        &self,
+        resource: &Resource,
+        query: &RecordQuery,
+    ) -> Result<(RecordPage, i64), StoreError> {
+        let plan = ReadPlan::new(self.backend, resource, query)?;
+        let begin = match self.backend {
+            // A deferred transaction's first read fixes what it sees.
+            Backend::Sqlite => "BEGIN",
+            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        };
+        let mut tx = self.pool.begin_with(begin).await?;
+        let page = plan.run_on(&mut *tx).await?;
+        let total = self.count_on(&mut *tx, resource, &query.filters).await?;
+        tx.commit().await?;
+        Ok((page, total))
     }
 
     /// `query_records` through the pool whatever the read, to compare the
