@@ -19,9 +19,9 @@ use sqlx::{Any, Connection, Row};
 use std::time::{Duration, Instant};
 
 use crate::audit::append_in;
+use crate::beside::{self, Changes, Shadow};
 use crate::changes::{self, BatchMode};
 use crate::db::{Backend, ts};
-use crate::first_load::{Pace, Shadow};
 use crate::repeats::{StagedRow, StreamStatus};
 use crate::seen_keys::SeenKeys;
 use crate::stage::{ChangedLines, SCRATCH_SCHEMA, StageSql, Todo};
@@ -64,7 +64,7 @@ pub struct BatchRow {
 /// their own; `finish` compares them with the resource and makes the
 /// differences visible in one short write.
 pub struct BatchWriter {
-    store: Store,
+    pub(crate) store: Store,
     pub(crate) conn: PoolConnection<Any>,
     /// PostgreSQL: a connection of the batch's own that stages rows with
     /// `COPY` (the `Any` driver cannot), until every row is in.
@@ -74,14 +74,14 @@ pub struct BatchWriter {
     scratch: Option<ScratchStage>,
     /// Every row is staged (and, on PostgreSQL, the staged rows analysed).
     all_staged: bool,
-    resource: Resource,
-    batch_row_id: i64,
-    public_id: String,
+    pub(crate) resource: Resource,
+    pub(crate) batch_row_id: i64,
+    pub(crate) public_id: String,
     keys: Vec<String>,
     pub(crate) sql: StageSql,
     /// The staging statement for a full run of rows, built once.
     insert_rows: std::sync::Arc<str>,
-    mode: BatchMode,
+    pub(crate) mode: BatchMode,
     pending: Vec<StagedRow>,
     /// Rows staged that will be applied (after `settle_repeats`, exactly).
     pub(crate) rows_staged: i64,
@@ -99,16 +99,6 @@ pub struct BatchWriter {
     /// How long finding repeated keys and unique values in the staged rows
     /// took (part of staging, reported beside it).
     pub(crate) repeats_took: std::time::Duration,
-}
-
-/// A first load written beside its resource, to be swapped in.
-struct FirstLoad {
-    shadow: Shadow,
-    /// The sequence number its first change was logged under.
-    first_seq: i64,
-    rows: i64,
-    turns: u32,
-    longest_turn: Duration,
 }
 
 /// What a batch did to its resource.
@@ -336,7 +326,7 @@ impl Store {
         if let Some(path) = self.scratch_file(batch_row_id) {
             stage_scratch::remove_scratch(&path)?;
         }
-        // And what it wrote of a first load (SQLite).
+        // And what it wrote beside the resource (SQLite).
         if self.backend == Backend::Sqlite {
             let resource = sqlx::query("SELECT resource_id FROM batches WHERE id = $1")
                 .bind(batch_row_id)
@@ -935,17 +925,33 @@ impl BatchWriter {
                 .execute(&mut *self.conn)
                 .await?;
         }
-        // A large first load on SQLite is written beside the resource in
-        // turns, and the final step only swaps it in (see `first_load`).
-        let first_load = match (first_line, last_line) {
-            (Some(first), Some(last))
-                if backend == Backend::Sqlite
-                    && empty
-                    && staged_changes > self.store.first_load_turn_rows =>
-            {
-                self.write_first_load(staged_changes, first, last).await?
-            }
-            _ => None,
+        // A large batch on SQLite is written beside the resource in turns,
+        // and the final step only swaps it in (see `beside`).
+        let turn_rows = self.store.turn_rows;
+        let beside_worth = backend == Backend::Sqlite
+            && if empty {
+                changes > turn_rows
+            } else {
+                changes > turn_rows.saturating_mul(beside::IN_PLACE_TURNS)
+            };
+        let todo = Todo {
+            updates: applied.updated > 0,
+            inserts: applied.inserted > 0,
+            deletes: applied.deleted > gone,
+            gone: gone > 0,
+        };
+        let beside = if beside_worth {
+            let lines = first_line.zip(last_line);
+            self.write_beside(Changes {
+                empty,
+                staged: staged_changes,
+                gone,
+                lines,
+                todo,
+            })
+            .await?
+        } else {
+            None
         };
         let locked_at = Instant::now();
         let mut tx = match backend {
@@ -954,7 +960,7 @@ impl BatchWriter {
         };
         // How many rows the resource gained (negative: lost) in this write.
         let mut moved: i64 = 0;
-        if let Some(load) = &first_load {
+        if let Some(beside) = &beside {
             let first = changes::reserve(&mut tx, self.resource.id, changes).await?;
             // One batch of a resource loads at a time, so nothing else has
             // logged a change or written a row meanwhile; if something has,
@@ -964,28 +970,29 @@ impl BatchWriter {
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get("state")?;
-            let still_empty = sqlx::query(AssertSqlSafe(self.sql.any_row()))
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_none();
+            let still_empty = !empty
+                || sqlx::query(AssertSqlSafe(self.sql.any_row()))
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_none();
             // A column added to the resource meanwhile would be lost.
             let same_shape = Shadow::plan(&mut tx, &self.resource.table_name, self.batch_row_id)
                 .await?
-                .is_some_and(|now| now.create() == load.shadow.create());
-            if first != load.first_seq || state != "loading" || !still_empty || !same_shape {
+                .is_some_and(|now| now.create() == beside.shadow.create());
+            if first != beside.first_seq || state != "loading" || !still_empty || !same_shape {
                 return Err(StoreError::Conflict(format!(
                     "{} changed while batch {} was loading into it",
                     self.resource.code, self.public_id
                 )));
             }
-            for statement in load.shadow.swap() {
+            for statement in beside.shadow.swap() {
                 sqlx::query(AssertSqlSafe(statement))
                     .execute(&mut *tx)
                     .await?;
             }
             applied.first_seq = Some(first);
             applied.last_seq = Some(first + changes - 1);
-            moved = load.rows;
+            moved = beside.moved;
         } else if changes > 0 {
             let first = changes::reserve(&mut tx, self.resource.id, changes).await?;
             applied.first_seq = Some(first);
@@ -1009,12 +1016,6 @@ impl BatchWriter {
                     .execute(&mut *tx)
                     .await?;
             }
-            let todo = Todo {
-                updates: applied.updated > 0,
-                inserts: applied.inserted > 0,
-                deletes: applied.deleted > gone,
-                gone: gone > 0,
-            };
             for (statement, effect) in self.sql.apply(self.mode, todo) {
                 let done = sqlx::query(AssertSqlSafe(statement))
                     .bind(self.batch_row_id)
@@ -1065,98 +1066,13 @@ impl BatchWriter {
             staging_ms = (staged_at - self.began.1).as_millis() as u64,
             repeats_ms = self.repeats_took.as_millis() as u64,
             compare_ms = (diffed_at - staged_at).as_millis() as u64,
-            first_load_ms = (locked_at - diffed_at).as_millis() as u64,
-            turns = first_load.as_ref().map_or(0, |l| l.turns),
-            longest_turn_ms = first_load.as_ref().map_or(0, |l| l.longest_turn.as_millis() as u64),
+            beside_ms = (locked_at - diffed_at).as_millis() as u64,
+            turns = beside.as_ref().map_or(0, |b| b.turns),
+            longest_turn_ms = beside.as_ref().map_or(0, |b| b.longest_turn.as_millis() as u64),
             write_lock_ms = locked_at.elapsed().as_millis() as u64,
             "batch applied"
         );
         Ok(applied)
-    }
-
-    /// Write a first load's rows and their change log beside the resource,
-    /// in turns (see `first_load`): the staged rows are `changes` rows on
-    /// lines `first_line` to `last_line`, every one new. `None` when the
-    /// resource's table cannot be copied, for the caller to write the load
-    /// in one transaction instead.
-    async fn write_first_load(
-        &mut self,
-        changes: i64,
-        first_line: i64,
-        last_line: i64,
-    ) -> Result<Option<FirstLoad>, StoreError> {
-        let Some(shadow) =
-            Shadow::plan(&mut self.conn, &self.resource.table_name, self.batch_row_id).await?
-        else {
-            return Ok(None);
-        };
-        // What an earlier load that stopped left would clash with this one.
-        self.store.discard_unpublished(self.resource.id).await?;
-        let published: i64 = sqlx::query("SELECT change_seq FROM resources WHERE id = $1")
-            .bind(self.resource.id)
-            .fetch_one(&mut *self.conn)
-            .await?
-            .try_get("change_seq")?;
-        for statement in shadow.create() {
-            sqlx::query(AssertSqlSafe(statement.clone()))
-                .execute(&mut *self.conn)
-                .await?;
-        }
-        let lines = ChangedLines::of(changes, Some(first_line), Some(last_line));
-        let log = self.sql.log_staged_lines(lines);
-        let insert = self.sql.insert_lines_into(&shadow.table);
-        let mut pace = Pace::new(self.store.first_load_turn_rows);
-        let mut load = FirstLoad {
-            shadow,
-            first_seq: published + 1,
-            rows: 0,
-            turns: 0,
-            longest_turn: Duration::ZERO,
-        };
-        let (mut after_line, mut logged) = (first_line - 1, 0_i64);
-        while after_line < last_line {
-            let upto = after_line.saturating_add(pace.rows()).min(last_line);
-            let began = Instant::now();
-            let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
-            let first_seq = match lines {
-                ChangedLines::Unbroken { .. } => load.first_seq,
-                ChangedLines::Scattered => load.first_seq + logged,
-            };
-            let mut log_turn = sqlx::query(AssertSqlSafe(log.clone()))
-                .bind(self.resource.id)
-                .bind(self.batch_row_id)
-                .bind(first_seq)
-                .bind(after_line)
-                .bind(upto);
-            if let ChangedLines::Unbroken { first } = lines {
-                log_turn = log_turn.bind(first);
-            }
-            logged += i64::try_from(log_turn.execute(&mut *tx).await?.rows_affected())
-                .unwrap_or(i64::MAX);
-            let written = sqlx::query(AssertSqlSafe(insert.clone()))
-                .bind(self.batch_row_id)
-                .bind(after_line)
-                .bind(upto)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            load.rows += i64::try_from(written.rows_affected()).unwrap_or(i64::MAX);
-            let took = began.elapsed();
-            load.turns += 1;
-            load.longest_turn = load.longest_turn.max(took);
-            after_line = upto;
-            self.beat().await?;
-            if after_line < last_line {
-                tokio::time::sleep(pace.after(took)).await;
-            }
-        }
-        if logged != changes || load.rows != changes {
-            return Err(StoreError::Corrupt(format!(
-                "a first load of {changes} rows logged {logged} changes and wrote {} rows",
-                load.rows
-            )));
-        }
-        Ok(Some(load))
     }
 
     /// Abandon the batch: nothing of it becomes visible; its row says why. The

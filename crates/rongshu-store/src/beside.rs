@@ -1,29 +1,43 @@
-//! A large first load into an empty resource on SQLite, written in turns.
+//! A large batch on SQLite, written beside its resource in turns.
 //!
 //! SQLite has one writer. Applied in one transaction, a first load of ten
 //! million rows held the write lock for about a minute: every audited read
 //! waited that long for its event to be written, or failed once the wait
-//! passed the busy timeout. A first load instead fills a table of its own
-//! beside the resource's, and the change log with it, in short transactions
-//! (`Pace`) with a pause between them for other writers. Readers see none of
-//! it: the table is not the resource's, and the change log is read only up to
-//! the resource's committed `change_seq`. The final step then drops the
-//! resource's empty table, gives the new one its name and moves `change_seq`
-//! on: one short write whatever the load's size.
+//! passed the busy timeout. A large batch instead fills a table of its own
+//! beside the resource's (a copy of the resource's rows first, unless it has
+//! none), with the batch's changes and their change log, in short
+//! transactions (`Pace`) with a pause between them for other writers. Readers
+//! see none of it: the table is not the resource's, and the change log is
+//! read only up to the resource's committed `change_seq`. The final step then
+//! drops the resource's table, gives the new one its name and moves
+//! `change_seq` on: one short write whatever the batch's size.
 //!
-//! A load that stops half way leaves its table and its change-log rows beyond
-//! `change_seq`; [`Store::discard_unpublished`] removes them once its batch is
-//! no longer loading.
+//! A batch into a resource that has rows is written so only when it changes
+//! many (see [`IN_PLACE_TURNS`]): the copy costs time in proportion to the
+//! whole table, the final step in place only to the changes.
+//!
+//! A batch that stops half way leaves its table and its change-log rows
+//! beyond `change_seq`; [`Store::discard_unpublished`] removes them once the
+//! batch is no longer loading.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
 
+use crate::batches::BatchWriter;
 use crate::db::{Backend, quote_ident};
+use crate::stage::{ChangedLines, Todo};
 use crate::{Store, StoreError};
 
-/// Rows of a first load's first turn, unless the store says otherwise.
+/// Rows of a batch's first turn, unless the store says otherwise; a batch
+/// into an empty resource with more changes than this is written beside it.
 pub(crate) const DEFAULT_TURN_ROWS: i64 = 20_000;
+
+/// A batch into a resource with rows is written beside it when it has more
+/// changes than this many first turns: applied in place, they would hold
+/// the write lock for about a second or more (3.5 s per million changes on
+/// a two-core machine).
+pub const IN_PLACE_TURNS: i64 = 12;
 
 /// How long a turn aims to hold the write lock. An audited read that arrives
 /// meanwhile waits about this long for its event to be written.
@@ -33,8 +47,8 @@ const TURN: Duration = Duration::from_millis(50);
 /// bounds. The audit writer takes the lock within a millisecond of its
 /// release (see `direct::open_writer`); a pool connection waits under
 /// SQLite's own busy handler, which tries again only every 25 to 100 ms
-/// after a while, so the pause must be long enough to be found by one of
-/// its tries without being searched for every turn.
+/// after a while, so the pause must be long enough for one of its tries to
+/// fall in it now and then.
 const LEAST_PAUSE: Duration = Duration::from_millis(2);
 const MOST_PAUSE: Duration = Duration::from_millis(20);
 
@@ -77,18 +91,18 @@ impl Pace {
     }
 }
 
-/// The table a first load fills beside the resource's `live` table.
+/// The table a batch fills beside the resource's `live` table.
 #[derive(Debug, Clone)]
 pub(crate) struct Shadow {
     /// The resource's table, quoted.
     live: String,
-    /// The first load's table, quoted.
+    /// The batch's table, quoted.
     pub(crate) table: String,
     /// Its table and indexes: the resource table's own DDL, renamed.
     create: Vec<String>,
 }
 
-/// The name of batch `batch_row_id`'s first-load table beside `live`.
+/// The name of batch `batch_row_id`'s table beside `live`.
 pub(crate) fn shadow_name(live: &str, batch_row_id: i64) -> String {
     format!("{}{batch_row_id}", shadow_prefix(live))
 }
@@ -154,8 +168,8 @@ impl Shadow {
         &self.create
     }
 
-    /// In the final step: the resource's empty table goes and the first
-    /// load's takes its name.
+    /// In the final step: the resource's table goes and the batch's takes its
+    /// name.
     pub(crate) fn swap(&self) -> [String; 2] {
         [
             format!("DROP TABLE {}", self.live),
@@ -195,8 +209,198 @@ fn renamed_index(sql: &str, live: &str, shadow: &str, n: usize) -> Option<String
     ))
 }
 
+/// What a batch changes, as the comparison found it.
+pub(crate) struct Changes {
+    /// The resource had no rows: there is nothing to copy.
+    pub(crate) empty: bool,
+    /// Changes the staged rows make (inserts, updates, deletions).
+    pub(crate) staged: i64,
+    /// Rows a snapshot no longer names.
+    pub(crate) gone: i64,
+    /// The first and last line of the staged rows that change something.
+    pub(crate) lines: Option<(i64, i64)>,
+    pub(crate) todo: Todo,
+}
+
+/// A batch written beside its resource, for the final step to swap in.
+pub(crate) struct Beside {
+    pub(crate) shadow: Shadow,
+    /// The sequence number its first change was logged under.
+    pub(crate) first_seq: i64,
+    /// How many rows the resource gains (negative: loses).
+    pub(crate) moved: i64,
+    pub(crate) turns: u32,
+    pub(crate) longest_turn: Duration,
+}
+
+/// A statement of a turn and its (integer) parameters.
+type Step<'a> = (&'a str, Vec<i64>);
+
+impl BatchWriter {
+    /// Write the batch beside its resource, in turns: the resource's rows as
+    /// they are, then the staged changes and their log in the order of their
+    /// lines, then the deletion of the rows a snapshot no longer names, and
+    /// its log. `None` when the resource's table cannot be copied, for the
+    /// caller to apply the batch in one transaction instead.
+    pub(crate) async fn write_beside(
+        &mut self,
+        changes: Changes,
+    ) -> Result<Option<Beside>, StoreError> {
+        let Some(shadow) =
+            Shadow::plan(&mut self.conn, &self.resource.table_name, self.batch_row_id).await?
+        else {
+            return Ok(None);
+        };
+        // What an earlier batch that stopped left would clash with this one.
+        self.store.discard_unpublished(self.resource.id).await?;
+        let published: i64 = sqlx::query("SELECT change_seq FROM resources WHERE id = $1")
+            .bind(self.resource.id)
+            .fetch_one(&mut *self.conn)
+            .await?
+            .try_get("change_seq")?;
+        for statement in shadow.create() {
+            sqlx::query(AssertSqlSafe(statement.clone()))
+                .execute(&mut *self.conn)
+                .await?;
+        }
+        let table = shadow.table.clone();
+        let mut beside = Beside {
+            shadow,
+            first_seq: published + 1,
+            moved: 0,
+            turns: 0,
+            longest_turn: Duration::ZERO,
+        };
+        let mut pace = Pace::new(self.store.turn_rows);
+        let (resource, batch) = (self.resource.id, self.batch_row_id);
+
+        if !changes.empty {
+            let copy = self.sql.copy_rows_into(&table);
+            let last = self.last(&self.sql.last_row_id()).await?;
+            let mut after = 0;
+            while after < last {
+                let upto = after.saturating_add(pace.rows()).min(last);
+                self.turn(&mut beside, &mut pace, &[(&copy, vec![after, upto])])
+                    .await?;
+                after = upto;
+            }
+        }
+
+        if let (Some((first_line, last_line)), true) = (changes.lines, changes.staged > 0) {
+            let lines = ChangedLines::of(changes.staged, Some(first_line), Some(last_line));
+            let log = self.sql.log_staged_lines(lines);
+            let todo = changes.todo;
+            let updates = self.sql.update_lines_in(&table).filter(|_| todo.updates);
+            let deletes = todo.deletes.then(|| self.sql.delete_lines_in(&table));
+            let inserts = todo.inserts.then(|| self.sql.insert_lines_into(&table));
+            let (mut after, mut logged) = (first_line - 1, 0_i64);
+            while after < last_line {
+                let upto = after.saturating_add(pace.rows()).min(last_line);
+                let first_seq = match lines {
+                    ChangedLines::Unbroken { .. } => beside.first_seq,
+                    ChangedLines::Scattered => beside.first_seq + logged,
+                };
+                let mut log_params = vec![resource, batch, first_seq, after, upto];
+                if let ChangedLines::Unbroken { first } = lines {
+                    log_params.push(first);
+                }
+                let mut steps: Vec<Step> = vec![(&log, log_params)];
+                if let Some(updates) = &updates {
+                    steps.push((updates, vec![batch, after, upto]));
+                }
+                if let Some(deletes) = &deletes {
+                    steps.push((deletes, vec![after, upto]));
+                }
+                if let Some(inserts) = &inserts {
+                    steps.push((inserts, vec![batch, after, upto]));
+                }
+                let done = self.turn(&mut beside, &mut pace, &steps).await?;
+                logged += done[0];
+                let mut rest = done.iter().skip(if updates.is_some() { 2 } else { 1 });
+                if deletes.is_some() {
+                    beside.moved -= rest.next().copied().unwrap_or(0);
+                }
+                if inserts.is_some() {
+                    beside.moved += rest.next().copied().unwrap_or(0);
+                }
+                after = upto;
+            }
+            if logged != changes.staged {
+                return Err(StoreError::Corrupt(format!(
+                    "a batch of {} changes logged {logged}",
+                    changes.staged
+                )));
+            }
+        }
+
+        if changes.gone > 0 {
+            let log = self.sql.log_gone_rows();
+            let delete = self.sql.delete_gone_in(&table);
+            let last = self.last(&self.sql.last_gone_row_id()).await?;
+            let (mut after, mut logged) = (0, 0_i64);
+            while after < last {
+                let upto = after.saturating_add(pace.rows()).min(last);
+                let first_seq = beside.first_seq + changes.staged + logged;
+                let steps: [Step; 2] = [
+                    (&log, vec![resource, batch, first_seq, after, upto]),
+                    (&delete, vec![after, upto]),
+                ];
+                let done = self.turn(&mut beside, &mut pace, &steps).await?;
+                logged += done[0];
+                beside.moved -= done[1];
+                after = upto;
+            }
+            if logged != changes.gone {
+                return Err(StoreError::Corrupt(format!(
+                    "a snapshot that no longer names {} rows logged {logged} of them",
+                    changes.gone
+                )));
+            }
+        }
+        Ok(Some(beside))
+    }
+
+    /// The `hi` a query of the batch's connection gives (0 when none).
+    async fn last(&mut self, query: &str) -> Result<i64, StoreError> {
+        let hi: Option<i64> = sqlx::query(AssertSqlSafe(query.to_owned()))
+            .fetch_one(&mut *self.conn)
+            .await?
+            .try_get("hi")?;
+        Ok(hi.unwrap_or(0))
+    }
+
+    /// One turn: `steps` in one short write; then a pause for other writers,
+    /// sized by `pace`, which learns from the turn's time. Returns the rows
+    /// each step affected.
+    async fn turn(
+        &mut self,
+        beside: &mut Beside,
+        pace: &mut Pace,
+        steps: &[Step<'_>],
+    ) -> Result<Vec<i64>, StoreError> {
+        let began = Instant::now();
+        let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
+        let mut done = Vec::with_capacity(steps.len());
+        for (statement, params) in steps {
+            let mut query = sqlx::query(AssertSqlSafe((*statement).to_owned()));
+            for p in params {
+                query = query.bind(*p);
+            }
+            let affected = query.execute(&mut *tx).await?.rows_affected();
+            done.push(i64::try_from(affected).unwrap_or(i64::MAX));
+        }
+        tx.commit().await?;
+        let took = began.elapsed();
+        beside.turns += 1;
+        beside.longest_turn = beside.longest_turn.max(took);
+        self.beat().await?;
+        tokio::time::sleep(pace.after(took)).await;
+        Ok(done)
+    }
+}
+
 impl Store {
-    /// Remove what first loads into a resource left unpublished (SQLite):
+    /// Remove what batches written beside a resource left unpublished (SQLite):
     /// the tables of its batches that are no longer loading, and their
     /// change-log rows beyond the resource's `change_seq`. Rows go a slice at
     /// a time, so that this too holds the write lock only briefly.

@@ -72,8 +72,8 @@ pub(crate) async fn reserve(
 
 impl Store {
     /// The change log of a resource after `after`, oldest first. Only what
-    /// a finished batch published: a first load logs its changes before its
-    /// final step makes them the resource's (see `first_load`).
+    /// a finished batch published: a large batch logs its changes before its
+    /// final step makes them the resource's (see `beside`).
     pub async fn changes(
         &self,
         resource: &Resource,

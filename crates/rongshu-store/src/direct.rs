@@ -112,7 +112,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 /// A writer's wait for the lock: another try every millisecond, for as long
 /// as [`BUSY_TIMEOUT`]. SQLite's own handler backs off to a try every 100 ms;
 /// against a writer that holds the lock in short turns with short pauses (a
-/// first load, see `first_load`), such a waiter gets in only by luck, and the
+/// large batch, see `beside`), such a waiter gets in only by luck, and the
 /// audit writer, whose commits every audited read waits for, must not.
 fn try_every_millisecond(tries_so_far: i32) -> bool {
     let waited = Duration::from_millis(u64::try_from(tries_so_far).unwrap_or(0));

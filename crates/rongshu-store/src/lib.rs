@@ -8,6 +8,7 @@ mod applications;
 mod audit;
 mod audit_appender;
 mod batches;
+mod beside;
 mod catalog;
 mod changes;
 mod checkpointer;
@@ -18,7 +19,6 @@ mod direct;
 mod downloads;
 mod elements;
 mod error;
-mod first_load;
 mod linkage;
 mod migrations;
 mod open_accounts;
@@ -106,9 +106,10 @@ pub struct Store {
     checkpointer: Option<Arc<checkpointer::Checkpointer>>,
     /// What the registry's build and verification may hold, in MiB.
     registry_memory_mib: u64,
-    /// SQLite: rows of a first load's first turn; a first load of more goes
-    /// in turns (see `first_load`).
-    first_load_turn_rows: i64,
+    /// SQLite: rows of the first turn of a batch written beside its
+    /// resource, and how large a batch must be to be written so (see
+    /// `beside`).
+    turn_rows: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -200,7 +201,7 @@ impl Store {
             readers,
             checkpointer,
             registry_memory_mib: RegistryRun::DEFAULT_MEMORY_MIB,
-            first_load_turn_rows: first_load::DEFAULT_TURN_ROWS,
+            turn_rows: beside::DEFAULT_TURN_ROWS,
         })
     }
 
@@ -211,11 +212,12 @@ impl Store {
         self
     }
 
-    /// The same store, a first load into an empty resource on SQLite starting
-    /// with turns of `rows` rows, and going in turns when it has more (tests
-    /// make it small to see a load in many turns).
-    pub fn with_first_load_turn_rows(mut self, rows: i64) -> Self {
-        self.first_load_turn_rows = rows.max(1);
+    /// The same store, a large batch on SQLite written beside its resource
+    /// in turns starting at `rows` rows, when it has more than that for an
+    /// empty resource or [`beside::IN_PLACE_TURNS`] times that for one with
+    /// rows (tests make it small to see batches in many turns).
+    pub fn with_turn_rows(mut self, rows: i64) -> Self {
+        self.turn_rows = rows.max(1);
         self
     }
 

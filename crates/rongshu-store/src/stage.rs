@@ -451,7 +451,8 @@ impl StageSql {
     }
 
     /// Log the staged rows' changes on lines `$4` (exclusive) to `$5`
-    /// (inclusive), one turn of a first load (see `first_load`): `$1`
+    /// (inclusive), one turn of a batch written beside its resource (see
+    /// `beside`): `$1`
     /// resource, `$2` batch, `$3` the first sequence number of the whole run
     /// (`Unbroken`, its first line then `$6`) or of these lines (`Scattered`).
     pub(crate) fn log_staged_lines(&self, lines: ChangedLines) -> String {
@@ -474,8 +475,8 @@ impl StageSql {
     }
 
     /// Copy the staged new rows on lines `$2` (exclusive) to `$3` (inclusive)
-    /// into `table` (quoted), a first load's table beside the resource's:
-    /// `$1` the batch.
+    /// into `table` (quoted), a batch's table beside the resource's (see
+    /// `beside`): `$1` the batch.
     pub(crate) fn insert_lines_into(&self, table: &str) -> String {
         let stage = &self.stage;
         let columns = self.items.join(", ");
@@ -484,6 +485,81 @@ impl StageSql {
             "INSERT INTO {table} (_batch_id, {columns}) SELECT $1, {} FROM {stage} AS s \
              WHERE s._op = 'insert' AND s._line > $2 AND s._line <= $3 ORDER BY s._line",
             values.join(", ")
+        )
+    }
+
+    /// The resource's rows with `_row_id` from `$1` (exclusive) to `$2`
+    /// (inclusive), as they are, into `table` (quoted), a copy of the
+    /// resource's table beside it (see `beside`).
+    pub(crate) fn copy_rows_into(&self, table: &str) -> String {
+        format!(
+            "INSERT INTO {table} SELECT * FROM {} WHERE _row_id > $1 AND _row_id <= $2",
+            self.table
+        )
+    }
+
+    /// The last `_row_id` of the resource's rows (`hi`).
+    pub(crate) fn last_row_id(&self) -> String {
+        format!("SELECT MAX(_row_id) AS hi FROM {}", self.table)
+    }
+
+    /// The last `_row_id` of the rows a snapshot no longer names (`hi`).
+    pub(crate) fn last_gone_row_id(&self) -> String {
+        format!("SELECT MAX(_row_id) AS hi FROM {GONE}")
+    }
+
+    /// The staged updates on lines `$2` (exclusive) to `$3` (inclusive),
+    /// applied to `table` (quoted), a copy of the resource's table: `$1` the
+    /// batch. `None` when every item is a key item (nothing to update).
+    pub(crate) fn update_lines_in(&self, table: &str) -> Option<String> {
+        if self.non_key_items.is_empty() {
+            return None;
+        }
+        let stage = &self.stage;
+        let sets: Vec<String> = self
+            .non_key_items
+            .iter()
+            .map(|c| format!("{c} = s.{c}"))
+            .collect();
+        Some(format!(
+            "UPDATE {table} AS t SET _batch_id = $1, {} FROM {stage} AS s \
+             WHERE t._row_id = s._target_row AND s._op = 'update' \
+               AND s._line > $2 AND s._line <= $3",
+            sets.join(", ")
+        ))
+    }
+
+    /// The staged deletions on lines `$1` (exclusive) to `$2` (inclusive),
+    /// applied to `table` (quoted), a copy of the resource's table.
+    pub(crate) fn delete_lines_in(&self, table: &str) -> String {
+        let stage = &self.stage;
+        format!(
+            "DELETE FROM {table} WHERE _row_id IN \
+             (SELECT _target_row FROM {stage} WHERE _op = 'delete' AND _line > $1 AND _line <= $2)"
+        )
+    }
+
+    /// The rows a snapshot no longer names with `_row_id` from `$1`
+    /// (exclusive) to `$2` (inclusive), deleted from `table` (quoted), a
+    /// copy of the resource's table.
+    pub(crate) fn delete_gone_in(&self, table: &str) -> String {
+        format!(
+            "DELETE FROM {table} WHERE _row_id IN \
+             (SELECT _row_id FROM {GONE} WHERE _row_id > $1 AND _row_id <= $2)"
+        )
+    }
+
+    /// As [`Self::log_gone`], for the rows with `_row_id` from `$4`
+    /// (exclusive) to `$5` (inclusive): `$3` the first of their sequence
+    /// numbers.
+    pub(crate) fn log_gone_rows(&self) -> String {
+        format!(
+            "INSERT INTO change_log (resource_id, seq, batch_id, op, row_key, record) \
+             SELECT $1, $3 - 1 + ROW_NUMBER() OVER (ORDER BY t._row_id), $2, 'delete', {}, NULL \
+             FROM {} AS t JOIN {GONE} AS g ON g._row_id = t._row_id \
+             WHERE g._row_id > $4 AND g._row_id <= $5",
+            self.key_json("t"),
+            self.table
         )
     }
 

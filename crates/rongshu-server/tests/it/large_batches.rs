@@ -1,14 +1,15 @@
-//! A large first load into an empty resource: on SQLite it is written in
-//! short turns beside the resource, so that reads (and their audit events)
-//! go on meanwhile; readers still see the old data (none) or the whole load,
-//! never part of it, in the rows and in the change feed. A load stopped half
-//! way leaves nothing behind once its batch is marked failed.
+//! Large batches: on SQLite they are written in short turns beside the
+//! resource, so that reads (and their audit events) go on meanwhile; readers
+//! still see the old data or the whole batch, never part of it, in the rows
+//! and in the change feed; and the result is exactly what applying the batch
+//! in one step gives. A batch stopped half way leaves nothing behind once it
+//! is marked failed.
 
 use reqwest::StatusCode;
 use rongshu_core::audit::AuditRecord;
 use rongshu_core::value::CellValue;
 use rongshu_server::clock::Clock;
-use rongshu_store::{Backend, BatchMode, BatchWriter, Resource, RowCells, Store};
+use rongshu_store::{Applied, Backend, BatchMode, BatchWriter, Resource, RowCells, Store};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
@@ -18,16 +19,24 @@ on_both_backends!(
     a_large_first_load_is_never_seen_in_part_and_holds_up_no_read,
     a_first_load_stopped_half_way_leaves_nothing_behind,
     a_column_added_during_a_first_load_is_kept_and_the_load_fails,
+    large_snapshots_and_deletions_in_turns_change_what_one_step_would,
 );
 
 const PEOPLE: u32 = 20_000;
 
-/// Person `i`: the first thousand have the IDs `records::deliver` writes.
+/// Person `i`'s ID: the first thousand are the IDs `records::deliver` writes.
+fn person_id(i: u32) -> String {
+    citizen_id(&format!("5101{:02}", 4 + i / 1000), "19800101", i % 1000)
+}
+
 fn person(i: u32) -> RowCells {
-    let id = citizen_id(&format!("5101{:02}", 4 + i / 1000), "19800101", i % 1000);
+    named(i, "李")
+}
+
+fn named(i: u32, surname: &str) -> RowCells {
     vec![
-        Some(CellValue::Text(id)),
-        Some(CellValue::Text(format!("李{i}"))),
+        Some(CellValue::Text(person_id(i))),
+        Some(CellValue::Text(format!("{surname}{i}"))),
         None,
         None,
         Some(CellValue::Integer(1)),
@@ -35,21 +44,34 @@ fn person(i: u32) -> RowCells {
     ]
 }
 
-/// A first load of [`PEOPLE`] people staged through `store`, ready to finish.
-async fn staged_first_load(app: &TestApp, store: &Store, resource: &Resource) -> BatchWriter {
+/// A batch of `rows` staged through `store`, ready to finish.
+async fn staged(
+    app: &TestApp,
+    store: &Store,
+    resource: &Resource,
+    mode: BatchMode,
+    rows: impl IntoIterator<Item = RowCells>,
+) -> BatchWriter {
     let mut writer = store
-        .begin_batch(
-            resource,
-            "user:gaj_officer",
-            BatchMode::Upsert,
-            app.clock.now(),
-        )
+        .begin_batch(resource, "user:gaj_officer", mode, app.clock.now())
         .await
         .unwrap();
-    for i in 0..PEOPLE {
-        writer.push(person(i)).await.unwrap();
+    for row in rows {
+        writer.push(row).await.unwrap();
     }
     writer
+}
+
+/// A first load of [`PEOPLE`] people staged through `store`, ready to finish.
+async fn staged_first_load(app: &TestApp, store: &Store, resource: &Resource) -> BatchWriter {
+    staged(
+        app,
+        store,
+        resource,
+        BatchMode::Upsert,
+        (0..PEOPLE).map(person),
+    )
+    .await
 }
 
 fn load_event(app: &TestApp, writer: &BatchWriter, code: &str) -> AuditRecord {
@@ -60,9 +82,18 @@ fn load_event(app: &TestApp, writer: &BatchWriter, code: &str) -> AuditRecord {
         action: "batch.load".into(),
         target: Some(writer.batch_id().to_owned()),
         resource: Some(code.to_owned()),
-        rows: Some(i64::from(PEOPLE)),
+        rows: None,
         detail: json!({}),
     }
+}
+
+/// Finish a staged batch.
+async fn finish(app: &TestApp, writer: BatchWriter, code: &str) -> Applied {
+    let audit = load_event(app, &writer, code);
+    writer
+        .finish(0, 0, &json!({}), app.clock.now(), audit)
+        .await
+        .unwrap()
 }
 
 /// Change-log rows of the resource, published or not.
@@ -112,7 +143,7 @@ async fn a_large_first_load_is_never_seen_in_part_and_holds_up_no_read(app: &Tes
     let code = app.population_resource(&cast, "unconditional").await;
     let resource = app.store.resource(&code).await.unwrap();
     // Turns of a few hundred rows: the load takes many of them.
-    let store = app.store.clone().with_first_load_turn_rows(100);
+    let store = app.store.clone().with_turn_rows(100);
     let writer = staged_first_load(app, &store, &resource).await;
     let audit = load_event(app, &writer, &code);
     let now = app.clock.now();
@@ -244,7 +275,7 @@ async fn a_first_load_stopped_half_way_leaves_nothing_behind(app: &TestApp) {
     let cast = app.cast().await;
     let code = app.population_resource(&cast, "unconditional").await;
     let resource = app.store.resource(&code).await.unwrap();
-    let store = app.store.clone().with_first_load_turn_rows(100);
+    let store = app.store.clone().with_turn_rows(100);
     let writer = staged_first_load(app, &store, &resource).await;
     let batch = writer.batch_id().to_owned();
     let audit = load_event(app, &writer, &code);
@@ -336,7 +367,7 @@ async fn a_column_added_during_a_first_load_is_kept_and_the_load_fails(app: &Tes
     let cast = app.cast().await;
     let code = app.population_resource(&cast, "unconditional").await;
     let resource = app.store.resource(&code).await.unwrap();
-    let store = app.store.clone().with_first_load_turn_rows(100);
+    let store = app.store.clone().with_turn_rows(100);
     let writer = staged_first_load(app, &store, &resource).await;
     let audit = load_event(app, &writer, &code);
     let now = app.clock.now();
@@ -397,4 +428,145 @@ async fn a_column_added_during_a_first_load_is_kept_and_the_load_fails(app: &Tes
     .await;
     let total = page["total"].as_i64().unwrap();
     assert!(total == 0 || total == i64::from(PEOPLE), "{page}");
+}
+
+/// The same three batches into two resources, one written in turns beside
+/// it (on SQLite) and one applied in one step: a first load, a snapshot that
+/// changes, keeps, adds and drops rows, and a deletion of many keys. The
+/// batches report, log and leave the same; readers of the snapshot see the
+/// old rows or the new ones.
+async fn large_snapshots_and_deletions_in_turns_change_what_one_step_would(app: &TestApp) {
+    let cast = app.cast().await;
+    let in_turns = app.store.clone().with_turn_rows(100);
+    let mut outcomes = Vec::new();
+    for store in [&in_turns, &app.store] {
+        let code = app.population_resource(&cast, "unconditional").await;
+        let resource = app.store.resource(&code).await.unwrap();
+        let first = staged(
+            app,
+            store,
+            &resource,
+            BatchMode::Upsert,
+            (0..2_000).map(person),
+        )
+        .await;
+        let first = finish(app, first, &code).await;
+
+        // Renamed: 0..1000; kept: 1000..1500; dropped: 1500..2000; new: 2000..2500.
+        let snapshot = (0..1_000)
+            .map(|i| named(i, "张"))
+            .chain((1_000..1_500).map(person))
+            .chain((2_000..2_500).map(person));
+        let snapshot = staged(app, store, &resource, BatchMode::Replace, snapshot).await;
+        let audit = load_event(app, &snapshot, &code);
+        let now = app.clock.now();
+        let load = tokio::spawn(async move { snapshot.finish(0, 0, &json!({}), now, audit).await });
+        let feed = format!("/api/v1/resources/{code}/changes?after=2000&limit=1");
+        let first_person = format!(
+            "/api/v1/resources/{code}/records?id_number={}",
+            person_id(0)
+        );
+        // Reads made while the snapshot was written in turns, unpublished.
+        let mut during = 0;
+        while !load.is_finished() {
+            let written = app
+                .store
+                .query_integer_for_tests(&logged_sql(&resource))
+                .await
+                .unwrap();
+            let changes = get_json(app, &feed, &cast.provider).await;
+            let published = !changes["changes"].as_array().unwrap().is_empty();
+            if written > 2_000 && !published {
+                during += 1;
+            }
+            let page = get_json(app, &first_person, &cast.provider).await;
+            let name = page["records"][0]["name"].as_str().unwrap().to_owned();
+            assert!(name == "李0" || name == "张0", "{page}");
+            assert!(
+                !published || name == "张0",
+                "the feed showed the snapshot before the rows did: {page}"
+            );
+        }
+        let snapshot = load.await.unwrap().unwrap();
+        if std::ptr::eq(store, &in_turns) && app.store.backend() == Backend::Sqlite {
+            assert!(
+                during > 0,
+                "no read was made while the snapshot was written in turns"
+            );
+        }
+
+        let deletion = staged(
+            app,
+            store,
+            &resource,
+            BatchMode::Delete,
+            (0..1_300).chain(1_500..1_700).map(person),
+        )
+        .await;
+        let deletion = finish(app, deletion, &code).await;
+
+        let log: Vec<(i64, String, Value, Option<Value>)> = app
+            .store
+            .changes(&resource, 0, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.seq, c.op, c.key, c.record))
+            .collect();
+        let page = get_json(
+            app,
+            &format!("/api/v1/resources/{code}/records?limit=1&total=true"),
+            &cast.provider,
+        )
+        .await;
+        outcomes.push((
+            resource,
+            [first, snapshot, deletion],
+            log,
+            page["total"].clone(),
+        ));
+    }
+
+    let (turned, one_step) = (&outcomes[0], &outcomes[1]);
+    assert_eq!(
+        turned.1[1],
+        Applied {
+            rows: 2_000,
+            inserted: 500,
+            updated: 1_000,
+            deleted: 500,
+            unchanged: 500,
+            first_seq: Some(2_001),
+            last_seq: Some(4_000),
+        }
+    );
+    assert_eq!(
+        (turned.1[2].deleted, turned.1[2].unchanged),
+        (1_300, 200),
+        "the deletion names 1,300 rows still there and 200 already dropped"
+    );
+    assert_eq!(turned.1, one_step.1, "the batches report the same");
+    assert_eq!(turned.2.len(), 5_300);
+    assert_eq!(turned.2, one_step.2, "the change logs are the same");
+    assert_eq!((&turned.3, &one_step.3), (&json!(700), &json!(700)));
+    let same_rows = app
+        .store
+        .query_integer_for_tests(&format!(
+            "SELECT COUNT(*) FROM {} a JOIN {} b ON a.id_number = b.id_number
+             WHERE a.name = b.name AND a.children = b.children",
+            turned.0.table_name, one_step.0.table_name
+        ))
+        .await
+        .unwrap();
+    assert_eq!(same_rows, 700, "the rows are the same");
+    if app.store.backend() == Backend::Sqlite {
+        let left = app
+            .store
+            .query_integer_for_tests(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_b[0-9]*'",
+            )
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "each batch's own table became the resource's");
+    }
 }
