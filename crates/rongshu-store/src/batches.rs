@@ -1058,6 +1058,13 @@ impl BatchWriter {
         .await?;
         append_in(&mut tx, &audit).await?;
         tx.commit().await?;
+        if let Some(beside) = &beside {
+            let (store, retired) = (self.store.clone(), beside.shadow.retired.clone());
+            self.store.in_background(
+                "could not remove a resource table a batch put aside",
+                async move { store.remove_in_turns(&retired).await },
+            );
+        }
         // How long the load took, and how long of it other writers waited.
         tracing::info!(
             batch = %self.public_id,

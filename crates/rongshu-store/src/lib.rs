@@ -110,6 +110,9 @@ pub struct Store {
     /// resource, and how large a batch must be to be written so (see
     /// `beside`).
     turn_rows: i64,
+    /// Work that goes on after a call has answered (removing a table a
+    /// batch's final step put aside); [`Store::close`] waits for it.
+    background: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -202,6 +205,7 @@ impl Store {
             checkpointer,
             registry_memory_mib: RegistryRun::DEFAULT_MEMORY_MIB,
             turn_rows: beside::DEFAULT_TURN_ROWS,
+            background: Arc::default(),
         })
     }
 
@@ -286,7 +290,33 @@ impl Store {
         }
     }
 
+    /// Run `work` after the caller's answer; a failure is logged as `what`.
+    pub(crate) fn in_background(
+        &self,
+        what: &'static str,
+        work: impl std::future::Future<Output = Result<(), StoreError>> + Send + 'static,
+    ) {
+        let task = tokio::spawn(async move {
+            if let Err(e) = work.await {
+                tracing::warn!(error = %e, "{what}");
+            }
+        });
+        if let Ok(mut tasks) = self.background.lock() {
+            tasks.retain(|t| !t.is_finished());
+            tasks.push(task);
+        }
+    }
+
+    /// Finish the work left in the background, then close every connection.
     pub async fn close(&self) {
+        let tasks = self
+            .background
+            .lock()
+            .map(|mut tasks| std::mem::take(&mut *tasks))
+            .unwrap_or_default();
+        for task in tasks {
+            let _ = task.await;
+        }
         self.pool.close().await;
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.stop();

@@ -16,7 +16,7 @@ use rongshu_core::catalog::{NewResourceRequest, ResourceSpec};
 use rongshu_core::ident::{citizen_id, org_code, uscc};
 use rongshu_server::audit_writer::AuditWriter;
 use rongshu_server::service::{self, Doer};
-use rongshu_store::{BatchMode, Store};
+use rongshu_store::{BatchMode, Resource, Store};
 
 use crate::cli::DbArgs;
 
@@ -34,6 +34,14 @@ pub enum BenchCommand {
         /// loads then add to their key index at random places.
         #[arg(long)]
         shuffled: bool,
+        /// Then deliver the same people again as a snapshot in which every
+        /// row has changed, and time that too (SQLite).
+        #[arg(long)]
+        again: bool,
+        /// Apply each batch in one final step, as before large batches were
+        /// written beside their resource in turns, to compare (SQLite).
+        #[arg(long)]
+        in_one_step: bool,
     },
     /// Keyed lookups of single persons through the audited, masked data API
     /// beside an endpoint of the same server that only returns a fixed JSON
@@ -93,13 +101,18 @@ pub async fn run(command: BenchCommand, db: &DbArgs) -> anyhow::Result<ExitCode>
             queries,
             connections,
         } => crate::bench_open::run(datasets, rows, queries, connections, db).await,
-        BenchCommand::Ingest { rows, shuffled } => {
+        BenchCommand::Ingest {
+            rows,
+            shuffled,
+            again,
+            in_one_step,
+        } => {
             let order = if shuffled {
                 RowOrder::Shuffled
             } else {
                 RowOrder::ByKey
             };
-            ingest(rows, order, db).await
+            ingest(rows, order, Runs { again, in_one_step }, db).await
         }
         BenchCommand::Api {
             people,
@@ -156,10 +169,16 @@ fn gcd(a: u64, b: u64) -> u64 {
 
 /// A deterministic CSV of `rows` people with valid ID numbers and USCCs.
 pub(crate) fn write_csv(path: &Path, rows: u64, order: RowOrder) -> anyhow::Result<u64> {
+    write_csv_seeded(path, rows, order, 0x2016)
+}
+
+/// The same people, their other values drawn from `seed`: files of two
+/// seeds differ in every row.
+fn write_csv_seeded(path: &Path, rows: u64, order: RowOrder, seed: u64) -> anyhow::Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let header: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
     writeln!(out, "{}", header.join(","))?;
-    let mut state = 0x2016_u64;
+    let mut state = seed;
     let mut next = move || {
         state = state
             .wrapping_mul(6364136223846793005)
@@ -217,27 +236,41 @@ pub(crate) fn spec() -> anyhow::Result<ResourceSpec> {
     ResourceSpec::parse(req).map_err(|e| anyhow!("{e}"))
 }
 
-/// What our ingest took.
-struct Ours {
+/// What the ingest benchmark runs beside the first load.
+#[derive(Debug, Clone, Copy)]
+struct Runs {
+    again: bool,
+    in_one_step: bool,
+}
+
+/// What one of our batches took.
+struct Timed {
     /// Until the batch's report came back.
     answered_secs: f64,
+    /// How long each audit event written during the batch waited for its
+    /// commit, sorted.
+    audit_waits: Vec<Duration>,
+}
+
+/// What our ingest took.
+struct Ours {
+    load: Timed,
     /// SQLite: copying the load's pages from the write-ahead log into the
     /// database file afterwards. No commit copies them (the store's own
     /// thread does, in the background), so the answer comes first; the copy
     /// is timed on its own to show the whole work.
     copy_secs: f64,
-    /// How long each audit event written during the load waited for its
-    /// commit, sorted.
-    audit_waits: Vec<Duration>,
+    /// The same people again, every row changed, as a snapshot.
+    again: Option<Timed>,
 }
 
 /// The gap between audit events written during a load, as audited reads
 /// would write them.
 const PROBE_EVERY: Duration = Duration::from_millis(10);
 
-/// Write an audit event every [`PROBE_EVERY`] until `done` (one at least), through the
-/// server's own group-committing writer: each one's wait for its commit is
-/// how long an audited read would have waited for its answer.
+/// Write an audit event every [`PROBE_EVERY`] until `done` (one at least),
+/// through the server's own group-committing writer: each one's wait for
+/// its commit is how long an audited read would have waited for its answer.
 async fn probe_audit(writer: AuditWriter, done: Arc<AtomicBool>) -> anyhow::Result<Vec<Duration>> {
     let mut waits = Vec::new();
     loop {
@@ -265,8 +298,47 @@ async fn probe_audit(writer: AuditWriter, done: Arc<AtomicBool>) -> anyhow::Resu
     Ok(waits)
 }
 
-async fn ours(url: &str, csv: &Path, rows: u64) -> anyhow::Result<Ours> {
-    let store = Store::open(url).await?;
+/// Deliver `csv` as one batch, with audit events written meanwhile; every
+/// one of its `rows` must load.
+async fn timed_batch(
+    store: &Store,
+    resource: &Resource,
+    csv: &Path,
+    rows: u64,
+    mode: BatchMode,
+) -> anyhow::Result<Timed> {
+    let done = Arc::new(AtomicBool::new(false));
+    let probe = tokio::spawn(probe_audit(
+        AuditWriter::start(store.clone(), None),
+        done.clone(),
+    ));
+    let started = Instant::now();
+    let now = chrono::Utc::now();
+    let report = service::ingest_csv_file(store, now, &Doer::cli(), resource, csv, mode)
+        .await
+        .map_err(anyhow::Error::from);
+    let answered_secs = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    let audit_waits = probe.await??;
+    let report = report?;
+    if report.report.rows_loaded != rows {
+        bail!(
+            "loaded {} of {rows} rows: {:?}",
+            report.report.rows_loaded,
+            report.report.rejects.first()
+        );
+    }
+    Ok(Timed {
+        answered_secs,
+        audit_waits,
+    })
+}
+
+async fn ours(url: &str, csv: &Path, rows: u64, runs: Runs) -> anyhow::Result<Ours> {
+    let mut store = Store::open(url).await?;
+    if runs.in_one_step {
+        store = store.with_turn_rows(i64::MAX);
+    }
     let dept = format!("bench{}", std::process::id());
     let now = chrono::Utc::now();
     let e = anyhow::Error::from;
@@ -276,35 +348,24 @@ async fn ours(url: &str, csv: &Path, rows: u64) -> anyhow::Result<Ours> {
     let resource = service::create_resource(&store, now, &Doer::cli(), &dept, &spec()?)
         .await
         .map_err(e)?;
-    let done = Arc::new(AtomicBool::new(false));
-    let probe = tokio::spawn(probe_audit(
-        AuditWriter::start(store.clone(), None),
-        done.clone(),
-    ));
-    let started = Instant::now();
-    let report =
-        service::ingest_csv_file(&store, now, &Doer::cli(), &resource, csv, BatchMode::Upsert)
-            .await
-            .map_err(e);
-    let answered_secs = started.elapsed().as_secs_f64();
-    done.store(true, Ordering::Relaxed);
-    let audit_waits = probe.await??;
-    let report = report?;
+    let load = timed_batch(&store, &resource, csv, rows, BatchMode::Upsert).await?;
     let copy_started = Instant::now();
     store.copy_log_into_file().await?;
     let copy_secs = copy_started.elapsed().as_secs_f64();
+    let again = if runs.again {
+        let changed = csv.with_extension("again.csv");
+        write_csv_seeded(&changed, rows, RowOrder::ByKey, 0x2017)?;
+        let timed = timed_batch(&store, &resource, &changed, rows, BatchMode::Replace).await?;
+        std::fs::remove_file(&changed)?;
+        Some(timed)
+    } else {
+        None
+    };
     store.close().await;
-    if report.report.rows_loaded != rows {
-        bail!(
-            "loaded {} of {rows} rows: {:?}",
-            report.report.rows_loaded,
-            report.report.rejects.first()
-        );
-    }
     Ok(Ours {
-        answered_secs,
+        load,
         copy_secs,
-        audit_waits,
+        again,
     })
 }
 
@@ -316,7 +377,7 @@ fn print_audit_waits(waits: &[Duration]) {
         waits.get(i).copied().map_or(0.0, ms)
     };
     println!(
-        "{:<10} audit events written during the load (one per {} ms): {}; wait p50 {:.1} ms, p99 {:.1} ms, longest {:.1} ms",
+        "{:<10} audit events written during the batch (one per {} ms): {}; wait p50 {:.1} ms, p99 {:.1} ms, longest {:.1} ms",
         "",
         PROBE_EVERY.as_millis(),
         waits.len(),
@@ -359,7 +420,7 @@ fn print_line(backend: &str, rows: u64, ours: f64, baseline_name: &str, baseline
     );
 }
 
-async fn ingest(rows: u64, order: RowOrder, db: &DbArgs) -> anyhow::Result<ExitCode> {
+async fn ingest(rows: u64, order: RowOrder, runs: Runs, db: &DbArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     let csv = dir.path().join("bench.csv");
     let bytes = write_csv(&csv, rows, order)?;
@@ -374,8 +435,14 @@ async fn ingest(rows: u64, order: RowOrder, db: &DbArgs) -> anyhow::Result<ExitC
 
     let sqlite_dir = dir.path().join("sqlite");
     std::fs::create_dir_all(&sqlite_dir)?;
-    let sqlite = ours(&rongshu_store::sqlite_url_for_dir(&sqlite_dir), &csv, rows).await?;
-    let (our_secs, copy_secs) = (sqlite.answered_secs, sqlite.copy_secs);
+    let sqlite = ours(
+        &rongshu_store::sqlite_url_for_dir(&sqlite_dir),
+        &csv,
+        rows,
+        runs,
+    )
+    .await?;
+    let (our_secs, copy_secs) = (sqlite.load.answered_secs, sqlite.copy_secs);
     let mut sqlite3 = Command::new("sqlite3");
     sqlite3
         .arg(dir.path().join("baseline.db"))
@@ -389,15 +456,28 @@ async fn ingest(rows: u64, order: RowOrder, db: &DbArgs) -> anyhow::Result<ExitC
         "",
         base_secs / (our_secs + copy_secs)
     );
-    print_audit_waits(&sqlite.audit_waits);
+    print_audit_waits(&sqlite.load.audit_waits);
+    if let Some(again) = &sqlite.again {
+        println!(
+            "{:<10} the same people again as a snapshot, every row changed: {:>10.0} rows/s ({:.2} s)",
+            "",
+            rows as f64 / again.answered_secs,
+            again.answered_secs
+        );
+        print_audit_waits(&again.audit_waits);
+    }
 
     if let Some(url) = db
         .database_url
         .as_deref()
         .filter(|u| u.starts_with("postgres"))
     {
-        let postgres = ours(url, &csv, rows).await?;
-        let our_secs = postgres.answered_secs;
+        let once = Runs {
+            again: false,
+            ..runs
+        };
+        let postgres = ours(url, &csv, rows, once).await?;
+        let our_secs = postgres.load.answered_secs;
         let table = format!("bench_copy_{}", std::process::id());
         let mut psql = Command::new("psql");
         psql.arg(url)
@@ -419,7 +499,7 @@ async fn ingest(rows: u64, order: RowOrder, db: &DbArgs) -> anyhow::Result<ExitC
             .arg(format!("DROP TABLE {table}"));
         let _ = drop.output();
         print_line("postgres", rows, our_secs, "psql \\copy", base_secs);
-        print_audit_waits(&postgres.audit_waits);
+        print_audit_waits(&postgres.load.audit_waits);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -300,6 +300,18 @@ async fn a_first_load_stopped_half_way_leaves_nothing_behind(app: &TestApp) {
         assert!(stopped_half_way, "the load was stopped half way");
     }
 
+    // As if an earlier batch's final step had put the resource's table
+    // aside and the process had stopped before removing it.
+    let put_aside = format!("{}_r1", resource.table_name);
+    if sqlite {
+        app.store
+            .execute_unchecked_for_tests(&format!(
+                "CREATE TABLE \"{put_aside}\" AS SELECT 1 AS _row_id UNION ALL SELECT 2"
+            ))
+            .await
+            .unwrap();
+    }
+
     // As after a restart: its heartbeat is long gone.
     let later = now + chrono::Duration::hours(1);
     let failed = app
@@ -335,6 +347,14 @@ async fn a_first_load_stopped_half_way_leaves_nothing_behind(app: &TestApp) {
             .await
             .unwrap();
         assert_eq!(left, 0, "the stopped load's table and index went with it");
+        let left = app
+            .store
+            .query_integer_for_tests(&format!(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name = '{put_aside}'"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "a table left aside is removed too");
     }
 
     // The next load starts the change log at 1, as if nothing had happened.
@@ -568,5 +588,22 @@ async fn large_snapshots_and_deletions_in_turns_change_what_one_step_would(app: 
             .await
             .unwrap();
         assert_eq!(left, 0, "each batch's own table became the resource's");
+        // The resource tables each final step put aside are removed after it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while app
+            .store
+            .query_integer_for_tests(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_r[0-9]*'",
+            )
+            .await
+            .unwrap()
+            > 0
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a table put aside was never removed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }
