@@ -371,9 +371,13 @@ impl Store {
         Ok(failed.len() as u64)
     }
 
-    /// Mark batches left `loading` by a process that stopped as failed.
+    /// Mark batches left `loading` by a process that stopped as failed, and
+    /// remove (in the background) the resource tables final steps put aside
+    /// that a stopped process left.
     pub async fn fail_interrupted_batches(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.fail_stale_batches(None, now).await
+        let failed = self.fail_stale_batches(None, now).await?;
+        self.remove_put_aside_in_background().await?;
+        Ok(failed)
     }
 
     async fn mark_failed(

@@ -9,8 +9,9 @@
 //! transactions (`Pace`) with a pause between them for other writers. Readers
 //! see none of it: the table is not the resource's, and the change log is
 //! read only up to the resource's committed `change_seq`. The final step then
-//! drops the resource's table, gives the new one its name and moves
-//! `change_seq` on: one short write whatever the batch's size.
+//! puts the resource's table aside, gives the new one its name and moves
+//! `change_seq` on: one short write whatever the batch's size. The table put
+//! aside is removed afterwards, in turns too.
 //!
 //! A batch into a resource that has rows is written so only when it changes
 //! many (see [`IN_PLACE_TURNS`]): the copy costs time in proportion to the
@@ -37,7 +38,7 @@ pub(crate) const DEFAULT_TURN_ROWS: i64 = 20_000;
 /// changes than this many first turns: applied in place, they would hold
 /// the write lock for about a second or more (3.5 s per million changes on
 /// a two-core machine).
-pub const IN_PLACE_TURNS: i64 = 12;
+pub(crate) const IN_PLACE_TURNS: i64 = 12;
 
 /// How long a turn aims to hold the write lock. An audited read that arrives
 /// meanwhile waits about this long for its event to be written.
@@ -420,6 +421,27 @@ impl BatchWriter {
 }
 
 impl Store {
+    /// Remove, in the background, every resource table a final step put
+    /// aside and nobody removed (the process stopped first).
+    pub(crate) async fn remove_put_aside_in_background(&self) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        let put_aside = sqlx::query(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_r[0-9]*'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for table in &put_aside {
+            let (store, name) = (self.clone(), table.try_get::<String, _>("name")?);
+            self.in_background(
+                "could not remove a resource table a batch put aside",
+                async move { store.remove_in_turns(&name).await },
+            );
+        }
+        Ok(())
+    }
+
     /// Remove a table of ours that no reader names any more (one put aside by
     /// a final step, or a stopped batch's): its rows in turns, then the
     /// table, which is then empty and dropped at once. A table removed

@@ -217,9 +217,9 @@ impl Store {
     }
 
     /// The same store, a large batch on SQLite written beside its resource
-    /// in turns starting at `rows` rows, when it has more than that for an
-    /// empty resource or [`beside::IN_PLACE_TURNS`] times that for one with
-    /// rows (tests make it small to see batches in many turns).
+    /// in turns starting at `rows` rows, when it has more changes than that
+    /// for an empty resource or twelve times that for one with rows (tests
+    /// make it small to see batches in many turns).
     pub fn with_turn_rows(mut self, rows: i64) -> Self {
         self.turn_rows = rows.max(1);
         self

@@ -452,9 +452,9 @@ impl StageSql {
 
     /// Log the staged rows' changes on lines `$4` (exclusive) to `$5`
     /// (inclusive), one turn of a batch written beside its resource (see
-    /// `beside`): `$1`
-    /// resource, `$2` batch, `$3` the first sequence number of the whole run
-    /// (`Unbroken`, its first line then `$6`) or of these lines (`Scattered`).
+    /// `beside`): `$1` resource, `$2` batch, `$3` the first sequence number
+    /// of the whole run (`Unbroken`, its first line then `$6`) or of these
+    /// lines (`Scattered`).
     pub(crate) fn log_staged_lines(&self, lines: ChangedLines) -> String {
         let place = match lines {
             ChangedLines::Unbroken { .. } => "s._line - $6",

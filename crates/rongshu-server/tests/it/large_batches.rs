@@ -355,6 +355,31 @@ async fn a_first_load_stopped_half_way_leaves_nothing_behind(app: &TestApp) {
             .await
             .unwrap();
         assert_eq!(left, 0, "a table left aside is removed too");
+
+        // One left aside by a process that stopped is removed at start.
+        app.store
+            .execute_unchecked_for_tests(&format!(
+                "CREATE TABLE \"{put_aside}\" AS SELECT 1 AS _row_id"
+            ))
+            .await
+            .unwrap();
+        app.store.fail_interrupted_batches(later).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while app
+            .store
+            .query_integer_for_tests(&format!(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name = '{put_aside}'"
+            ))
+            .await
+            .unwrap()
+            > 0
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a table left aside was not removed at start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     // The next load starts the change log at 1, as if nothing had happened.
