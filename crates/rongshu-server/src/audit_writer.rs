@@ -97,9 +97,14 @@ fn on_runtime(
     mut settler: Settler,
 ) {
     tokio::spawn(async move {
+        // Where this writer left the chain, while its last group went in.
+        let mut last: Option<ChainPoint> = None;
         while let Some(first) = incoming.recv().await {
             let (entries, waiters) = gather(first, &mut incoming);
-            let committed = store.append_audit_group(&entries).await;
+            let committed = store
+                .append_audit_group_after(&entries, last.as_ref())
+                .await;
+            last = committed.as_ref().ok().and_then(|(_, head)| head.clone());
             settler.settle(committed, waiters);
         }
     });

@@ -10,6 +10,7 @@ use rongshu_core::people::PersonHash;
 use serde::Serialize;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
+use crate::db::Backend;
 use crate::{Store, StoreError};
 
 /// Append one event. The first statement takes the chain's head row for
@@ -78,14 +79,15 @@ fn next_chunk(left: usize, max: usize) -> Chunk {
 }
 
 /// `INSERT INTO {target} SELECT * FROM (VALUES …) WHERE {present} IS NOT
-/// NULL`, with `slots` rows of `columns` placeholders: the padding rows'
-/// NULLs are filtered out. Both backends name a VALUES list's columns
-/// `column1`, `column2`, ….
+/// NULL`, with `slots` rows of `columns` placeholders numbered from
+/// `first`: the padding rows' NULLs are filtered out. Both backends name a
+/// VALUES list's columns `column1`, `column2`, ….
 fn padded_insert(
     target: &str,
     present: &str,
     columns: usize,
     slots: usize,
+    first: usize,
     placeholder: &impl Fn(&mut String, usize),
 ) -> String {
     let mut sql = format!("INSERT INTO {target} SELECT * FROM (VALUES ");
@@ -95,7 +97,7 @@ fn padded_insert(
             if c > 0 {
                 sql.push_str(", ");
             }
-            placeholder(&mut sql, i * columns + c + 1);
+            placeholder(&mut sql, first + i * columns + c);
         }
         sql.push(')');
     }
@@ -139,47 +141,10 @@ async fn append_linked(
             "column1",
             EVENT_COLUMNS,
             slots,
+            1,
             &placeholder,
         );
-        let mut insert = sqlx::query(AssertSqlSafe(sql));
-        for Linked {
-            record,
-            seq,
-            prev_hash: prev,
-            hash,
-            canonical,
-        } in chunk
-        {
-            insert = insert
-                .bind(*seq)
-                .bind(&record.at)
-                .bind(&record.actor)
-                .bind(record.department.as_deref())
-                .bind(&record.action)
-                .bind(record.target.as_deref())
-                .bind(record.resource.as_deref())
-                .bind(record.rows)
-                .bind(prev)
-                .bind(hash)
-                .bind(canonical);
-        }
-        // NULLs of each column's type: PostgreSQL gives a VALUES column one
-        // type, from all its rows.
-        let (number, text) = (None::<i64>, None::<&str>);
-        for _ in rows..slots {
-            insert = insert
-                .bind(number)
-                .bind(text)
-                .bind(text)
-                .bind(text)
-                .bind(text)
-                .bind(text)
-                .bind(text)
-                .bind(number)
-                .bind(text)
-                .bind(text)
-                .bind(text);
-        }
+        let insert = bind_events(sqlx::query(AssertSqlSafe(sql)), chunk, slots);
         insert.execute(&mut *conn).await?;
     }
     if let Some(last) = linked.last() {
@@ -196,6 +161,71 @@ async fn append_linked(
             hash: l.hash,
         })
         .collect())
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Bind linked events as the rows of a [`padded_insert`] of `slots` rows.
+fn bind_events<'q>(
+    mut insert: AnyQuery<'q>,
+    events: &'q [Linked<'q>],
+    slots: usize,
+) -> AnyQuery<'q> {
+    for Linked {
+        record,
+        seq,
+        prev_hash: prev,
+        hash,
+        canonical,
+    } in events
+    {
+        insert = insert
+            .bind(*seq)
+            .bind(&record.at)
+            .bind(&record.actor)
+            .bind(record.department.as_deref())
+            .bind(&record.action)
+            .bind(record.target.as_deref())
+            .bind(record.resource.as_deref())
+            .bind(record.rows)
+            .bind(prev)
+            .bind(hash)
+            .bind(canonical);
+    }
+    // NULLs of each column's type: PostgreSQL gives a VALUES column one
+    // type, from all its rows.
+    let (number, text) = (None::<i64>, None::<&str>);
+    for _ in events.len()..slots {
+        insert = insert
+            .bind(number)
+            .bind(text)
+            .bind(text)
+            .bind(text)
+            .bind(text)
+            .bind(text)
+            .bind(text)
+            .bind(number)
+            .bind(text)
+            .bind(text)
+            .bind(text);
+    }
+    insert
+}
+
+/// Bind (event, person) pairs as the rows of a [`padded_insert`] of `slots`
+/// rows into `audit_people`.
+fn bind_people<'q>(
+    mut insert: AnyQuery<'q>,
+    people: &'q [(i64, &'q PersonHash)],
+    slots: usize,
+) -> AnyQuery<'q> {
+    for (seq, person) in people {
+        insert = insert.bind(person.as_str()).bind(*seq);
+    }
+    for _ in people.len()..slots {
+        insert = insert.bind(None::<&str>).bind(None::<i64>);
+    }
+    insert
 }
 
 /// An event linked into the chain: its number, the hash before it, its own
@@ -254,17 +284,13 @@ async fn insert_people(
             "column2",
             2,
             slots,
+            1,
             &placeholder,
         );
         sql.push_str(" ON CONFLICT DO NOTHING");
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for (seq, person) in chunk {
-            query = query.bind(person.as_str()).bind(*seq);
-        }
-        for _ in rows..slots {
-            query = query.bind(None::<&str>).bind(None::<i64>);
-        }
-        query.execute(&mut *conn).await?;
+        bind_people(sqlx::query(AssertSqlSafe(sql)), chunk, slots)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -334,6 +360,100 @@ impl Store {
         insert_people(&mut tx, &people).await?;
         tx.commit().await?;
         Ok((seqs, head))
+    }
+
+    /// As [`Store::append_audit_group`], for a writer that knows where it
+    /// left the chain (`last`, the head after its previous group). On
+    /// PostgreSQL the group then goes in one statement, one round trip
+    /// instead of six, when the head is still there: the head's update is
+    /// conditional on it, and the inserts on the update. When someone else
+    /// appended meanwhile, or elsewhere, it goes as `append_audit_group`.
+    pub async fn append_audit_group_after(
+        &self,
+        entries: &[AuditEntry],
+        last: Option<&ChainPoint>,
+    ) -> Result<(Vec<i64>, Option<ChainPoint>), StoreError> {
+        if let (Backend::Postgres, Some(last)) = (self.backend, last)
+            && let Some(appended) = self.append_if_head_is(entries, last).await?
+        {
+            return Ok(appended);
+        }
+        self.append_audit_group(entries).await
+    }
+
+    /// PostgreSQL: the group in one statement if the head is still `last`;
+    /// `None` when it is not (nothing is written then), or when the group is
+    /// too large for one statement.
+    async fn append_if_head_is(
+        &self,
+        entries: &[AuditEntry],
+        last: &ChainPoint,
+    ) -> Result<Option<(Vec<i64>, Option<ChainPoint>)>, StoreError> {
+        let linked = link_after(last, entries.iter().map(|e| &e.record));
+        let people: Vec<(i64, &PersonHash)> = entries
+            .iter()
+            .zip(&linked)
+            .flat_map(|(entry, l)| entry.people.iter().map(move |p| (l.seq, p)))
+            .collect();
+        let Some(head) = linked.last() else {
+            return Ok(None);
+        };
+        if linked.len() > EVENTS_PER_INSERT || people.len() > PEOPLE_PER_INSERT {
+            return Ok(None);
+        }
+        let numbered = |sql: &mut String, n: usize| {
+            let _ = write!(sql, "${n}");
+        };
+        let event_slots = next_chunk(linked.len(), EVENTS_PER_INSERT).slots;
+        let mut sql = String::from(
+            "WITH head AS (UPDATE audit_head SET seq = $1, hash = $2
+                           WHERE id = 1 AND seq = $3 AND hash = $4 RETURNING id),
+             events AS (",
+        );
+        sql.push_str(&padded_insert(
+            "audit_events
+                (seq, at, actor, department, action, target, resource, row_count, prev_hash, hash, canonical)",
+            "column1",
+            EVENT_COLUMNS,
+            event_slots,
+            5,
+            &numbered,
+        ));
+        sql.push_str(" AND EXISTS (SELECT 1 FROM head))");
+        let people_slots =
+            (!people.is_empty()).then(|| next_chunk(people.len(), PEOPLE_PER_INSERT).slots);
+        if let Some(slots) = people_slots {
+            sql.push_str(", people AS (");
+            sql.push_str(&padded_insert(
+                "audit_people (person_hash, seq)",
+                "column2",
+                2,
+                slots,
+                5 + event_slots * EVENT_COLUMNS,
+                &numbered,
+            ));
+            sql.push_str(" AND EXISTS (SELECT 1 FROM head) ON CONFLICT DO NOTHING)");
+        }
+        sql.push_str(" SELECT COUNT(*) AS n FROM head");
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(head.seq)
+            .bind(&head.hash)
+            .bind(last.seq)
+            .bind(&last.hash);
+        query = bind_events(query, &linked, event_slots);
+        if let Some(slots) = people_slots {
+            query = bind_people(query, &people, slots);
+        }
+        let moved: i64 = query.fetch_one(&self.pool).await?.try_get("n")?;
+        if moved == 0 {
+            return Ok(None);
+        }
+        let seqs = linked.iter().map(|l| l.seq).collect();
+        let head = ChainPoint {
+            seq: head.seq,
+            hash: head.hash.clone(),
+        };
+        Ok(Some((seqs, Some(head))))
     }
 
     /// Link more people to an event already on record: a bulk export's later

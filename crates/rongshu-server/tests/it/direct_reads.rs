@@ -161,11 +161,28 @@ async fn direct_and_pooled_audit_appends_make_one_chain(app: &TestApp) {
             seqs.extend(appender.append_group(&group(20)).unwrap().0);
             seqs.extend(appender.append_group(&group(30)).unwrap().0);
         }
+        // As the pool's writer appends: after the head it left, which goes
+        // stale in between too. Nothing may be written on the stale head (a
+        // fork, or a clash with the event in between); the group goes after
+        // the real one, and the next after the head it left.
         None => {
-            seqs.extend(app.store.append_audit_group(&group(0)).await.unwrap().0);
-            seqs.push(app.store.append_audit(&event(10)).await.unwrap());
-            seqs.extend(app.store.append_audit_group(&group(20)).await.unwrap().0);
-            seqs.extend(app.store.append_audit_group(&group(30)).await.unwrap().0);
+            let store = &app.store;
+            let (first, head) = store
+                .append_audit_group_after(&group(0), None)
+                .await
+                .unwrap();
+            seqs.extend(first);
+            seqs.push(store.append_audit(&event(10)).await.unwrap());
+            let (second, head) = store
+                .append_audit_group_after(&group(20), head.as_ref())
+                .await
+                .unwrap();
+            seqs.extend(second);
+            let (third, _) = store
+                .append_audit_group_after(&group(30), head.as_ref())
+                .await
+                .unwrap();
+            seqs.extend(third);
         }
     }
     let expected: Vec<i64> = (before + 1..=before + 10).collect();
