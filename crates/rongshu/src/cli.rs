@@ -302,6 +302,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
             .map_err(anyhow::Error::from)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
+            // The report first; then the work a large batch leaves (its
+            // resource's old table removed in turns) is finished before exit.
+            store.close().await;
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {

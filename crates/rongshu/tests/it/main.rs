@@ -247,6 +247,37 @@ async fn admin_steps_import_and_a_tampered_audit_log(place: Place) {
     );
     assert_eq!(report["rejects"][0]["row"], 3);
 
+    // A large first load through the command: on SQLite it is written beside
+    // the resource in turns and swapped in, and nothing of it is left beside
+    // the resource or put aside once the command has ended.
+    let large = rongshu_server::service::create_resource(
+        &store,
+        chrono::Utc::now(),
+        &rongshu_server::service::Doer::cli(),
+        "gaj",
+        &spec,
+    )
+    .await
+    .unwrap();
+    let mut text = String::from("id_number,age\n");
+    for n in 0..25_000 {
+        text.push_str(&format!("{},{}\n", nth_citizen_id(n), 20 + n % 60));
+    }
+    let file = place.dir.path().join("large.csv");
+    std::fs::write(&file, text).unwrap();
+    let report = place.run_ok(&["import", "--resource", &large.code, file.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["changes"]["inserted"], 25_000, "{report}");
+    if store.backend() == rongshu_store::Backend::Sqlite {
+        let left = store
+            .query_integer_for_tests(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_[br][0-9]*'",
+            )
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "no table of the load is left beside or aside");
+    }
+
     let ok = place.run_ok(&["audit", "verify"]);
     assert!(ok.starts_with("audit log intact"), "{ok}");
 
