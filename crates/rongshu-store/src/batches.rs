@@ -76,12 +76,12 @@ pub struct BatchWriter {
     all_staged: bool,
     pub(crate) resource: Resource,
     pub(crate) batch_row_id: i64,
-    pub(crate) public_id: String,
+    public_id: String,
     keys: Vec<String>,
     pub(crate) sql: StageSql,
     /// The staging statement for a full run of rows, built once.
     insert_rows: std::sync::Arc<str>,
-    pub(crate) mode: BatchMode,
+    mode: BatchMode,
     pending: Vec<StagedRow>,
     /// Rows staged that will be applied (after `settle_repeats`, exactly).
     pub(crate) rows_staged: i64,
