@@ -13,6 +13,7 @@ use rongshu_store::{Applied, Backend, BatchMode, BatchWriter, Resource, RowCells
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
+use crate::records::deliver;
 use crate::support::{TestApp, citizen_id, json_of, population_spec};
 
 on_both_backends!(
@@ -110,18 +111,20 @@ async fn until_half_written(app: &TestApp, resource: &Resource) {
     if app.store.backend() != Backend::Sqlite {
         return;
     }
+    wait_for(
+        app,
+        &logged_sql(resource),
+        |n| n > 0,
+        "the load wrote nothing",
+    )
+    .await;
+}
+
+/// Poll the count `sql` gives until `done` says so, for 30 s at most.
+async fn wait_for(app: &TestApp, sql: &str, done: impl Fn(i64) -> bool, failure: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while app
-        .store
-        .query_integer_for_tests(&logged_sql(resource))
-        .await
-        .unwrap()
-        == 0
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the load wrote nothing"
-        );
+    while !done(app.store.query_integer_for_tests(sql).await.unwrap()) {
+        assert!(std::time::Instant::now() < deadline, "{failure}");
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
 }
@@ -364,42 +367,24 @@ async fn a_first_load_stopped_half_way_leaves_nothing_behind(app: &TestApp) {
             .await
             .unwrap();
         app.store.fail_interrupted_batches(later).await.unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while app
-            .store
-            .query_integer_for_tests(&format!(
-                "SELECT COUNT(*) FROM sqlite_schema WHERE name = '{put_aside}'"
-            ))
-            .await
-            .unwrap()
-            > 0
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "a table left aside was not removed at start"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        wait_for(
+            app,
+            &format!("SELECT COUNT(*) FROM sqlite_schema WHERE name = '{put_aside}'"),
+            |n| n == 0,
+            "a table left aside was not removed at start",
+        )
+        .await;
     }
 
     // The next load starts the change log at 1, as if nothing had happened.
-    let mut csv = String::from("id_number,name,children\n");
-    for (n, name) in (0..).zip(["王甲", "王乙", "王丙"]) {
-        csv.push_str(&format!(
-            "{},{name},1\n",
-            citizen_id("510104", "19800101", n)
-        ));
-    }
-    let (status, report, _) = json_of(
-        app.post_csv(
-            &format!("/api/v1/resources/{code}/batches"),
-            &cast.provider,
-            csv,
-        )
-        .await,
+    let report = deliver(
+        app,
+        &cast.provider,
+        &code,
+        "upsert",
+        vec![(0, "王甲"), (1, "王乙"), (2, "王丙")],
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
     if stopped_half_way {
         let resource = app.store.resource(&code).await.unwrap();
         let log = app.store.changes(&resource, 0, 100).await.unwrap();
@@ -637,21 +622,12 @@ async fn large_snapshots_and_deletions_in_turns_change_what_one_step_would(app: 
             .unwrap();
         assert_eq!(left, 0, "each batch's own table became the resource's");
         // The resource tables each final step put aside are removed after it.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while app
-            .store
-            .query_integer_for_tests(
-                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_r[0-9]*'",
-            )
-            .await
-            .unwrap()
-            > 0
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "a table put aside was never removed"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        wait_for(
+            app,
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_r[0-9]*'",
+            |n| n == 0,
+            "a table put aside was never removed",
+        )
+        .await;
     }
 }

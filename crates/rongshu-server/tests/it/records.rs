@@ -551,7 +551,9 @@ async fn upserts_snapshots_and_deletes_are_logged_in_order(app: &TestApp) {
     );
 }
 
-async fn deliver(
+/// Deliver rows `(n, name)` of the people `citizen_id("510104", "19800101", n)`
+/// as a CSV batch in `mode`; the batch report.
+pub(crate) async fn deliver(
     app: &TestApp,
     token: &str,
     code: &str,
