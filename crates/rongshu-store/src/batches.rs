@@ -998,6 +998,7 @@ impl BatchWriter {
             applied.last_seq = Some(first + changes - 1);
             moved = beside.moved;
         } else if changes > 0 {
+            changes::clear_unpublished(&mut tx, self.resource.id).await?;
             let first = changes::reserve(&mut tx, self.resource.id, changes).await?;
             applied.first_seq = Some(first);
             applied.last_seq = Some(first + changes - 1);

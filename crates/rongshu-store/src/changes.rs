@@ -70,6 +70,27 @@ pub(crate) async fn reserve(
     Ok(last - count + 1)
 }
 
+/// Remove the log entries beyond a resource's published sequence, before a
+/// batch applied in place logs its changes there. Only a large batch that
+/// stopped half way leaves such entries (see `beside`); they are discarded
+/// once it is marked failed, but that runs after the mark, and a process
+/// may stop in between, so the next batch may come first. One batch of a
+/// resource loads at a time, so whatever lies there is a dead batch's;
+/// normally nothing does, and this is one probe of the log's key.
+pub(crate) async fn clear_unpublished(
+    conn: &mut AnyConnection,
+    resource_id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM change_log WHERE resource_id = $1
+           AND seq > (SELECT change_seq FROM resources WHERE id = $1)",
+    )
+    .bind(resource_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// The change log of a resource after `after`, oldest first. Only what
     /// a finished batch published: a large batch logs its changes before its

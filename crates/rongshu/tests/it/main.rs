@@ -447,7 +447,18 @@ fn nth_citizen_id(n: u32) -> String {
     format!("{first17}{c}")
 }
 
-fn start_server(place: &Place) -> (std::process::Child, String) {
+/// A server started by a test, killed when dropped: a test that fails half
+/// way leaves no server running.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(place: &Place) -> (Server, String) {
     let mut child = place
         .command()
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -459,7 +470,7 @@ fn start_server(place: &Place) -> (std::process::Child, String) {
     let (base, rest) = wait_for_address(child.stdout.take().unwrap());
     // Keep reading what the server prints, so it never blocks on a full pipe.
     std::thread::spawn(move || std::io::copy(&mut rest.into_inner(), &mut std::io::sink()));
-    (child, base)
+    (Server(child), base)
 }
 
 async fn batches(
@@ -491,6 +502,57 @@ fn scratch_files(place: &Place) -> Vec<String> {
 }
 
 async fn a_server_killed_mid_batch_keeps_the_old_data(place: Place) {
+    killed_mid_batch(place, KillWhile::Staging).await;
+}
+
+/// On SQLite a batch this large is written beside the resource's table in
+/// turns (PostgreSQL has no such phase); the process dies between two turns.
+#[tokio::test]
+async fn a_server_killed_while_a_batch_is_written_beside_keeps_the_old_data() {
+    killed_mid_batch(Place::sqlite(), KillWhile::WritingBeside).await;
+}
+
+/// Where in a batch the server is stopped.
+#[derive(Clone, Copy, PartialEq)]
+enum KillWhile {
+    /// While the file's rows are read, checked and staged.
+    Staging,
+    /// Once a table of the batch's own stands beside the resource's, with
+    /// rows and change-log entries written that nobody may see.
+    WritingBeside,
+}
+
+/// Tables of unfinished or replaced batches beside the resource's (see the
+/// store's `beside` module): `{table}_b{batch}` and `{table}_r{batch}`.
+async fn tables_beside(place: &Place) -> i64 {
+    let store = rongshu_store::Store::connect(&place.url().await)
+        .await
+        .unwrap();
+    let n = store
+        .query_integer_for_tests(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' \
+             AND (name GLOB 'res_*_b[0-9]*' OR name GLOB 'res_*_r[0-9]*')",
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    n
+}
+
+/// Entries in the change log of every resource, published or not.
+async fn change_log_entries(place: &Place) -> i64 {
+    let store = rongshu_store::Store::connect(&place.url().await)
+        .await
+        .unwrap();
+    let n = store
+        .query_integer_for_tests("SELECT COUNT(*) FROM change_log")
+        .await
+        .unwrap();
+    store.close().await;
+    n
+}
+
+async fn killed_mid_batch(place: Place, when: KillWhile) {
     place.run_ok(&[
         "admin",
         "create-department",
@@ -601,17 +663,37 @@ async fn a_server_killed_mid_batch_keeps_the_old_data(place: Place) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
-    // Let it get well into the file, then stop the process without warning.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    if place.database_url.is_none() {
+    match when {
+        // Let it get well into the file.
+        KillWhile::Staging => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+        KillWhile::WritingBeside => {
+            while tables_beside(&place).await == 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the big batch was never written beside the resource"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            // Some turns in: rows and log entries are written, unpublished.
+            while change_log_entries(&place).await <= 3 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the batch never logged its changes beside the old data's three"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+    // Then stop the process without warning.
+    if when == KillWhile::Staging && place.database_url.is_none() {
         assert_eq!(
             scratch_files(&place).len(),
             1,
             "a SQLite batch stages its rows in a scratch file beside the database"
         );
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
     assert!(
         upload.await.unwrap().is_err(),
         "the upload's connection died with the server"
@@ -683,8 +765,21 @@ async fn a_server_killed_mid_batch_keeps_the_old_data(place: Place) {
         report["changes"]["first_seq"], 4,
         "the failed batch took no sequence numbers"
     );
-    terminate(server.id());
-    server.wait().unwrap();
+    // What the stopped batch wrote beside the old data goes, once it is
+    // marked failed: possibly after the next batch, which logged over it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while change_log_entries(&place).await > 4
+        || (place.database_url.is_none() && tables_beside(&place).await > 0)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stopped batch's table and log entries were never removed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(change_log_entries(&place).await, 4);
+    terminate(server.0.id());
+    server.0.wait().unwrap();
 
     // The reads above were audited, and the server kept the chain's head in a
     // checkpoint outside the database.
