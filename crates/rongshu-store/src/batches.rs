@@ -979,17 +979,21 @@ impl BatchWriter {
                     .fetch_optional(&mut *tx)
                     .await?
                     .is_none();
-            // A column added to the resource meanwhile would be lost.
-            let same_shape = Shadow::plan(&mut tx, &self.resource.table_name, self.batch_row_id)
-                .await?
-                .is_some_and(|now| now.create() == beside.shadow.create());
-            if first != beside.first_seq || state != "loading" || !still_empty || !same_shape {
+            // A column added to the resource meanwhile is added to the
+            // batch's table too; any other change of shape would be lost.
+            let catch_up =
+                match Shadow::plan(&mut tx, &self.resource.table_name, self.batch_row_id).await? {
+                    Some(now) => beside.shadow.catch_up(&mut tx, &now).await?,
+                    None => None,
+                };
+            let undisturbed = first == beside.first_seq && state == "loading" && still_empty;
+            let Some(catch_up) = catch_up.filter(|_| undisturbed) else {
                 return Err(StoreError::Conflict(format!(
                     "{} changed while batch {} was loading into it",
                     self.resource.code, self.public_id
                 )));
-            }
-            for statement in beside.shadow.swap() {
+            };
+            for statement in catch_up.into_iter().chain(beside.shadow.swap()) {
                 sqlx::query(AssertSqlSafe(statement))
                     .execute(&mut *tx)
                     .await?;

@@ -97,8 +97,12 @@ impl Pace {
 pub(crate) struct Shadow {
     /// The resource's table, quoted.
     live: String,
+    /// The resource's table, bare.
+    live_name: String,
     /// The batch's table, quoted.
     pub(crate) table: String,
+    /// The batch's table, bare.
+    table_name: String,
     /// What the resource's table is renamed to when the batch's takes its
     /// place, until it is removed (bare).
     pub(crate) retired: String,
@@ -172,7 +176,9 @@ impl Shadow {
         }
         Some(Self {
             live: quote_ident(live),
+            live_name: live.to_owned(),
             table: quote_ident(&shadow),
+            table_name: shadow,
             retired: retired_name(live, batch_row_id),
             create,
         })
@@ -181,6 +187,25 @@ impl Shadow {
     /// Make the table and its indexes.
     pub(crate) fn create(&self) -> &[String] {
         &self.create
+    }
+
+    /// In the final step, with the resource's table planned again as `now`:
+    /// the statements that give the batch's table the columns added to the
+    /// resource's since the batch made it (an item added to the catalog
+    /// meanwhile gets its column at once), so that the swap loses none.
+    /// `None` when the resource's table changed in any other way, which the
+    /// batch cannot follow.
+    pub(crate) async fn catch_up(
+        &self,
+        conn: &mut AnyConnection,
+        now: &Shadow,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        if now.create.get(1..) != self.create.get(1..) {
+            return Ok(None);
+        }
+        let live = columns_of(conn, &self.live_name).await?;
+        let mine = columns_of(conn, &self.table_name).await?;
+        Ok(added_columns(&self.table, &mine, &live))
     }
 
     /// In the final step: the batch's table takes the resource table's name,
@@ -197,6 +222,66 @@ impl Shadow {
             format!("ALTER TABLE {} RENAME TO {}", self.table, self.live),
         ]
     }
+}
+
+/// A table's column as SQLite describes it (`pragma_table_xinfo`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Column {
+    name: String,
+    declared: String,
+    not_null: bool,
+    default: Option<String>,
+    in_key: bool,
+}
+
+async fn columns_of(conn: &mut AnyConnection, table: &str) -> Result<Vec<Column>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT name, type, \"notnull\" AS not_null, dflt_value, pk \
+         FROM pragma_table_xinfo($1) ORDER BY cid",
+    )
+    .bind(table)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut columns = Vec::with_capacity(rows.len());
+    for row in &rows {
+        columns.push(Column {
+            name: row.try_get("name")?,
+            declared: row.try_get("type")?,
+            not_null: row.try_get::<i64, _>("not_null")? != 0,
+            default: row.try_get("dflt_value")?,
+            in_key: row.try_get::<i64, _>("pk")? != 0,
+        });
+    }
+    Ok(columns)
+}
+
+/// `ALTER TABLE <table> ADD COLUMN` for each column `live` has after all of
+/// `mine`; `None` unless `mine` is where `live` starts and each added column
+/// can be added so (nullable, not part of the key). Adding a nullable column
+/// rewrites no row: the batch's rows read it as null (or as its default),
+/// which is what the resource's rows got when it was added to them.
+fn added_columns(table: &str, mine: &[Column], live: &[Column]) -> Option<Vec<String>> {
+    if !live.starts_with(mine) {
+        return None;
+    }
+    live[mine.len()..]
+        .iter()
+        .map(|c| {
+            if c.not_null || c.in_key {
+                return None;
+            }
+            let default = c
+                .default
+                .as_ref()
+                .map(|d| format!(" DEFAULT {d}"))
+                .unwrap_or_default();
+            Some(format!(
+                "ALTER TABLE {table} ADD COLUMN {} {}{default}",
+                quote_ident(&c.name),
+                c.declared
+            ))
+        })
+        .collect()
 }
 
 /// What follows `CREATE TABLE <name>` or `... ON <name>` in a schema
@@ -666,6 +751,105 @@ mod tests {
         );
         assert!(Shadow::from_schema("res_1", 3, &[table(), index_of_another_table]).is_none());
         assert!(Shadow::from_schema("res_1", 3, &[]).is_none());
+    }
+
+    fn columns(conn: &Connection, table: &str) -> Vec<Column> {
+        let mut statement = conn
+            .prepare(
+                "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo(?1) \
+                 ORDER BY cid",
+            )
+            .unwrap();
+        statement
+            .query_map([table], |r| {
+                Ok(Column {
+                    name: r.get(0)?,
+                    declared: r.get(1)?,
+                    not_null: r.get::<_, i64>(2)? != 0,
+                    default: r.get(3)?,
+                    in_key: r.get::<_, i64>(4)? != 0,
+                })
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// Items added to the catalog while a batch is written beside the
+    /// resource: the batch's table gets their columns in the final step,
+    /// and ends with the very columns of the resource's.
+    #[test]
+    fn columns_added_meanwhile_are_added_to_the_batchs_table_alike() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE \"res_7\" (_row_id INTEGER PRIMARY KEY, _batch_id BIGINT NOT NULL, \"id_number\" TEXT);
+             CREATE UNIQUE INDEX \"res_7_key\" ON \"res_7\" (\"id_number\");",
+        )
+        .unwrap();
+        let shadow = Shadow::from_schema("res_7", 4, &schema_of(&conn, "res_7")).unwrap();
+        for statement in shadow.create() {
+            conn.execute_batch(statement).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO \"res_7_b4\" (_batch_id, \"id_number\") VALUES (4, 'x');
+             ALTER TABLE \"res_7\" ADD COLUMN \"phone\" TEXT;
+             ALTER TABLE \"res_7\" ADD COLUMN \"children\" INTEGER DEFAULT 0;",
+        )
+        .unwrap();
+        let now = Shadow::from_schema("res_7", 4, &schema_of(&conn, "res_7")).unwrap();
+        assert_eq!(now.create().get(1..), shadow.create().get(1..));
+        let live = columns(&conn, "res_7");
+        let statements = added_columns(&shadow.table, &columns(&conn, "res_7_b4"), &live)
+            .expect("nullable columns added at the end are followed");
+        assert_eq!(statements.len(), 2);
+        for statement in &statements {
+            conn.execute_batch(statement).unwrap();
+        }
+        assert_eq!(columns(&conn, "res_7_b4"), live);
+        let (phone, children): (Option<String>, i64) = conn
+            .query_row(
+                "SELECT \"phone\", \"children\" FROM \"res_7_b4\"",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((phone, children), (None, 0));
+        assert_eq!(
+            added_columns(&shadow.table, &live, &live),
+            Some(Vec::new()),
+            "nothing added, nothing to do"
+        );
+    }
+
+    /// What an added column cannot explain leaves the batch to be refused.
+    #[test]
+    fn other_changes_of_the_columns_are_not_followed() {
+        let column = |name: &str| Column {
+            name: name.to_owned(),
+            declared: "TEXT".to_owned(),
+            not_null: false,
+            default: None,
+            in_key: false,
+        };
+        let mine = vec![column("a"), column("b")];
+        // A column gone, or the columns in another order.
+        assert_eq!(added_columns("t", &mine, &[column("a")]), None);
+        assert_eq!(added_columns("t", &mine, &[column("b"), column("a")]), None);
+        // A column of another type.
+        let mut retyped = column("b");
+        retyped.declared = "INTEGER".to_owned();
+        assert_eq!(added_columns("t", &mine, &[column("a"), retyped]), None);
+        // An added column that rows could not simply read as null.
+        let mut required = column("c");
+        required.not_null = true;
+        assert_eq!(
+            added_columns("t", &mine, &[column("a"), column("b"), required]),
+            None
+        );
+        assert_eq!(
+            added_columns("t", &mine, &[column("a"), column("b"), column("c")]),
+            Some(vec!["ALTER TABLE t ADD COLUMN \"c\" TEXT".to_owned()])
+        );
     }
 
     #[test]
