@@ -25,6 +25,7 @@ use crate::db::{Backend, ts};
 use crate::repeats::{StagedRow, StreamStatus};
 use crate::seen_keys::SeenKeys;
 use crate::stage::{ChangedLines, SCRATCH_SCHEMA, StageSql, Todo};
+use crate::stage_copy::CopyStream;
 use crate::stage_scratch::{self, ScratchStage};
 use crate::{Resource, Store, StoreError};
 
@@ -66,9 +67,9 @@ pub struct BatchRow {
 pub struct BatchWriter {
     pub(crate) store: Store,
     pub(crate) conn: PoolConnection<Any>,
-    /// PostgreSQL: a connection of the batch's own that stages rows with
-    /// `COPY` (the `Any` driver cannot), until every row is in.
-    copy: Option<PgConnection>,
+    /// PostgreSQL: one `COPY` on a connection of the batch's own (the `Any`
+    /// driver cannot), until every row is in (see `stage_copy`).
+    copy: Option<CopyStream>,
     /// On a SQLite file: the scratch file the rows are staged in, through a
     /// connection of its own until every row is in (see `stage_scratch`).
     scratch: Option<ScratchStage>,
@@ -228,7 +229,7 @@ impl Store {
             .map(|i| i.key.to_string())
             .collect();
         let staged = match self.stage_connection(&sql).await {
-            Ok(conn) => match self.copy_connection().await {
+            Ok(conn) => match self.copy_connection(&sql).await {
                 Ok(copy) => match scratch_file {
                     Some(path) => ScratchStage::create(path, &sql, keys.clone(), STAGE_CACHE_KIB)
                         .await
@@ -300,9 +301,12 @@ impl Store {
     }
 
     /// PostgreSQL: the connection that stages a batch's rows with `COPY`.
-    async fn copy_connection(&self) -> Result<Option<PgConnection>, StoreError> {
+    async fn copy_connection(&self, sql: &StageSql) -> Result<Option<CopyStream>, StoreError> {
         match &self.pg_copy {
-            Some(options) => Ok(Some(PgConnection::connect_with(options).await?)),
+            Some(options) => {
+                let conn = PgConnection::connect_with(options).await?;
+                Ok(Some(CopyStream::start(conn, sql.copy_rows()).await))
+            }
             None => Ok(None),
         }
     }
@@ -702,17 +706,10 @@ impl BatchWriter {
         for row in rows {
             self.count_staged(row);
         }
-        let statement = self.sql.copy_rows();
-        let Some(conn) = self.copy.as_mut() else {
-            return Ok(());
-        };
-        let mut copy = conn.copy_in_raw(&statement).await?;
-        if let Err(e) = copy.send(data).await {
-            let _ = copy.abort("the batch could not be staged").await;
-            return Err(e.into());
+        match self.copy.as_mut() {
+            Some(copy) => copy.send(data).await,
+            None => Ok(()),
         }
-        copy.finish().await?;
-        Ok(())
     }
 
     /// Stage what is still pending; from here on the batch only reads and
@@ -725,8 +722,8 @@ impl BatchWriter {
             return Ok(());
         }
         self.all_staged = true;
-        if let Some(copy) = self.copy.take() {
-            copy.close().await?;
+        if let Some(mut copy) = self.copy.take() {
+            copy.finish().await?;
         }
         if let Some(scratch) = self.scratch.as_mut() {
             scratch.close().await?;
@@ -836,6 +833,9 @@ impl BatchWriter {
             // rather than leaving it `loading` (and its resource blocked)
             // until its lease runs out.
             Err(e) => {
+                if let Some(copy) = self.copy.take() {
+                    copy.abandon().await;
+                }
                 let (store, id) = (self.store.clone(), self.batch_row_id);
                 let _ = self.conn.close().await;
                 if let Err(marking) = store.mark_failed(id, &e.to_string(), now).await {
@@ -1093,7 +1093,10 @@ impl BatchWriter {
 
     /// Abandon the batch: nothing of it becomes visible; its row says why. The
     /// staging connection is closed, which discards the staged rows.
-    pub async fn fail(self, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn fail(mut self, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(copy) = self.copy.take() {
+            copy.abandon().await;
+        }
         let store = self.store.clone();
         let id = self.batch_row_id;
         let _ = self.conn.close().await;

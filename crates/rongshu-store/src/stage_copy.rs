@@ -9,9 +9,101 @@
 
 use rongshu_core::catalog::ItemType;
 use rongshu_core::value::CellValue;
+use sqlx::{Connection, PgConnection};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
+use crate::StoreError;
 use crate::batches::{StoredCell, stored_cell};
 use crate::repeats::StagedRow;
+
+/// Runs of encoded rows waiting to be sent at most: one being sent, one
+/// ready; the file's reader waits beyond that, so memory stays bounded.
+const QUEUED_RUNS: usize = 2;
+
+/// One `COPY` for all of a batch's rows, on the batch's copy connection, fed
+/// run by run. A `COPY` per run waited at its end for PostgreSQL to store
+/// that run before the next one was read; with one `COPY` left open, data
+/// only goes out, and PostgreSQL stores one run on one core while the next is
+/// read and checked on the other. The connection is owned by a task of its
+/// own, which sends what it is given and finishes when the sender is done.
+pub(crate) struct CopyStream {
+    runs: Option<mpsc::Sender<Vec<u8>>>,
+    sending: Option<JoinHandle<Result<(), StoreError>>>,
+}
+
+impl CopyStream {
+    /// Start `statement` (a `COPY ... FROM STDIN`) on `conn`.
+    pub(crate) async fn start(mut conn: PgConnection, statement: String) -> Self {
+        let (runs, mut incoming) = mpsc::channel::<Vec<u8>>(QUEUED_RUNS);
+        let sending = tokio::spawn(async move {
+            let mut copy = conn.copy_in_raw(&statement).await?;
+            while let Some(run) = incoming.recv().await {
+                if let Err(e) = copy.send(run).await {
+                    let _ = copy.abort("the batch could not be staged").await;
+                    return Err(e.into());
+                }
+            }
+            copy.finish().await?;
+            conn.close().await?;
+            Ok(())
+        });
+        Self {
+            runs: Some(runs),
+            sending: Some(sending),
+        }
+    }
+
+    /// Send a run of encoded rows; waits while [`QUEUED_RUNS`] are queued.
+    pub(crate) async fn send(&mut self, run: Vec<u8>) -> Result<(), StoreError> {
+        let sent = match &self.runs {
+            Some(runs) => runs.send(run).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        // The task stopped early: its error says why.
+        self.finish().await?;
+        Err(StoreError::Invalid(
+            "the batch's rows could not be staged: the copy had ended".to_owned(),
+        ))
+    }
+
+    /// Give the `COPY` up: its connection is dropped, and PostgreSQL rolls
+    /// it back. A batch that fails must do this before it removes its staged
+    /// rows' table: the open `COPY` holds a lock on it, and would wait for
+    /// rows that never come.
+    pub(crate) async fn abandon(mut self) {
+        self.runs = None;
+        if let Some(sending) = self.sending.take() {
+            sending.abort();
+            let _ = sending.await;
+        }
+    }
+
+    /// End the `COPY` once everything sent is stored, and close the
+    /// connection.
+    pub(crate) async fn finish(&mut self) -> Result<(), StoreError> {
+        self.runs = None;
+        match self.sending.take() {
+            Some(sending) => sending.await.map_err(|e| {
+                StoreError::Invalid(format!("the batch's rows could not be staged: {e}"))
+            })?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for CopyStream {
+    /// A stream neither finished nor abandoned (its batch was dropped) is
+    /// abandoned.
+    fn drop(&mut self) {
+        if let Some(sending) = self.sending.take() {
+            sending.abort();
+        }
+    }
+}
 
 /// Append one staged row: `line`, `record`, status, key as written, key
 /// digest halves, the unique-rule digest halves, then the items as typed.
