@@ -15,11 +15,11 @@ use sqlx::any::AnyArguments;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgConnection;
 use sqlx::query::Query;
-use sqlx::{Any, Connection, Row};
+use sqlx::{Any, AnyConnection, Connection, Row};
 use std::time::{Duration, Instant};
 
 use crate::audit::append_in;
-use crate::beside::{self, Changes, Shadow};
+use crate::beside::{self, Beside, Changes, Shadow};
 use crate::changes::{self, BatchMode};
 use crate::db::{Backend, ts};
 use crate::repeats::{StagedRow, StreamStatus};
@@ -846,16 +846,9 @@ impl BatchWriter {
         }
     }
 
-    async fn complete(
-        &mut self,
-        rows_read: i64,
-        rows_rejected: i64,
-        report: &serde_json::Value,
-        now: DateTime<Utc>,
-        audit: AuditRecord,
-    ) -> Result<Applied, StoreError> {
-        self.stage_all().await?;
-        let staged_at = Instant::now();
+    /// Compare the staged rows with the resource: what each does, and how
+    /// many rows a snapshot no longer names.
+    async fn compare(&mut self) -> Result<Comparison, StoreError> {
         let mut applied = Applied {
             rows: self.rows_staged,
             ..Applied::default()
@@ -918,8 +911,28 @@ impl BatchWriter {
             0
         };
         applied.deleted += gone;
-        let staged_changes = applied.inserted + applied.updated + applied.deleted - gone;
-        let changes = staged_changes + gone;
+        Ok(Comparison {
+            applied,
+            empty,
+            first_line,
+            last_line,
+            gone,
+        })
+    }
+
+    async fn complete(
+        &mut self,
+        rows_read: i64,
+        rows_rejected: i64,
+        report: &serde_json::Value,
+        now: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<Applied, StoreError> {
+        self.stage_all().await?;
+        let staged_at = Instant::now();
+        let found = self.compare().await?;
+        let mut applied = found.applied;
+        let changes = found.changes();
 
         let diffed_at = Instant::now();
         let backend = self.store.backend;
@@ -933,25 +946,18 @@ impl BatchWriter {
         // and the final step only swaps it in (see `beside`).
         let turn_rows = self.store.turn_rows;
         let beside_worth = backend == Backend::Sqlite
-            && if empty {
+            && if found.empty {
                 changes > turn_rows
             } else {
                 changes > turn_rows.saturating_mul(beside::IN_PLACE_TURNS)
             };
-        let todo = Todo {
-            updates: applied.updated > 0,
-            inserts: applied.inserted > 0,
-            deletes: applied.deleted > gone,
-            gone: gone > 0,
-        };
         let beside = if beside_worth {
-            let lines = first_line.zip(last_line);
             self.write_beside(Changes {
-                empty,
-                staged: staged_changes,
-                gone,
-                lines,
-                todo,
+                empty: found.empty,
+                staged: found.staged_changes(),
+                gone: found.gone,
+                lines: found.first_line.zip(found.last_line),
+                todo: found.todo(),
             })
             .await?
         } else {
@@ -962,77 +968,28 @@ impl BatchWriter {
             Backend::Sqlite => self.conn.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.conn.begin().await?,
         };
-        // How many rows the resource gained (negative: lost) in this write.
-        let mut moved: i64 = 0;
-        if let Some(beside) = &beside {
-            let first = changes::reserve(&mut tx, self.resource.id, changes).await?;
-            // One batch of a resource loads at a time, so nothing else has
-            // logged a change or written a row meanwhile; if something has,
-            // the batch fails rather than publish a log with a gap or a clash.
-            let state: String = sqlx::query("SELECT state FROM batches WHERE id = $1")
-                .bind(self.batch_row_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("state")?;
-            let still_empty = !empty
-                || sqlx::query(AssertSqlSafe(self.sql.any_row()))
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_none();
-            // A column added to the resource meanwhile is added to the
-            // batch's table too; any other change of shape would be lost.
-            let catch_up =
-                match Shadow::plan(&mut tx, &self.resource.table_name, self.batch_row_id).await? {
-                    Some(now) => beside.shadow.catch_up(&mut tx, &now).await?,
-                    None => None,
-                };
-            let undisturbed = first == beside.first_seq && state == "loading" && still_empty;
-            let Some(catch_up) = catch_up.filter(|_| undisturbed) else {
-                return Err(StoreError::Conflict(format!(
-                    "{} changed while batch {} was loading into it",
-                    self.resource.code, self.public_id
-                )));
-            };
-            for statement in catch_up.into_iter().chain(beside.shadow.swap()) {
-                sqlx::query(AssertSqlSafe(statement))
-                    .execute(&mut *tx)
-                    .await?;
+        let step = FinalStep {
+            sql: &self.sql,
+            resource: &self.resource,
+            batch_row_id: self.batch_row_id,
+            public_id: &self.public_id,
+            mode: self.mode,
+        };
+        // The batch's first sequence number, and how many rows the resource
+        // gained (negative: lost) in this write.
+        let (first, moved) = match &beside {
+            Some(beside) => (
+                Some(step.swap_in(&mut tx, beside, found.empty, changes).await?),
+                beside.moved,
+            ),
+            None if changes > 0 => {
+                let (first, moved) = step.apply_in_place(&mut tx, &found).await?;
+                (Some(first), moved)
             }
-            applied.first_seq = Some(first);
-            applied.last_seq = Some(first + changes - 1);
-            moved = beside.moved;
-        } else if changes > 0 {
-            changes::clear_unpublished(&mut tx, self.resource.id).await?;
-            let first = changes::reserve(&mut tx, self.resource.id, changes).await?;
-            applied.first_seq = Some(first);
-            applied.last_seq = Some(first + changes - 1);
-            if staged_changes > 0 {
-                let lines = ChangedLines::of(staged_changes, first_line, last_line);
-                let mut log = sqlx::query(AssertSqlSafe(self.sql.log_staged(lines)))
-                    .bind(self.resource.id)
-                    .bind(self.batch_row_id)
-                    .bind(first);
-                if let ChangedLines::Unbroken { first } = lines {
-                    log = log.bind(first);
-                }
-                log.execute(&mut *tx).await?;
-            }
-            if gone > 0 {
-                sqlx::query(AssertSqlSafe(self.sql.log_gone()))
-                    .bind(self.resource.id)
-                    .bind(self.batch_row_id)
-                    .bind(first + staged_changes)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for (statement, effect) in self.sql.apply(self.mode, todo) {
-                let done = sqlx::query(AssertSqlSafe(statement))
-                    .bind(self.batch_row_id)
-                    .execute(&mut *tx)
-                    .await?;
-                moved += effect.delta(done.rows_affected());
-            }
-        }
+            None => (None, 0),
+        };
+        applied.first_seq = first;
+        applied.last_seq = first.map(|first| first + changes - 1);
         if self.failures_written > 0 {
             sqlx::query(AssertSqlSafe(self.sql.copy_failures()))
                 .bind(self.batch_row_id)
@@ -1101,6 +1058,139 @@ impl BatchWriter {
         let id = self.batch_row_id;
         let _ = self.conn.close().await;
         store.mark_failed(id, reason, now).await
+    }
+}
+
+/// What the staged rows do to the resource, as the comparison found.
+struct Comparison {
+    /// Counts by what the rows do; `deleted` includes `gone`.
+    applied: Applied,
+    /// The resource had no rows: nothing was compared.
+    empty: bool,
+    /// The first and last line of the rows that change something.
+    first_line: Option<i64>,
+    last_line: Option<i64>,
+    /// Rows a snapshot no longer names.
+    gone: i64,
+}
+
+impl Comparison {
+    /// Changes the staged rows make (inserts, updates, deletions).
+    fn staged_changes(&self) -> i64 {
+        self.applied.inserted + self.applied.updated + self.applied.deleted - self.gone
+    }
+
+    /// Every change of the batch, each of which takes a sequence number.
+    fn changes(&self) -> i64 {
+        self.staged_changes() + self.gone
+    }
+
+    /// Which statements applying the batch needs.
+    fn todo(&self) -> Todo {
+        Todo {
+            updates: self.applied.updated > 0,
+            inserts: self.applied.inserted > 0,
+            deletes: self.applied.deleted > self.gone,
+            gone: self.gone > 0,
+        }
+    }
+}
+
+/// What a batch's final step reads of it, borrowed beside the transaction
+/// that holds its connection.
+struct FinalStep<'a> {
+    sql: &'a StageSql,
+    resource: &'a Resource,
+    batch_row_id: i64,
+    public_id: &'a str,
+    mode: BatchMode,
+}
+
+impl FinalStep<'_> {
+    /// A batch written beside the resource (see `beside`) takes the
+    /// resource table's place; returns its first sequence number.
+    async fn swap_in(
+        &self,
+        tx: &mut AnyConnection,
+        beside: &Beside,
+        empty: bool,
+        changes: i64,
+    ) -> Result<i64, StoreError> {
+        let first = changes::reserve(&mut *tx, self.resource.id, changes).await?;
+        // One batch of a resource loads at a time, so nothing else has
+        // logged a change or written a row meanwhile; if something has,
+        // the batch fails rather than publish a log with a gap or a clash.
+        let state: String = sqlx::query("SELECT state FROM batches WHERE id = $1")
+            .bind(self.batch_row_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("state")?;
+        let still_empty = !empty
+            || sqlx::query(AssertSqlSafe(self.sql.any_row()))
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_none();
+        // A column added to the resource meanwhile is added to the
+        // batch's table too; any other change of shape would be lost.
+        let catch_up =
+            match Shadow::plan(&mut *tx, &self.resource.table_name, self.batch_row_id).await? {
+                Some(now) => beside.shadow.catch_up(&mut *tx, &now).await?,
+                None => None,
+            };
+        let undisturbed = first == beside.first_seq && state == "loading" && still_empty;
+        let Some(catch_up) = catch_up.filter(|_| undisturbed) else {
+            return Err(StoreError::Conflict(format!(
+                "{} changed while batch {} was loading into it",
+                self.resource.code, self.public_id
+            )));
+        };
+        for statement in catch_up.into_iter().chain(beside.shadow.swap()) {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(first)
+    }
+
+    /// Log the batch's `changes` and write them into the resource's table;
+    /// returns the first sequence number and how many rows the resource
+    /// gained (negative: lost).
+    async fn apply_in_place(
+        &self,
+        tx: &mut AnyConnection,
+        found: &Comparison,
+    ) -> Result<(i64, i64), StoreError> {
+        let (staged_changes, gone) = (found.staged_changes(), found.gone);
+        changes::clear_unpublished(&mut *tx, self.resource.id).await?;
+        let first = changes::reserve(&mut *tx, self.resource.id, found.changes()).await?;
+        if staged_changes > 0 {
+            let lines = ChangedLines::of(staged_changes, found.first_line, found.last_line);
+            let mut log = sqlx::query(AssertSqlSafe(self.sql.log_staged(lines)))
+                .bind(self.resource.id)
+                .bind(self.batch_row_id)
+                .bind(first);
+            if let ChangedLines::Unbroken { first } = lines {
+                log = log.bind(first);
+            }
+            log.execute(&mut *tx).await?;
+        }
+        if gone > 0 {
+            sqlx::query(AssertSqlSafe(self.sql.log_gone()))
+                .bind(self.resource.id)
+                .bind(self.batch_row_id)
+                .bind(first + staged_changes)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut moved = 0;
+        for (statement, effect) in self.sql.apply(self.mode, found.todo()) {
+            let done = sqlx::query(AssertSqlSafe(statement))
+                .bind(self.batch_row_id)
+                .execute(&mut *tx)
+                .await?;
+            moved += effect.delta(done.rows_affected());
+        }
+        Ok((first, moved))
     }
 }
 
