@@ -305,7 +305,7 @@ impl Store {
         match &self.pg_copy {
             Some(options) => {
                 let conn = PgConnection::connect_with(options).await?;
-                Ok(Some(CopyStream::start(conn, sql.copy_rows()).await))
+                Ok(Some(CopyStream::start(conn, sql.copy_rows())))
             }
             None => Ok(None),
         }

@@ -226,7 +226,7 @@ impl Shadow {
 
 /// A table's column as SQLite describes it (`pragma_table_xinfo`).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Column {
+struct Column {
     name: String,
     declared: String,
     not_null: bool,

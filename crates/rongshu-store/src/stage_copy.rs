@@ -34,7 +34,7 @@ pub(crate) struct CopyStream {
 
 impl CopyStream {
     /// Start `statement` (a `COPY ... FROM STDIN`) on `conn`.
-    pub(crate) async fn start(mut conn: PgConnection, statement: String) -> Self {
+    pub(crate) fn start(mut conn: PgConnection, statement: String) -> Self {
         let (runs, mut incoming) = mpsc::channel::<Vec<u8>>(QUEUED_RUNS);
         let sending = tokio::spawn(async move {
             let mut copy = conn.copy_in_raw(&statement).await?;
