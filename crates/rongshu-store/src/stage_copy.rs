@@ -65,9 +65,7 @@ impl CopyStream {
         }
         // The task stopped early: its error says why.
         self.finish().await?;
-        Err(StoreError::Invalid(
-            "the batch's rows could not be staged: the copy had ended".to_owned(),
-        ))
+        Err(StoreError::Database(sqlx::Error::WorkerCrashed))
     }
 
     /// Give the `COPY` up: its connection is dropped, and PostgreSQL rolls
@@ -87,9 +85,10 @@ impl CopyStream {
     pub(crate) async fn finish(&mut self) -> Result<(), StoreError> {
         self.runs = None;
         match self.sending.take() {
-            Some(sending) => sending.await.map_err(|e| {
-                StoreError::Invalid(format!("the batch's rows could not be staged: {e}"))
-            })?,
+            // The task panicked: our fault, not the file's.
+            Some(sending) => sending
+                .await
+                .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?,
             None => Ok(()),
         }
     }

@@ -269,12 +269,7 @@ async fn admin_steps_import_and_a_tampered_audit_log(place: Place) {
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["changes"]["inserted"], 25_000, "{report}");
     if store.backend() == rongshu_store::Backend::Sqlite {
-        let left = store
-            .query_integer_for_tests(
-                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_[br][0-9]*'",
-            )
-            .await
-            .unwrap();
+        let left = store.query_integer_for_tests(TABLES_BESIDE).await.unwrap();
         assert_eq!(left, 0, "no table of the load is left beside or aside");
     }
 
@@ -522,32 +517,21 @@ enum KillWhile {
     WritingBeside,
 }
 
-/// Tables of unfinished or replaced batches beside the resource's (see the
-/// store's `beside` module): `{table}_b{batch}` and `{table}_r{batch}`.
-async fn tables_beside(place: &Place) -> i64 {
-    let store = rongshu_store::Store::connect(&place.url().await)
-        .await
-        .unwrap();
-    let n = store
-        .query_integer_for_tests(
-            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' \
-             AND (name GLOB 'res_*_b[0-9]*' OR name GLOB 'res_*_r[0-9]*')",
-        )
-        .await
-        .unwrap();
-    store.close().await;
-    n
-}
+/// Counts the tables of unfinished or replaced batches beside a resource's
+/// (see the store's `beside` module): `{table}_b{batch}` and `{table}_r{batch}`.
+const TABLES_BESIDE: &str =
+    "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_[br][0-9]*'";
 
-/// Entries in the change log of every resource, published or not.
-async fn change_log_entries(place: &Place) -> i64 {
+/// Counts entries in the change log of every resource, published or not.
+const CHANGE_LOG_ENTRIES: &str = "SELECT COUNT(*) FROM change_log";
+
+/// A count read from the place's database on a connection of its own, while
+/// a server may be using it.
+async fn count_in(place: &Place, sql: &str) -> i64 {
     let store = rongshu_store::Store::connect(&place.url().await)
         .await
         .unwrap();
-    let n = store
-        .query_integer_for_tests("SELECT COUNT(*) FROM change_log")
-        .await
-        .unwrap();
+    let n = store.query_integer_for_tests(sql).await.unwrap();
     store.close().await;
     n
 }
@@ -667,7 +651,7 @@ async fn killed_mid_batch(place: Place, when: KillWhile) {
         // Let it get well into the file.
         KillWhile::Staging => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
         KillWhile::WritingBeside => {
-            while tables_beside(&place).await == 0 {
+            while count_in(&place, TABLES_BESIDE).await == 0 {
                 assert!(
                     std::time::Instant::now() < deadline,
                     "the big batch was never written beside the resource"
@@ -675,7 +659,7 @@ async fn killed_mid_batch(place: Place, when: KillWhile) {
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
             // Some turns in: rows and log entries are written, unpublished.
-            while change_log_entries(&place).await <= 3 {
+            while count_in(&place, CHANGE_LOG_ENTRIES).await <= 3 {
                 assert!(
                     std::time::Instant::now() < deadline,
                     "the batch never logged its changes beside the old data's three"
@@ -768,8 +752,8 @@ async fn killed_mid_batch(place: Place, when: KillWhile) {
     // What the stopped batch wrote beside the old data goes, once it is
     // marked failed: possibly after the next batch, which logged over it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while change_log_entries(&place).await > 4
-        || (place.database_url.is_none() && tables_beside(&place).await > 0)
+    while count_in(&place, CHANGE_LOG_ENTRIES).await > 4
+        || (place.database_url.is_none() && count_in(&place, TABLES_BESIDE).await > 0)
     {
         assert!(
             std::time::Instant::now() < deadline,
@@ -777,7 +761,7 @@ async fn killed_mid_batch(place: Place, when: KillWhile) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(change_log_entries(&place).await, 4);
+    assert_eq!(count_in(&place, CHANGE_LOG_ENTRIES).await, 4);
     terminate(server.0.id());
     server.0.wait().unwrap();
 
