@@ -22,6 +22,7 @@ use crate::audit::append_in;
 use crate::beside::{self, Beside, Changes, Shadow};
 use crate::changes::{self, BatchMode};
 use crate::db::{Backend, ts};
+use crate::log_aside::LogAside;
 use crate::repeats::{StagedRow, StreamStatus};
 use crate::seen_keys::SeenKeys;
 use crate::stage::{ChangedLines, SCRATCH_SCHEMA, StageSql, Todo};
@@ -330,16 +331,14 @@ impl Store {
         if let Some(path) = self.scratch_file(batch_row_id) {
             stage_scratch::remove_scratch(&path)?;
         }
-        // And what it wrote beside the resource (SQLite).
-        if self.backend == Backend::Sqlite {
-            let resource = sqlx::query("SELECT resource_id FROM batches WHERE id = $1")
-                .bind(batch_row_id)
-                .fetch_optional(&self.pool)
+        // And what it wrote beside the resource, or logged unpublished.
+        let resource = sqlx::query("SELECT resource_id FROM batches WHERE id = $1")
+            .bind(batch_row_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(resource) = resource {
+            self.discard_unpublished(resource.try_get("resource_id")?)
                 .await?;
-            if let Some(resource) = resource {
-                self.discard_unpublished(resource.try_get("resource_id")?)
-                    .await?;
-            }
         }
         Ok(())
     }
@@ -963,6 +962,14 @@ impl BatchWriter {
         } else {
             None
         };
+        // A large batch on PostgreSQL has its change log written on another
+        // connection while this one writes its rows (see `log_aside`).
+        let log_aside = match (self.store.pg_copy.clone(), &beside) {
+            (Some(options), None) if found.staged_changes() > turn_rows => {
+                Some(self.log_aside(&options, &found).await?)
+            }
+            _ => None,
+        };
         let locked_at = Instant::now();
         let mut tx = match backend {
             Backend::Sqlite => self.conn.begin_with("BEGIN IMMEDIATE").await?,
@@ -983,7 +990,8 @@ impl BatchWriter {
                 beside.moved,
             ),
             None if changes > 0 => {
-                let (first, moved) = step.apply_in_place(&mut tx, &found).await?;
+                let logged_from = log_aside.as_ref().map(|log| log.first);
+                let (first, moved) = step.apply_in_place(&mut tx, &found, logged_from).await?;
                 (Some(first), moved)
             }
             None => (None, 0),
@@ -1023,6 +1031,9 @@ impl BatchWriter {
         .execute(&mut *tx)
         .await?;
         append_in(&mut tx, &audit).await?;
+        if let Some(log) = log_aside {
+            log.commit().await?;
+        }
         tx.commit().await?;
         if let Some(beside) = &beside {
             let (store, retired) = (self.store.clone(), beside.shadow.retired.clone());
@@ -1046,6 +1057,37 @@ impl BatchWriter {
             "batch applied"
         );
         Ok(applied)
+    }
+
+    /// PostgreSQL: start logging the staged changes on a connection of
+    /// their own, from the sequence number after the resource's published
+    /// one. What a stopped batch left beyond it would clash, and is cleared
+    /// first, committed before the log's transaction begins: otherwise its
+    /// inserts would wait on the clearing transaction's deletions, which
+    /// commits only after it.
+    async fn log_aside(
+        &mut self,
+        options: &sqlx::postgres::PgConnectOptions,
+        found: &Comparison,
+    ) -> Result<LogAside, StoreError> {
+        changes::clear_unpublished(&mut self.conn, self.resource.id).await?;
+        let published: i64 = sqlx::query("SELECT change_seq FROM resources WHERE id = $1")
+            .bind(self.resource.id)
+            .fetch_one(&mut *self.conn)
+            .await?
+            .try_get("change_seq")?;
+        let first = published + 1;
+        let lines = ChangedLines::of(found.staged_changes(), found.first_line, found.last_line);
+        let mut parameters = vec![self.resource.id, self.batch_row_id, first];
+        if let ChangedLines::Unbroken { first: first_line } = lines {
+            parameters.push(first_line);
+        }
+        Ok(LogAside::start(
+            options,
+            self.sql.log_staged(lines),
+            parameters,
+            first,
+        ))
     }
 
     /// Abandon the batch: nothing of it becomes visible; its row says why. The
@@ -1154,16 +1196,29 @@ impl FinalStep<'_> {
 
     /// Log the batch's `changes` and write them into the resource's table;
     /// returns the first sequence number and how many rows the resource
-    /// gained (negative: lost).
+    /// gained (negative: lost). `logged_from`: the staged changes are being
+    /// logged on another connection from that sequence number (see
+    /// `log_aside`).
     async fn apply_in_place(
         &self,
         tx: &mut AnyConnection,
         found: &Comparison,
+        logged_from: Option<i64>,
     ) -> Result<(i64, i64), StoreError> {
         let (staged_changes, gone) = (found.staged_changes(), found.gone);
-        changes::clear_unpublished(&mut *tx, self.resource.id).await?;
+        if logged_from.is_none() {
+            changes::clear_unpublished(&mut *tx, self.resource.id).await?;
+        }
         let first = changes::reserve(&mut *tx, self.resource.id, found.changes()).await?;
-        if staged_changes > 0 {
+        if let Some(logged_from) = logged_from.filter(|from| *from != first) {
+            // One batch of a resource loads at a time; if another logged
+            // meanwhile, this one fails rather than publish a clash.
+            return Err(StoreError::Conflict(format!(
+                "{} changed while batch {} was loading into it (its log begins at {logged_from}, the resource's next change is {first})",
+                self.resource.code, self.public_id
+            )));
+        }
+        if staged_changes > 0 && logged_from.is_none() {
             let lines = ChangedLines::of(staged_changes, found.first_line, found.last_line);
             let mut log = sqlx::query(AssertSqlSafe(self.sql.log_staged(lines)))
                 .bind(self.resource.id)

@@ -574,14 +574,13 @@ impl Store {
         Ok(())
     }
 
-    /// Remove what batches written beside a resource left unpublished (SQLite):
-    /// the tables of its batches that are no longer loading, and their
-    /// change-log rows beyond the resource's `change_seq`. Rows go a slice at
+    /// Remove what batches that are no longer loading left unpublished: on
+    /// SQLite the tables of those written beside the resource, and on both
+    /// backends their change-log rows beyond the resource's `change_seq`
+    /// (on PostgreSQL, a log written beside the rows whose batch failed
+    /// just as it was to be published, see `log_aside`). Rows go a slice at
     /// a time, so that this too holds the write lock only briefly.
     pub(crate) async fn discard_unpublished(&self, resource_id: i64) -> Result<(), StoreError> {
-        if self.backend != Backend::Sqlite {
-            return Ok(());
-        }
         let Some(resource) =
             sqlx::query("SELECT table_name, change_seq FROM resources WHERE id = $1")
                 .bind(resource_id)
@@ -602,7 +601,11 @@ impl Store {
 
         // Tables of batches no longer loading, and resource tables put aside
         // whose removal did not finish (the process stopped).
-        for prefix in [shadow_prefix(&live), retired_prefix(&live)] {
+        let prefixes = match self.backend {
+            Backend::Sqlite => vec![shadow_prefix(&live), retired_prefix(&live)],
+            Backend::Postgres => Vec::new(),
+        };
+        for prefix in prefixes {
             let tables = sqlx::query(
                 "SELECT name FROM sqlite_schema WHERE type = 'table' AND substr(name, 1, length($1)) = $1",
             )

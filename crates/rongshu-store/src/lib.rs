@@ -20,6 +20,7 @@ mod downloads;
 mod elements;
 mod error;
 mod linkage;
+mod log_aside;
 mod migrations;
 mod open_accounts;
 mod open_plans;
@@ -108,7 +109,8 @@ pub struct Store {
     registry_memory_mib: u64,
     /// SQLite: rows of the first turn of a batch written beside its
     /// resource, and how large a batch must be to be written so (see
-    /// `beside`).
+    /// `beside`). PostgreSQL: how many changes a batch must have for its
+    /// change log to be written beside its rows (see `log_aside`).
     turn_rows: i64,
     /// Work that goes on after a call has answered (removing a table a
     /// batch's final step put aside); [`Store::close`] waits for it.
@@ -218,8 +220,10 @@ impl Store {
 
     /// The same store, a large batch on SQLite written beside its resource
     /// in turns starting at `rows` rows, when it has more changes than that
-    /// for an empty resource or twelve times that for one with rows (tests
-    /// make it small to see batches in many turns).
+    /// for an empty resource or twelve times that for one with rows; on
+    /// PostgreSQL, a batch with more changes than `rows` has its change log
+    /// written beside its rows (tests make it small to see batches in many
+    /// turns; `i64::MAX` applies every batch in one step).
     pub fn with_turn_rows(mut self, rows: i64) -> Self {
         self.turn_rows = rows.max(1);
         self

@@ -38,8 +38,10 @@ pub enum BenchCommand {
         /// row has changed, and time that too (SQLite).
         #[arg(long)]
         again: bool,
-        /// Apply each batch in one final step, as before large batches were
-        /// written beside their resource in turns, to compare (SQLite).
+        /// Apply each batch in one final step, to compare: on SQLite as
+        /// before large batches were written beside their resource in turns,
+        /// on PostgreSQL with the change log written in the same
+        /// transaction as the rows, not beside them.
         #[arg(long)]
         in_one_step: bool,
     },

@@ -1,9 +1,10 @@
 //! Large batches: on SQLite they are written in short turns beside the
-//! resource, so that reads (and their audit events) go on meanwhile; readers
-//! still see the old data or the whole batch, never part of it, in the rows
-//! and in the change feed; and the result is exactly what applying the batch
-//! in one step gives. A batch stopped half way leaves nothing behind once it
-//! is marked failed.
+//! resource, so that reads (and their audit events) go on meanwhile; on
+//! PostgreSQL their change log is written on a connection of its own beside
+//! the rows. Readers still see the old data or the whole batch, never part of
+//! it, in the rows and in the change feed; and the result is exactly what
+//! applying the batch in one step gives. A batch stopped half way, or failing
+//! at its very last commit, leaves nothing behind once it is marked failed.
 
 use reqwest::StatusCode;
 use rongshu_core::audit::AuditRecord;
@@ -21,6 +22,7 @@ on_both_backends!(
     a_first_load_stopped_half_way_leaves_nothing_behind,
     a_column_added_during_a_first_load_is_kept_and_the_load_goes_on,
     large_snapshots_and_deletions_in_turns_change_what_one_step_would,
+    a_load_refused_at_its_last_commit_leaves_no_log_behind,
 );
 
 const PEOPLE: u32 = 20_000;
@@ -633,4 +635,87 @@ async fn large_snapshots_and_deletions_in_turns_change_what_one_step_would(app: 
         )
         .await;
     }
+}
+
+/// The final step refused as late as each backend allows: on PostgreSQL at
+/// the final transaction's commit (a deferred trigger), after the change log
+/// written beside it has committed; on SQLite when the batch is marked
+/// loaded, after its table was written beside the resource's.
+async fn a_load_refused_at_its_last_commit_leaves_no_log_behind(app: &TestApp) {
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    let resource = app.store.resource(&code).await.unwrap();
+    let refusal: &[&str] = match app.store.backend() {
+        Backend::Postgres => &[
+            "CREATE FUNCTION refuse_loaded() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.state = 'loaded' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+             RETURN NEW; END $$",
+            "CREATE CONSTRAINT TRIGGER refuse_loaded AFTER UPDATE ON batches
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_loaded()",
+        ],
+        Backend::Sqlite => &["CREATE TRIGGER refuse_loaded BEFORE UPDATE ON batches
+             WHEN NEW.state = 'loaded' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"],
+    };
+    for statement in refusal {
+        app.store
+            .execute_unchecked_for_tests(statement)
+            .await
+            .unwrap();
+    }
+
+    let store = app.store.clone().with_turn_rows(10);
+    let writer = staged_first_load(app, &store, &resource).await;
+    let batch = writer.batch_id().to_owned();
+    let audit = load_event(app, &writer, &code);
+    let refused = writer
+        .finish(i64::from(PEOPLE), 0, &json!({}), app.clock.now(), audit)
+        .await;
+    assert!(refused.is_err(), "the load was refused: {refused:?}");
+    let failed = app
+        .store
+        .query_integer_for_tests(&format!(
+            "SELECT COUNT(*) FROM batches WHERE public_id = '{batch}' AND state = 'failed'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(failed, 1, "batch {batch} is marked failed");
+    assert_eq!(
+        app.store
+            .query_integer_for_tests(&logged_sql(&resource))
+            .await
+            .unwrap(),
+        0,
+        "the refused load's change log went with it"
+    );
+    let page = get_json(
+        app,
+        &format!("/api/v1/resources/{code}/records?limit=5&total=true"),
+        &cast.provider,
+    )
+    .await;
+    assert_eq!(page["total"], 0, "{page}");
+
+    let lifted = match app.store.backend() {
+        Backend::Postgres => "DROP TRIGGER refuse_loaded ON batches",
+        Backend::Sqlite => "DROP TRIGGER refuse_loaded",
+    };
+    app.store.execute_unchecked_for_tests(lifted).await.unwrap();
+    let report = deliver(
+        app,
+        &cast.provider,
+        &code,
+        "upsert",
+        vec![(0, "王甲"), (1, "王乙"), (2, "王丙")],
+    )
+    .await;
+    let resource = app.store.resource(&code).await.unwrap();
+    let seqs: Vec<i64> = app
+        .store
+        .changes(&resource, 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3], "{report}");
 }
