@@ -1030,10 +1030,13 @@ impl BatchWriter {
         .bind(applied.last_seq)
         .execute(&mut *tx)
         .await?;
-        append_in(&mut tx, &audit).await?;
+        // The log written beside is waited for before the batch's event
+        // takes the audit chain's head: held while waiting, the head would
+        // keep every audited read waiting too.
         if let Some(log) = log_aside {
             log.commit().await?;
         }
+        append_in(&mut tx, &audit).await?;
         tx.commit().await?;
         if let Some(beside) = &beside {
             let (store, retired) = (self.store.clone(), beside.shadow.retired.clone());
