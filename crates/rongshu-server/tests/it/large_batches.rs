@@ -326,21 +326,7 @@ async fn a_first_load_stopped_half_way_leaves_nothing_behind(app: &TestApp) {
         .unwrap();
     if stopped_half_way {
         assert_eq!(failed, 1, "batch {batch} is marked failed");
-        assert_eq!(
-            app.store
-                .query_integer_for_tests(&logged_sql(&resource))
-                .await
-                .unwrap(),
-            0,
-            "the stopped load's change log went with it"
-        );
-        let page = get_json(
-            app,
-            &format!("/api/v1/resources/{code}/records?limit=5&total=true"),
-            &cast.provider,
-        )
-        .await;
-        assert_eq!(page["total"], 0, "{page}");
+        assert_nothing_left(app, &resource, &cast.provider).await;
     }
     if sqlite {
         let left = app
@@ -379,20 +365,45 @@ async fn a_first_load_stopped_half_way_leaves_nothing_behind(app: &TestApp) {
     }
 
     // The next load starts the change log at 1, as if nothing had happened.
-    let report = deliver(
+    let seqs = next_load_logs(app, &cast.provider, &code).await;
+    if stopped_half_way {
+        assert_eq!(seqs, vec![1, 2, 3]);
+    }
+}
+
+/// The resource has no rows and no change-log entry, published or not.
+async fn assert_nothing_left(app: &TestApp, resource: &Resource, token: &str) {
+    assert_eq!(
+        app.store
+            .query_integer_for_tests(&logged_sql(resource))
+            .await
+            .unwrap(),
+        0,
+        "the failed load's change log went with it"
+    );
+    let code = &resource.code;
+    let page = get_json(
         app,
-        &cast.provider,
-        &code,
+        &format!("/api/v1/resources/{code}/records?limit=5&total=true"),
+        token,
+    )
+    .await;
+    assert_eq!(page["total"], 0, "{page}");
+}
+
+/// Deliver three rows; the sequence numbers the feed then shows.
+async fn next_load_logs(app: &TestApp, token: &str, code: &str) -> Vec<i64> {
+    deliver(
+        app,
+        token,
+        code,
         "upsert",
         vec![(0, "王甲"), (1, "王乙"), (2, "王丙")],
     )
     .await;
-    if stopped_half_way {
-        let resource = app.store.resource(&code).await.unwrap();
-        let log = app.store.changes(&resource, 0, 100).await.unwrap();
-        let seqs: Vec<i64> = log.iter().map(|c| c.seq).collect();
-        assert_eq!(seqs, vec![1, 2, 3], "{report}");
-    }
+    let resource = app.store.resource(code).await.unwrap();
+    let log = app.store.changes(&resource, 0, 100).await.unwrap();
+    log.iter().map(|c| c.seq).collect()
 }
 
 async fn a_column_added_during_a_first_load_is_kept_and_the_load_goes_on(app: &TestApp) {
@@ -679,43 +690,15 @@ async fn a_load_refused_at_its_last_commit_leaves_no_log_behind(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(failed, 1, "batch {batch} is marked failed");
-    assert_eq!(
-        app.store
-            .query_integer_for_tests(&logged_sql(&resource))
-            .await
-            .unwrap(),
-        0,
-        "the refused load's change log went with it"
-    );
-    let page = get_json(
-        app,
-        &format!("/api/v1/resources/{code}/records?limit=5&total=true"),
-        &cast.provider,
-    )
-    .await;
-    assert_eq!(page["total"], 0, "{page}");
+    assert_nothing_left(app, &resource, &cast.provider).await;
 
     let lifted = match app.store.backend() {
         Backend::Postgres => "DROP TRIGGER refuse_loaded ON batches",
         Backend::Sqlite => "DROP TRIGGER refuse_loaded",
     };
     app.store.execute_unchecked_for_tests(lifted).await.unwrap();
-    let report = deliver(
-        app,
-        &cast.provider,
-        &code,
-        "upsert",
-        vec![(0, "王甲"), (1, "王乙"), (2, "王丙")],
-    )
-    .await;
-    let resource = app.store.resource(&code).await.unwrap();
-    let seqs: Vec<i64> = app
-        .store
-        .changes(&resource, 0, 100)
-        .await
-        .unwrap()
-        .iter()
-        .map(|c| c.seq)
-        .collect();
-    assert_eq!(seqs, vec![1, 2, 3], "{report}");
+    assert_eq!(
+        next_load_logs(app, &cast.provider, &code).await,
+        vec![1, 2, 3]
+    );
 }
