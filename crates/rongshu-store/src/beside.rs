@@ -477,15 +477,21 @@ impl BatchWriter {
 
     /// One turn: `steps` in one short write; then a pause for other writers,
     /// sized by `pace`, which learns from the turn's time. Returns the rows
-    /// each step affected.
+    /// each step affected. The turn is marked as under way for the log's
+    /// checkpoints, and waits first while they ask for a restart of the
+    /// log (see `checkpointer`).
     async fn turn(
         &mut self,
         beside: &mut Beside,
         pace: &mut Pace,
         steps: &[Step<'_>],
     ) -> Result<Vec<i64>, StoreError> {
+        let held = Instant::now();
+        self.store.hold_for_log_restart().await;
         let began = Instant::now();
+        let under_way = self.store.turn_under_way();
         let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
+        let locked = began.elapsed();
         let mut done = Vec::with_capacity(steps.len());
         for (statement, params) in steps {
             let mut query = sqlx::query(AssertSqlSafe((*statement).to_owned()));
@@ -496,7 +502,17 @@ impl BatchWriter {
             done.push(i64::try_from(affected).unwrap_or(i64::MAX));
         }
         tx.commit().await?;
+        drop(under_way);
         let took = began.elapsed();
+        // Where a slow turn's time went: waiting for the lock (another
+        // writer held it) or writing.
+        tracing::debug!(
+            rows = pace.rows(),
+            held_for_log_ms = (began - held).as_millis(),
+            lock_wait_ms = locked.as_millis(),
+            took_ms = took.as_millis(),
+            "turn written beside"
+        );
         beside.turns += 1;
         beside.longest_turn = beside.longest_turn.max(took);
         self.beat().await?;
@@ -559,12 +575,15 @@ impl Store {
         let mut after = 0_i64;
         while let Some(last) = last.filter(|last| after < *last) {
             let upto = after.saturating_add(pace.rows()).min(last);
+            self.hold_for_log_restart().await;
             let began = Instant::now();
+            let under_way = self.turn_under_way();
             sqlx::query(AssertSqlSafe(delete.clone()))
                 .bind(after)
                 .bind(upto)
                 .execute(&self.pool)
                 .await?;
+            drop(under_way);
             after = upto;
             tokio::time::sleep(pace.after(began.elapsed())).await;
         }

@@ -211,6 +211,25 @@ impl Store {
         })
     }
 
+    /// While the guard is held, a large batch writes one of its turns on
+    /// SQLite: the checkpoint thread then leaves the log's restart for later
+    /// (see `checkpointer`).
+    pub(crate) fn turn_under_way(&self) -> Option<checkpointer::TurnUnderWay> {
+        self.checkpointer.as_ref().map(|c| c.turn_under_way())
+    }
+
+    /// Before a large batch's turn on SQLite: wait while the checkpoint
+    /// thread asks for the log's restart, for a second at most.
+    pub(crate) async fn hold_for_log_restart(&self) {
+        let Some(checkpointer) = &self.checkpointer else {
+            return;
+        };
+        let began = std::time::Instant::now();
+        while checkpointer.holds_turns() && began.elapsed() < checkpointer::MOST_HOLD {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+
     /// The same store, its registry runs (the build, and verification after
     /// each batch) holding about `mib` MiB at most.
     pub fn with_registry_memory_mib(mut self, mib: u64) -> Self {
