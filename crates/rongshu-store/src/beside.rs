@@ -504,8 +504,8 @@ impl BatchWriter {
         tx.commit().await?;
         drop(under_way);
         let took = began.elapsed();
-        // Where a slow turn's time went: waiting for the lock (another
-        // writer held it) or writing.
+        // Where a slow turn's time went: held for the log's restart,
+        // waiting for the lock (another writer had it), or writing.
         tracing::debug!(
             rows = pace.rows(),
             held_for_log_ms = (began - held).as_millis(),

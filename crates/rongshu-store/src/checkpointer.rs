@@ -25,8 +25,8 @@
 //! `beside`). The restart waits for the write lock, and once it has it, it
 //! copies and syncs whatever was committed since the passive copy. Taken
 //! just as a turn ended, that was the turn's whole write: the restart held
-//! the lock for 40 to 270 ms at a time (10 s in all over a ten-million-row
-//! load), and the audited reads and the batch's next turn waited behind it.
+//! the lock for up to half a second, audited reads waited as long behind
+//! it, and over a ten-million-row load the batch's turns waited 10 s in all.
 //! So a restart is made only in a round during whose passive copy no turn
 //! was written and none is under way: then only the audit's small groups
 //! can have come in between. Once the log has grown past
@@ -212,11 +212,26 @@ impl Rounds {
     }
 }
 
-/// After a failed round the batches are not held: the next round is the
-/// ordinary one.
-fn turns_released(turns: &Turns) -> Duration {
-    turns.hold.store(false, Ordering::SeqCst);
-    EVERY
+/// The thread's loop: a round, then a wait as long as the round says, until
+/// `stopped`.
+fn run_rounds(conn: &Connection, stopped: &AtomicBool, turns: &Turns) {
+    let mut rounds = Rounds::new();
+    let mut next = EVERY;
+    loop {
+        std::thread::park_timeout(next);
+        if stopped.load(Ordering::Relaxed) {
+            break;
+        }
+        next = match rounds.round(conn, turns) {
+            Ok(done) => done.next(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not checkpoint the write-ahead log");
+                // A round that failed holds no batch back.
+                turns.hold.store(false, Ordering::SeqCst);
+                EVERY
+            }
+        };
+    }
 }
 
 impl Checkpointer {
@@ -229,26 +244,12 @@ impl Checkpointer {
         let stopped = stop.clone();
         let turns = Arc::new(Turns::default());
         let under_way = turns.clone();
-        let thread =
-            std::thread::Builder::new()
-                .name("wal-checkpoint".into())
-                .spawn(move || {
-                    let mut rounds = Rounds::new();
-                    let mut next = EVERY;
-                    loop {
-                        std::thread::park_timeout(next);
-                        if stopped.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        next = rounds.round(&conn, &under_way).map(Round::next).unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "could not checkpoint the write-ahead log");
-                        turns_released(&under_way)
-                    });
-                    }
-                })
-                .map_err(|e| {
-                    StoreError::Invalid(format!("could not start the checkpoint thread: {e}"))
-                })?;
+        let thread = std::thread::Builder::new()
+            .name("wal-checkpoint".into())
+            .spawn(move || run_rounds(&conn, &stopped, &under_way))
+            .map_err(|e| {
+                StoreError::Invalid(format!("could not start the checkpoint thread: {e}"))
+            })?;
         Ok(Checkpointer {
             stop,
             thread: Mutex::new(Some(thread)),
