@@ -487,9 +487,8 @@ impl BatchWriter {
         steps: &[Step<'_>],
     ) -> Result<Vec<i64>, StoreError> {
         let held = Instant::now();
-        self.store.hold_for_log_restart().await;
+        let under_way = self.store.begin_turn().await;
         let began = Instant::now();
-        let under_way = self.store.turn_under_way();
         let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
         let locked = began.elapsed();
         let mut done = Vec::with_capacity(steps.len());
@@ -575,9 +574,8 @@ impl Store {
         let mut after = 0_i64;
         while let Some(last) = last.filter(|last| after < *last) {
             let upto = after.saturating_add(pace.rows()).min(last);
-            self.hold_for_log_restart().await;
+            let under_way = self.begin_turn().await;
             let began = Instant::now();
-            let under_way = self.turn_under_way();
             sqlx::query(AssertSqlSafe(delete.clone()))
                 .bind(after)
                 .bind(upto)

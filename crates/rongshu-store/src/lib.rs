@@ -211,23 +211,17 @@ impl Store {
         })
     }
 
-    /// While the guard is held, a large batch writes one of its turns on
-    /// SQLite: the checkpoint thread then leaves the log's restart for later
-    /// (see `checkpointer`).
-    pub(crate) fn turn_under_way(&self) -> Option<checkpointer::TurnUnderWay> {
-        self.checkpointer.as_ref().map(|c| c.turn_under_way())
-    }
-
-    /// Before a large batch's turn on SQLite: wait while the checkpoint
-    /// thread asks for the log's restart, for a second at most.
-    pub(crate) async fn hold_for_log_restart(&self) {
-        let Some(checkpointer) = &self.checkpointer else {
-            return;
-        };
+    /// Before each turn of a large batch on SQLite: wait while the checkpoint
+    /// thread asks for the log's restart (a second at most), then mark the
+    /// turn as under way until the guard is dropped, so that the log is not
+    /// restarted meanwhile (see `checkpointer`). `None` without the thread.
+    pub(crate) async fn begin_turn(&self) -> Option<checkpointer::TurnUnderWay> {
+        let checkpointer = self.checkpointer.as_ref()?;
         let began = std::time::Instant::now();
         while checkpointer.holds_turns() && began.elapsed() < checkpointer::MOST_HOLD {
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
+        Some(checkpointer.turn_under_way())
     }
 
     /// The same store, its registry runs (the build, and verification after
