@@ -273,28 +273,43 @@ const PROBE_EVERY: Duration = Duration::from_millis(10);
 /// Write an audit event every [`PROBE_EVERY`] until `done` (one at least),
 /// through the server's own group-committing writer: each one's wait for
 /// its commit is how long an audited read would have waited for its answer.
+/// Each event is sent on the clock's beat, not a gap after the last one's
+/// commit: audited reads come when they come, and a probe that waited for
+/// the last commit would fall into step with the batch's turns and meet
+/// each one at its start.
 async fn probe_audit(writer: AuditWriter, done: Arc<AtomicBool>) -> anyhow::Result<Vec<Duration>> {
-    let mut waits = Vec::new();
+    let mut beat = tokio::time::interval(PROBE_EVERY);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut probes = Vec::new();
     loop {
-        let began = Instant::now();
-        writer
-            .record(AuditRecord {
-                at: chrono::Utc::now().to_rfc3339(),
-                actor: "bench:probe".into(),
-                department: None,
-                action: "bench.probe".into(),
-                target: None,
-                resource: None,
-                rows: None,
-                detail: serde_json::json!({}),
-            })
-            .await
-            .map_err(|e| anyhow!("an audit event was not written during the load: {e:?}"))?;
-        waits.push(began.elapsed());
+        beat.tick().await;
+        let writer = writer.clone();
+        probes.push(tokio::spawn(async move {
+            let began = Instant::now();
+            writer
+                .record(AuditRecord {
+                    at: chrono::Utc::now().to_rfc3339(),
+                    actor: "bench:probe".into(),
+                    department: None,
+                    action: "bench.probe".into(),
+                    target: None,
+                    resource: None,
+                    rows: None,
+                    detail: serde_json::json!({}),
+                })
+                .await
+                .map(|_| began.elapsed())
+        }));
         if done.load(Ordering::Relaxed) {
             break;
         }
-        tokio::time::sleep(PROBE_EVERY).await;
+    }
+    let mut waits = Vec::with_capacity(probes.len());
+    for probe in probes {
+        let wait = probe
+            .await?
+            .map_err(|e| anyhow!("an audit event was not written during the load: {e:?}"))?;
+        waits.push(wait);
     }
     waits.sort_unstable();
     Ok(waits)
