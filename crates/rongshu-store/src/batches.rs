@@ -22,6 +22,7 @@ use crate::audit::append_in;
 use crate::beside::{self, Beside, Changes, Shadow};
 use crate::changes::{self, BatchMode};
 use crate::db::{Backend, ts};
+use crate::first_load::{self, Finished, QueuedRow};
 use crate::log_aside::LogAside;
 use crate::repeats::{StagedRow, StreamStatus};
 use crate::seen_keys::SeenKeys;
@@ -34,7 +35,7 @@ use crate::{Resource, Store, StoreError};
 pub type RowCells = Vec<Option<CellValue>>;
 
 /// Rows sent to the database in one statement.
-const ROWS_PER_STATEMENT: usize = 5_000;
+pub(crate) const ROWS_PER_STATEMENT: usize = 5_000;
 
 /// One failed check of one row, kept in full for the downloadable list.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -73,18 +74,26 @@ pub struct BatchWriter {
     copy: Option<CopyStream>,
     /// On a SQLite file: the scratch file the rows are staged in, through a
     /// connection of its own until every row is in (see `stage_scratch`).
-    scratch: Option<ScratchStage>,
+    pub(crate) scratch: Option<ScratchStage>,
     /// Every row is staged (and, on PostgreSQL, the staged rows analysed).
     all_staged: bool,
     pub(crate) resource: Resource,
     pub(crate) batch_row_id: i64,
     public_id: String,
-    keys: Vec<String>,
+    pub(crate) keys: Vec<String>,
     pub(crate) sql: StageSql,
     /// The staging statement for a full run of rows, built once.
     insert_rows: std::sync::Arc<str>,
     mode: BatchMode,
     pending: Vec<StagedRow>,
+    /// Whether each pending row's key is a suspect (see `seen_keys`).
+    pending_suspects: Vec<bool>,
+    /// SQLite: a large first load is written as it is read (see
+    /// `first_load`); other batches are staged the general way.
+    pub(crate) first_load: first_load::Stage,
+    /// Repeated keys a first load written as read handed back, kept in
+    /// [`DIRECT_REPEATS`].
+    pub(crate) repeats_kept: i64,
     /// Rows staged that will be applied (after `settle_repeats`, exactly).
     pub(crate) rows_staged: i64,
     /// Rows staged only so that their keys count as seen.
@@ -223,6 +232,33 @@ impl Store {
         );
         let scratch_file = self.scratch_file(batch_row_id);
         sql.scratch = scratch_file.is_some();
+        // Rows with their key digests, no uniqueness rule but the key's, into
+        // a resource with no rows: every row the checks let through is an
+        // insert, and may be written as it is read (see `first_load`).
+        let empty =
+            if scratch_file.is_some() && unique_rules == Some(0) && mode != BatchMode::Delete {
+                match sqlx::query(AssertSqlSafe(sql.any_row()))
+                    .fetch_optional(&self.pool)
+                    .await
+                {
+                    Ok(row) => row.is_none(),
+                    Err(e) => {
+                        let e = StoreError::from(e);
+                        self.mark_failed(batch_row_id, &e.to_string(), now).await?;
+                        return Err(e);
+                    }
+                }
+            } else {
+                false
+            };
+        let first_load = if empty {
+            first_load::Stage::Holding(Vec::new())
+        } else {
+            first_load::Stage::General
+        };
+        // Such a batch makes its scratch file only if it stays small.
+        let scratch_file =
+            scratch_file.filter(|_| matches!(first_load, first_load::Stage::General));
         let keys: Vec<String> = resource
             .spec
             .items
@@ -262,6 +298,9 @@ impl Store {
             sql,
             mode,
             pending: Vec::new(),
+            pending_suspects: Vec::new(),
+            first_load,
+            repeats_kept: 0,
             rows_staged: 0,
             rejected_staged: 0,
             checks_repeats: unique_rules.is_some(),
@@ -313,7 +352,7 @@ impl Store {
     }
 
     /// On a SQLite file, where batch `batch_row_id` stages its rows.
-    fn scratch_file(&self, batch_row_id: i64) -> Option<std::path::PathBuf> {
+    pub(crate) fn scratch_file(&self, batch_row_id: i64) -> Option<std::path::PathBuf> {
         let readers = self.readers.as_ref()?;
         Some(stage_scratch::scratch_path(readers.path(), batch_row_id))
     }
@@ -576,10 +615,12 @@ impl BatchWriter {
     /// Add a row with what finding its repeats needs; a rejected row is
     /// staged only so that its key counts as seen, and is never applied.
     pub async fn push_checked(&mut self, row: StagedRow) -> Result<(), StoreError> {
-        if let Some(seen) = self.seen_keys.as_mut() {
-            seen.note(row.digests.key);
-        }
+        let suspect = match self.seen_keys.as_mut() {
+            Some(seen) => seen.note(row.digests.key),
+            None => true,
+        };
         self.pending.push(row);
+        self.pending_suspects.push(suspect);
         if self.pending.len() >= ROWS_PER_STATEMENT {
             self.flush().await?;
         }
@@ -618,7 +659,15 @@ impl BatchWriter {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.pending);
-        if self.copy.is_some() {
+        let suspects = std::mem::take(&mut self.pending_suspects);
+        if !matches!(self.first_load, first_load::Stage::General) {
+            let queued = rows
+                .into_iter()
+                .zip(suspects)
+                .map(|(row, suspect)| QueuedRow { row, suspect })
+                .collect();
+            self.load_first(queued).await?;
+        } else if self.copy.is_some() {
             self.copy_rows(&rows).await?;
         } else if self.scratch.is_some() {
             self.scratch_rows(rows).await?;
@@ -628,7 +677,7 @@ impl BatchWriter {
         self.beat().await
     }
 
-    fn count_staged(&mut self, row: &StagedRow) {
+    pub(crate) fn count_staged(&mut self, row: &StagedRow) {
         if row.status == StreamStatus::Rejected {
             self.rejected_staged += 1;
         } else {
@@ -674,7 +723,7 @@ impl BatchWriter {
     }
 
     /// SQLite file: stage rows in the batch's scratch file.
-    async fn scratch_rows(&mut self, rows: Vec<StagedRow>) -> Result<(), StoreError> {
+    pub(crate) async fn scratch_rows(&mut self, rows: Vec<StagedRow>) -> Result<(), StoreError> {
         for row in &rows {
             self.count_staged(row);
         }
@@ -721,6 +770,20 @@ impl BatchWriter {
             return Ok(());
         }
         self.all_staged = true;
+        match std::mem::replace(&mut self.first_load, first_load::Stage::General) {
+            first_load::Stage::Holding(held) => self.stage_held(held).await?,
+            first_load::Stage::Writing(mut load) => {
+                let written = load.close().await;
+                self.keep_repeats(load.take_repeats()).await?;
+                self.first_load = first_load::Stage::Written(Finished {
+                    shadow: load.shadow.clone(),
+                    first_seq: load.first_seq,
+                    written: written?,
+                });
+                return Ok(());
+            }
+            other => self.first_load = other,
+        }
         if let Some(mut copy) = self.copy.take() {
             copy.finish().await?;
         }
@@ -806,9 +869,11 @@ impl BatchWriter {
                     Backend::Sqlite => cache_pragmas(DEFAULT_CACHE_KIB).to_vec(),
                     Backend::Postgres => Vec::new(),
                 };
-                let drop = if self.scratch.is_some() {
+                let drop = if self.sql.scratch {
                     let mut side = self.sql.drop_side_tables();
-                    side.push(format!("DETACH DATABASE {SCRATCH_SCHEMA}"));
+                    if self.scratch.is_some() {
+                        side.push(format!("DETACH DATABASE {SCRATCH_SCHEMA}"));
+                    }
                     side
                 } else {
                     self.sql.drop()
@@ -835,6 +900,7 @@ impl BatchWriter {
                 if let Some(copy) = self.copy.take() {
                     copy.abandon().await;
                 }
+                self.abandon_first_load().await;
                 let (store, id) = (self.store.clone(), self.batch_row_id);
                 let _ = self.conn.close().await;
                 if let Err(marking) = store.mark_failed(id, &e.to_string(), now).await {
@@ -929,7 +995,25 @@ impl BatchWriter {
     ) -> Result<Applied, StoreError> {
         self.stage_all().await?;
         let staged_at = Instant::now();
-        let found = self.compare().await?;
+        let written_as_read = match &self.first_load {
+            first_load::Stage::Written(finished) => Some(finished.clone()),
+            _ => None,
+        };
+        let found = match &written_as_read {
+            // Into an empty resource: every row written is an insert.
+            Some(finished) => Comparison {
+                applied: Applied {
+                    rows: finished.written.inserted,
+                    inserted: finished.written.inserted,
+                    ..Applied::default()
+                },
+                empty: true,
+                first_line: None,
+                last_line: None,
+                gone: 0,
+            },
+            None => self.compare().await?,
+        };
         let mut applied = found.applied;
         let changes = found.changes();
 
@@ -950,7 +1034,26 @@ impl BatchWriter {
             } else {
                 changes > turn_rows.saturating_mul(beside::IN_PLACE_TURNS)
             };
-        let beside = if beside_worth {
+        let beside = if let Some(finished) = written_as_read.clone() {
+            if finished.written.inserted == 0 {
+                // Every row was rejected: the batch's table is empty.
+                sqlx::query(AssertSqlSafe(format!(
+                    "DROP TABLE {}",
+                    finished.shadow.table
+                )))
+                .execute(&mut *self.conn)
+                .await?;
+                None
+            } else {
+                Some(Beside {
+                    shadow: finished.shadow,
+                    first_seq: finished.first_seq,
+                    moved: finished.written.inserted,
+                    turns: finished.written.turns,
+                    longest_turn: finished.written.longest_turn,
+                })
+            }
+        } else if beside_worth {
             self.write_beside(Changes {
                 empty: found.empty,
                 staged: found.staged_changes(),
@@ -1056,6 +1159,7 @@ impl BatchWriter {
             beside_ms = (locked_at - diffed_at).as_millis() as u64,
             turns = beside.as_ref().map_or(0, |b| b.turns),
             longest_turn_ms = beside.as_ref().map_or(0, |b| b.longest_turn.as_millis() as u64),
+            written_as_read = written_as_read.is_some(),
             write_lock_ms = locked_at.elapsed().as_millis() as u64,
             "batch applied"
         );
@@ -1099,6 +1203,7 @@ impl BatchWriter {
         if let Some(copy) = self.copy.take() {
             copy.abandon().await;
         }
+        self.abandon_first_load().await;
         let store = self.store.clone();
         let id = self.batch_row_id;
         let _ = self.conn.close().await;
@@ -1254,7 +1359,7 @@ impl FinalStep<'_> {
 
 /// The page cache of a batch's own connection, in KiB, for the main
 /// database and the temporary one its staged rows are in.
-const STAGE_CACHE_KIB: i64 = 64 * 1024;
+pub(crate) const STAGE_CACHE_KIB: i64 = 64 * 1024;
 /// The main database's page cache during a batch's final step, in KiB. The
 /// step adds each row to the table's key index and to the change log's index
 /// by key; rows that arrive in no particular key order land on index pages
@@ -1263,7 +1368,7 @@ const STAGE_CACHE_KIB: i64 = 64 * 1024;
 /// 9.4–11.5 s with this (`rongshu bench ingest --shuffled`). Only the batch
 /// holding the write lock fills it, so one such cache is in use at a time,
 /// and it goes back with the connection.
-const FINAL_STEP_CACHE_KIB: i64 = 256 * 1024;
+pub(crate) const FINAL_STEP_CACHE_KIB: i64 = 256 * 1024;
 /// SQLite's default, which a pooled connection goes back to.
 const DEFAULT_CACHE_KIB: i64 = 2000;
 

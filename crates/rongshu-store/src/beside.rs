@@ -42,7 +42,7 @@ pub(crate) const IN_PLACE_TURNS: i64 = 12;
 
 /// How long a turn aims to hold the write lock. An audited read that arrives
 /// meanwhile waits about this long for its event to be written.
-const TURN: Duration = Duration::from_millis(50);
+pub(crate) const TURN: Duration = Duration::from_millis(50);
 
 /// The pause after a turn is a fifth of the turn's own time, within these
 /// bounds. The audit writer takes the lock within a millisecond of its
@@ -88,8 +88,14 @@ impl Pace {
         let seconds = took.as_secs_f64().max(1e-4);
         let aimed = (self.rows as f64 * TURN.as_secs_f64() / seconds) as i64;
         self.rows = ((self.rows + aimed) / 2).clamp(self.least, self.most);
-        (took / 5).clamp(LEAST_PAUSE, MOST_PAUSE)
+        pause_after(took)
     }
+}
+
+/// How long to leave the write lock to others after a turn that held it
+/// for `took` (see [`LEAST_PAUSE`]).
+pub(crate) fn pause_after(took: Duration) -> Duration {
+    (took / 5).clamp(LEAST_PAUSE, MOST_PAUSE)
 }
 
 /// The table a batch fills beside the resource's `live` table.

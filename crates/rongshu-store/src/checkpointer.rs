@@ -269,6 +269,17 @@ impl Checkpointer {
         Turns::start(&self.turns)
     }
 
+    /// As `Store::begin_turn`, for a batch writing on a thread of its own:
+    /// wait while the log's restart is asked for (a second at most), then
+    /// mark the turn as under way.
+    pub(crate) fn begin_turn_blocking(&self) -> TurnUnderWay {
+        let began = std::time::Instant::now();
+        while self.holds_turns() && began.elapsed() < MOST_HOLD {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.turn_under_way()
+    }
+
     /// Stop the thread and wait for it, so that its connection is closed
     /// when this returns.
     pub(crate) fn stop(&self) {

@@ -19,6 +19,7 @@ mod direct;
 mod downloads;
 mod elements;
 mod error;
+mod first_load;
 mod linkage;
 mod log_aside;
 mod migrations;

@@ -36,7 +36,7 @@ pub enum StreamStatus {
 const CLEAN: i64 = 0;
 const WARNED: i64 = 1;
 const REJECTED: i64 = 2;
-const KEY_REPEAT: i64 = 3;
+pub(crate) const KEY_REPEAT: i64 = 3;
 const UNIQUE_REPEAT: i64 = 4;
 
 impl StreamStatus {
@@ -209,6 +209,23 @@ impl BatchWriter {
             return Ok(found);
         }
         let began = std::time::Instant::now();
+        if let crate::first_load::Stage::Written(finished) = &self.first_load {
+            // Written as read: repeats were found as the rows went in, and
+            // no row that is not loaded was written.
+            let inserted = finished.written.inserted;
+            if self.repeats_kept > 0 {
+                self.reject_key_repeats(crate::first_load::DIRECT_REPEATS, &mut found)
+                    .await?;
+            }
+            self.rows_staged = inserted;
+            if found.changed() {
+                found.first_failures = self.first_failures(inline).await?;
+                found.first_rejects = self.first_rejects(rejects).await?;
+            }
+            self.repeats_took = began.elapsed();
+            self.beat().await?;
+            return Ok(found);
+        }
         self.key_repeats(&mut found).await?;
         if !rules.is_empty() {
             self.unique_repeats(rules, &mut found).await?;
@@ -284,6 +301,16 @@ impl BatchWriter {
         if marked == 0 {
             return Ok(());
         }
+        self.reject_key_repeats(&stage, found).await
+    }
+
+    /// The rows of `stage` marked as key repeats: rejected for that alone,
+    /// their other failures taken back.
+    async fn reject_key_repeats(
+        &mut self,
+        stage: &str,
+        found: &mut Repeats,
+    ) -> Result<(), StoreError> {
         let shifted = sqlx::query(AssertSqlSafe(format!(
             "SELECT _prior, COUNT(*) AS n FROM {stage} WHERE _status = {KEY_REPEAT} GROUP BY _prior"
         )))

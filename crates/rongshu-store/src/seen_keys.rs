@@ -51,8 +51,9 @@ impl SeenKeys {
         }
     }
 
-    /// Note a staged row's key digest.
-    pub(crate) fn note(&mut self, digest: u128) {
+    /// Note a staged row's key digest; returns whether the key is a
+    /// suspect (it may have been noted before).
+    pub(crate) fn note(&mut self, digest: u128) -> bool {
         let block_index = ((digest >> 64) as usize) % BLOCKS;
         let mut bits = digest as u64;
         let mut seen = true;
@@ -76,6 +77,7 @@ impl SeenKeys {
                 self.suspects = Vec::new();
             }
         }
+        seen
     }
 
     pub(crate) fn verdict(&self) -> Verdict<'_> {

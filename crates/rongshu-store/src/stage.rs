@@ -13,6 +13,7 @@ use rongshu_core::catalog::{ItemType, ResourceSpec};
 use crate::Resource;
 use crate::changes::BatchMode;
 use crate::db::{Backend, quote_ident};
+use crate::first_load::DIRECT_REPEATS;
 
 /// The staged rows' table on SQLite: temporary, private to the batch's
 /// connection. On PostgreSQL it is an unlogged table of the batch's own (see
@@ -243,7 +244,7 @@ impl StageSql {
     /// Drop the tables beside the staged rows' (which, in a scratch file, go
     /// with the file).
     pub(crate) fn drop_side_tables(&self) -> Vec<String> {
-        [STAGE_FAILURES, GONE, REPEATS, SUSPECTS]
+        [STAGE_FAILURES, GONE, REPEATS, SUSPECTS, DIRECT_REPEATS]
             .iter()
             .map(|t| format!("DROP TABLE IF EXISTS {t}"))
             .collect()
@@ -472,6 +473,50 @@ impl StageSql {
              FROM {stage} AS s WHERE s._op IN ('insert', 'update', 'delete'){lines}",
             self.key_json("s")
         )
+    }
+
+    /// Insert one new row into `table` (quoted), a batch's table beside the
+    /// resource's: `?1` the batch, then the items in order (see
+    /// `first_load`).
+    pub(crate) fn insert_one_into(&self, table: &str) -> String {
+        let marks: Vec<String> = (0..self.items.len())
+            .map(|i| format!("?{}", i + 2))
+            .collect();
+        format!(
+            "INSERT INTO {table} (_batch_id, {}) VALUES (?1, {})",
+            self.items.join(", "),
+            marks.join(", ")
+        )
+    }
+
+    /// Log one inserted row: `?1` resource, `?2` sequence number, `?3` batch,
+    /// then the key items in order, then the record (see `first_load`). The
+    /// key is written by the same function as [`Self::key_json`] writes it
+    /// from staged rows, so both logs read alike.
+    pub(crate) fn log_one_insert(&self) -> String {
+        let pairs: Vec<String> = self
+            .key_items
+            .iter()
+            .enumerate()
+            .map(|(n, c)| format!("'{}', ?{}", unquote(c), n + 4))
+            .collect();
+        format!(
+            "INSERT INTO change_log (resource_id, seq, batch_id, op, row_key, record) \
+             VALUES (?1, ?2, ?3, 'insert', json_object({}), ?{})",
+            pairs.join(", "),
+            self.key_items.len() + 4
+        )
+    }
+
+    /// Whether `table` (quoted) has a row with the key items `?1`, `?2`, ...
+    pub(crate) fn key_lookup_in(&self, table: &str) -> String {
+        let matches: Vec<String> = self
+            .key_items
+            .iter()
+            .enumerate()
+            .map(|(n, c)| format!("{c} = ?{}", n + 1))
+            .collect();
+        format!("SELECT 1 FROM {table} WHERE {}", matches.join(" AND "))
     }
 
     /// Copy the staged new rows on lines `$2` (exclusive) to `$3` (inclusive)

@@ -8,14 +8,18 @@
 
 use reqwest::StatusCode;
 use rongshu_core::audit::AuditRecord;
+use rongshu_core::quality::RowDigests;
 use rongshu_core::value::CellValue;
 use rongshu_server::clock::Clock;
-use rongshu_store::{Applied, Backend, BatchMode, BatchWriter, Resource, RowCells, Store};
+use rongshu_server::service::{self, Doer};
+use rongshu_store::{
+    Applied, Backend, BatchMode, BatchWriter, Resource, RowCells, StagedRow, Store, StreamStatus,
+};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
 use crate::records::deliver;
-use crate::support::{TestApp, citizen_id, json_of, population_spec};
+use crate::support::{TestApp, chinese_digits, citizen_id, json_of, population_spec};
 
 on_both_backends!(
     a_large_first_load_is_never_seen_in_part_and_holds_up_no_read,
@@ -23,6 +27,8 @@ on_both_backends!(
     a_column_added_during_a_first_load_is_kept_and_the_load_goes_on,
     large_snapshots_and_deletions_in_turns_change_what_one_step_would,
     a_load_refused_at_its_last_commit_leaves_no_log_behind,
+    a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_does,
+    a_checked_first_load_is_written_before_its_end_and_a_stopped_one_leaves_nothing,
 );
 
 const PEOPLE: u32 = 20_000;
@@ -701,4 +707,282 @@ async fn a_load_refused_at_its_last_commit_leaves_no_log_behind(app: &TestApp) {
         next_load_logs(app, &cast.provider, &code).await,
         vec![1, 2, 3]
     );
+}
+
+/// How many indexes of a resource's table are named after a batch's table
+/// (SQLite): a table made beside the resource and swapped in names its
+/// indexes after itself.
+async fn indexes_made_beside(app: &TestApp, resource: &Resource) -> i64 {
+    app.store
+        .query_integer_for_tests(&format!(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = '{}' \
+             AND name GLOB '*_b[0-9]*'",
+            resource.table_name
+        ))
+        .await
+        .unwrap()
+}
+
+/// A first load with rules and repeats of every kind, large enough to be
+/// written beside the resource as it is read, gives the report, rows and
+/// change log that the same file gives staged the general way.
+async fn a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_does(app: &TestApp) {
+    let cast = app.cast().await;
+    let rules = json!({"rules": [
+        {"rule": "range", "item": "children", "min": 0, "max": 10},
+        {"rule": "allowed", "item": "district", "values": ["锦江区", "武侯区"], "severity": "warn"}
+    ]});
+    let mut codes = Vec::new();
+    for _ in 0..2 {
+        let code = app.population_resource(&cast, "unconditional").await;
+        let res = app
+            .client
+            .put(app.url(&format!("/api/v1/resources/{code}/rules")))
+            .bearer_auth(&cast.provider)
+            .json(&rules)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        codes.push(code);
+    }
+    // Line n + 2 holds row n.
+    let mut csv = String::from("id_number,name,district,children\n");
+    for n in 0..300_u32 {
+        let (person, name, district, children) = match n {
+            // Rejected for its range; its key is claimed all the same, and
+            // row 250, sound otherwise, repeats it.
+            10 => (10, "甲", "锦江区", "12"),
+            250 => (10, "乙", "锦江区", "1"),
+            // Row 200 repeats row 20's key, and is rejected for its range
+            // too: the repeat is the one reason given.
+            200 => (20, "丙", "锦江区", "11"),
+            // Warned, and repeated by row 280, warned too: its warning is
+            // taken back.
+            30 => (30, "丁", "高新区", "1"),
+            280 => (30, "戊", "高新区", "1"),
+            // A repeat among the first rows, before the batch goes beside.
+            3 => (1, "己", "武侯区", "1"),
+            // No name: refused as it is read, before its key is known, so
+            // row 290 with the same key is loaded.
+            40 => (40, "", "锦江区", "1"),
+            290 => (40, "庚", "锦江区", "1"),
+            _ => (n, "张", "武侯区", "2"),
+        };
+        let id = citizen_id("510104", "19850101", person);
+        let name = if name.is_empty() {
+            String::new()
+        } else {
+            format!("{name}{}", chinese_digits(n))
+        };
+        csv.push_str(&format!("{id},{name},{district},{children}\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("people.csv");
+    std::fs::write(&file, &csv).unwrap();
+
+    // The first resource's load goes beside it (turns of 10 rows); the
+    // second's is small for its store and goes the general way.
+    let beside = app.store.clone().with_turn_rows(10);
+    let mut outcomes = Vec::new();
+    for (store, code) in [(&beside, &codes[0]), (&app.store, &codes[1])] {
+        let resource = app.store.resource(code).await.unwrap();
+        let outcome = service::ingest_csv_file(
+            store,
+            app.clock.now(),
+            &Doer::cli(),
+            &resource,
+            &file,
+            BatchMode::Upsert,
+        )
+        .await
+        .unwrap();
+        let mut report = serde_json::to_value(&outcome.report).unwrap();
+        report["batch_id"] = json!(null);
+        report["resource"] = json!(null);
+        let quality = serde_json::to_value(&outcome.quality).unwrap();
+        let changes = serde_json::to_value(outcome.changes).unwrap();
+        let log: Vec<Value> = app
+            .store
+            .changes(&resource, 0, 1_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| json!([c.seq, c.op, c.key, c.record]))
+            .collect();
+        let page = get_json(
+            app,
+            &format!("/api/v1/resources/{code}/records?limit=1000&total=true"),
+            &cast.provider,
+        )
+        .await;
+        outcomes.push((report, quality, changes, log, page["records"].clone()));
+    }
+    let (report, quality, changes, log, rows) = &outcomes[0];
+    assert_eq!(report["rows_read"], 300);
+    assert_eq!(report["rows_rejected"], 6, "{}", report["rejects"]);
+    let rejected: Vec<(u64, &str)> = report["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["row"].as_u64().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    let lines: Vec<u64> = rejected.iter().map(|r| r.0).collect();
+    assert_eq!(lines, [5, 12, 42, 202, 252, 282], "{rejected:?}");
+    for (line, reason) in &rejected {
+        if ![12, 42].contains(line) {
+            assert!(
+                reason.contains("repeats an earlier row"),
+                "{line}: {reason}"
+            );
+        }
+    }
+    assert_eq!(
+        quality["rules"]["type:row"]["rejected"], 4,
+        "{}",
+        quality["rules"]
+    );
+    assert_eq!(quality["rules"]["range:children"]["rejected"], 1);
+    assert_eq!(quality["rules"]["allowed:district"]["warned"], 1);
+    assert_eq!(changes["inserted"], 294, "{changes}");
+    assert_eq!(log.len(), 294);
+    assert_eq!(rows.as_array().unwrap().len(), 294);
+    // The same, line for line, as the general way.
+    assert_eq!(outcomes[0], outcomes[1]);
+
+    if app.store.backend() == Backend::Sqlite {
+        let first = app.store.resource(&codes[0]).await.unwrap();
+        let second = app.store.resource(&codes[1]).await.unwrap();
+        assert_eq!(
+            indexes_made_beside(app, &first).await,
+            1,
+            "the first load was written beside its resource"
+        );
+        assert_eq!(indexes_made_beside(app, &second).await, 0);
+    }
+}
+
+/// Checked rows as the service stages them, with their key digests.
+fn checked(line: u64, cells: RowCells) -> StagedRow {
+    let key = match cells.first() {
+        Some(Some(CellValue::Text(id))) => id.clone(),
+        _ => String::new(),
+    };
+    let mut first = std::hash::DefaultHasher::new();
+    let mut second = std::hash::DefaultHasher::new();
+    std::hash::Hasher::write_u8(&mut second, 0x5a);
+    std::hash::Hasher::write(&mut first, key.as_bytes());
+    std::hash::Hasher::write(&mut second, key.as_bytes());
+    let digest = (u128::from(std::hash::Hasher::finish(&first)) << 64)
+        | u128::from(std::hash::Hasher::finish(&second));
+    StagedRow {
+        line,
+        status: StreamStatus::Clean,
+        key: Some(key),
+        digests: RowDigests {
+            key: digest,
+            unique: Vec::new(),
+        },
+        cells,
+    }
+}
+
+/// A large checked first load is in the database, unpublished, before its
+/// last row is read; stopped then, it leaves nothing behind, and the next
+/// load logs from 1.
+async fn a_checked_first_load_is_written_before_its_end_and_a_stopped_one_leaves_nothing(
+    app: &TestApp,
+) {
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    let resource = app.store.resource(&code).await.unwrap();
+    let store = app.store.clone().with_turn_rows(10);
+    let mut writer = store
+        .begin_checked_batch(
+            &resource,
+            "user:gaj_officer",
+            BatchMode::Upsert,
+            app.clock.now(),
+            0,
+        )
+        .await
+        .unwrap();
+    for i in 0..PEOPLE {
+        writer
+            .push_checked(checked(u64::from(i) + 2, person(i)))
+            .await
+            .unwrap();
+    }
+    if app.store.backend() == Backend::Sqlite {
+        // Not finished, yet written and logged, and nobody sees it.
+        wait_for(
+            app,
+            &logged_sql(&resource),
+            |n| n > 0,
+            "the load wrote nothing as it was read",
+        )
+        .await;
+        let page = get_json(
+            app,
+            &format!("/api/v1/resources/{code}/records?limit=5&total=true"),
+            &cast.provider,
+        )
+        .await;
+        assert_eq!(page["total"], 0, "{page}");
+        let feed = get_json(
+            app,
+            &format!("/api/v1/resources/{code}/changes?after=0&limit=5"),
+            &cast.provider,
+        )
+        .await;
+        assert_eq!(feed["changes"], json!([]), "{feed}");
+    }
+    writer
+        .fail("stopped by the test", app.clock.now())
+        .await
+        .unwrap();
+    assert_nothing_left(app, &resource, &cast.provider).await;
+    if app.store.backend() == Backend::Sqlite {
+        let left = app
+            .store
+            .query_integer_for_tests(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_b[0-9]*'",
+            )
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "the stopped load's table went with it");
+    }
+
+    // The same rows again, to the end: every one of them, logged from 1.
+    let mut writer = store
+        .begin_checked_batch(
+            &resource,
+            "user:gaj_officer",
+            BatchMode::Upsert,
+            app.clock.now(),
+            0,
+        )
+        .await
+        .unwrap();
+    for i in 0..PEOPLE {
+        writer
+            .push_checked(checked(u64::from(i) + 2, person(i)))
+            .await
+            .unwrap();
+    }
+    let found = writer.settle_repeats(&[], 10, 10).await.unwrap();
+    assert!(!found.changed());
+    let applied = finish(app, writer, &code).await;
+    assert_eq!(
+        (applied.inserted, applied.first_seq, applied.last_seq),
+        (i64::from(PEOPLE), Some(1), Some(i64::from(PEOPLE)))
+    );
+    let page = get_json(
+        app,
+        &format!("/api/v1/resources/{code}/records?limit=5&total=true"),
+        &cast.provider,
+    )
+    .await;
+    assert_eq!(page["total"], PEOPLE, "{page}");
+    assert_eq!(page["records"][0]["id_number"], person_id(0), "{page}");
 }

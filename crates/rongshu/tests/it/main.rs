@@ -507,6 +507,13 @@ async fn a_server_killed_while_a_batch_is_written_beside_keeps_the_old_data() {
     killed_mid_batch(Place::sqlite(), KillWhile::WritingBeside).await;
 }
 
+/// On SQLite a large first load is written beside the resource as the file
+/// is read, with no staging first; the process dies while it is.
+#[tokio::test]
+async fn a_server_killed_while_a_first_load_is_written_as_read_leaves_nothing() {
+    killed_mid_batch(Place::sqlite(), KillWhile::FirstLoadWrittenAsRead).await;
+}
+
 /// Where in a batch the server is stopped.
 #[derive(Clone, Copy, PartialEq)]
 enum KillWhile {
@@ -515,6 +522,9 @@ enum KillWhile {
     /// Once a table of the batch's own stands beside the resource's, with
     /// rows and change-log entries written that nobody may see.
     WritingBeside,
+    /// A first load into a resource with no rows, once it has written rows
+    /// and change-log entries beside the resource as the file is read.
+    FirstLoadWrittenAsRead,
 }
 
 /// Counts the tables of unfinished or replaced batches beside a resource's
@@ -599,14 +609,21 @@ async fn killed_mid_batch(place: Place, when: KillWhile) {
     store.close().await;
     let code = resource.code.clone();
 
-    // The old data: three people.
-    let old = place.dir.path().join("old.csv");
-    let mut text = String::from("id_number,age\n");
-    for n in 0..3 {
-        text.push_str(&format!("{},{}\n", nth_citizen_id(n), 30 + n));
+    // The old data: three people (none for a first load).
+    let old_rows: i64 = if when == KillWhile::FirstLoadWrittenAsRead {
+        0
+    } else {
+        3
+    };
+    if old_rows > 0 {
+        let old = place.dir.path().join("old.csv");
+        let mut text = String::from("id_number,age\n");
+        for n in 0..old_rows {
+            text.push_str(&format!("{},{}\n", nth_citizen_id(n as u32), 30 + n));
+        }
+        std::fs::write(&old, text).unwrap();
+        place.run_ok(&["import", "--resource", &code, old.to_str().unwrap()]);
     }
-    std::fs::write(&old, text).unwrap();
-    place.run_ok(&["import", "--resource", &code, old.to_str().unwrap()]);
 
     // A batch large enough to be caught loading: it changes the three and adds many.
     let mut big = String::from("id_number,age\n");
@@ -650,7 +667,7 @@ async fn killed_mid_batch(place: Place, when: KillWhile) {
     match when {
         // Let it get well into the file.
         KillWhile::Staging => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
-        KillWhile::WritingBeside => {
+        KillWhile::WritingBeside | KillWhile::FirstLoadWrittenAsRead => {
             while count_in(&place, TABLES_BESIDE).await == 0 {
                 assert!(
                     std::time::Instant::now() < deadline,
@@ -659,7 +676,7 @@ async fn killed_mid_batch(place: Place, when: KillWhile) {
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
             // Some turns in: rows and log entries are written, unpublished.
-            while count_in(&place, CHANGE_LOG_ENTRIES).await <= 3 {
+            while count_in(&place, CHANGE_LOG_ENTRIES).await <= old_rows {
                 assert!(
                     std::time::Instant::now() < deadline,
                     "the batch never logged its changes beside the old data's three"
@@ -674,6 +691,13 @@ async fn killed_mid_batch(place: Place, when: KillWhile) {
             scratch_files(&place).len(),
             1,
             "a SQLite batch stages its rows in a scratch file beside the database"
+        );
+    }
+    if when == KillWhile::FirstLoadWrittenAsRead {
+        assert_eq!(
+            scratch_files(&place),
+            Vec::<String>::new(),
+            "a first load written as read stages nothing"
         );
     }
     server.0.kill().unwrap();
@@ -716,7 +740,7 @@ async fn killed_mid_batch(place: Place, when: KillWhile) {
         .json()
         .await
         .unwrap();
-    assert_eq!(shown["row_count"], 3, "{shown}");
+    assert_eq!(shown["row_count"], old_rows, "{shown}");
     let records: serde_json::Value = client
         .get(format!("{base}/api/v1/resources/{code}/records?limit=10"))
         .bearer_auth(&token)
@@ -732,7 +756,7 @@ async fn killed_mid_batch(place: Place, when: KillWhile) {
         .iter()
         .map(|r| r["age"].as_i64().unwrap())
         .collect();
-    assert_eq!(ages, vec![30, 31, 32], "{records}");
+    assert_eq!(ages, (30..30 + old_rows).collect::<Vec<_>>(), "{records}");
     // And the resource takes the next batch.
     let next = client
         .post(format!("{base}/api/v1/resources/{code}/batches"))
@@ -744,15 +768,17 @@ async fn killed_mid_batch(place: Place, when: KillWhile) {
         .unwrap();
     assert_eq!(next.status(), 200);
     let report: serde_json::Value = next.json().await.unwrap();
-    assert_eq!(report["changes"]["updated"], 1, "{report}");
+    let changed = if old_rows > 0 { "updated" } else { "inserted" };
+    assert_eq!(report["changes"][changed], 1, "{report}");
     assert_eq!(
-        report["changes"]["first_seq"], 4,
+        report["changes"]["first_seq"],
+        old_rows + 1,
         "the failed batch took no sequence numbers"
     );
     // What the stopped batch wrote beside the old data goes, once it is
     // marked failed: possibly after the next batch, which logged over it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while count_in(&place, CHANGE_LOG_ENTRIES).await > 4
+    while count_in(&place, CHANGE_LOG_ENTRIES).await > old_rows + 1
         || (place.database_url.is_none() && count_in(&place, TABLES_BESIDE).await > 0)
     {
         assert!(
@@ -761,7 +787,7 @@ async fn killed_mid_batch(place: Place, when: KillWhile) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(count_in(&place, CHANGE_LOG_ENTRIES).await, 4);
+    assert_eq!(count_in(&place, CHANGE_LOG_ENTRIES).await, old_rows + 1);
     terminate(server.0.id());
     server.0.wait().unwrap();
 
