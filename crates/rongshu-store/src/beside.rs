@@ -398,7 +398,35 @@ impl BatchWriter {
             }
         }
 
-        if let (Some((first_line, last_line)), true) = (changes.lines, changes.staged > 0) {
+        if changes.empty && changes.staged > 0 {
+            // A first load: every staged change is an insert, written in the
+            // order of the keys (see `StageSql::key_order`).
+            for statement in self.sql.key_order() {
+                sqlx::query(AssertSqlSafe(statement))
+                    .execute(&mut *self.conn)
+                    .await?;
+            }
+            let log = self.sql.log_in_key_order();
+            let insert = self.sql.insert_in_key_order_into(&table);
+            let (mut after, mut logged) = (0_i64, 0_i64);
+            while after < changes.staged {
+                let upto = after.saturating_add(pace.rows()).min(changes.staged);
+                let steps: [Step; 2] = [
+                    (&log, vec![resource, batch, beside.first_seq, after, upto]),
+                    (&insert, vec![batch, after, upto]),
+                ];
+                let done = self.turn(&mut beside, &mut pace, &steps).await?;
+                logged += done[0];
+                beside.moved += done[1];
+                after = upto;
+            }
+            if logged != changes.staged {
+                return Err(StoreError::Corrupt(format!(
+                    "a first load of {} rows logged {logged}",
+                    changes.staged
+                )));
+            }
+        } else if let (Some((first_line, last_line)), true) = (changes.lines, changes.staged > 0) {
             let lines = ChangedLines::of(changes.staged, Some(first_line), Some(last_line));
             let log = self.sql.log_staged_lines(lines);
             let todo = changes.todo;

@@ -96,26 +96,81 @@ pub(crate) struct Target {
     pub(crate) keys: Vec<String>,
 }
 
+/// Rows written by one statement: the per-statement work (cursors opened,
+/// the table's last rowid found) was a good part of a row's.
+const ROWS_PER_INSERT: usize = 64;
+
 /// The statements the thread runs, built once from the batch's SQL.
 struct Statements {
-    insert: String,
-    log: String,
+    /// Inserts of [`ROWS_PER_INSERT`] rows, and of one.
+    insert_many: String,
+    insert_one: String,
+    log_many: String,
+    log_one: String,
     loaded: String,
     item_types: Vec<ItemType>,
     /// Positions of the key items among a row's cells.
     key_positions: Vec<usize>,
 }
 
+/// Positions of the key items among a row's cells.
+fn key_positions(sql: &StageSql) -> Vec<usize> {
+    sql.key_items
+        .iter()
+        .filter_map(|k| sql.items.iter().position(|i| i == k))
+        .collect()
+}
+
+/// Whether the rows that will be loaded come in the order of their keys, as
+/// SQLite orders the stored values (NULL, then numbers, then text by its
+/// bytes). Only then is a first load written as it is read: in any other
+/// order it is sorted by key on the way in (see `StageSql::key_order`).
+fn keys_ascend(rows: &[QueuedRow], positions: &[usize], item_types: &[ItemType]) -> bool {
+    let loaded = rows
+        .iter()
+        .filter(|q| q.row.status != StreamStatus::Rejected);
+    let keys = loaded.map(|q| {
+        positions
+            .iter()
+            .map(|&k| {
+                let item_type = item_types.get(k).copied().unwrap_or(ItemType::String);
+                stored_cell(item_type, q.row.cells.get(k).and_then(Option::as_ref))
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut last: Option<Vec<StoredCell<'_>>> = None;
+    for key in keys {
+        if let Some(before) = &last
+            && compare_keys(before, &key) == std::cmp::Ordering::Greater
+        {
+            return false;
+        }
+        last = Some(key);
+    }
+    true
+}
+
+fn compare_keys(a: &[StoredCell<'_>], b: &[StoredCell<'_>]) -> std::cmp::Ordering {
+    // SQLite's order of storage classes: NULL, numbers, text.
+    fn rank<'a>(cell: &'a StoredCell<'_>) -> (u8, i64, &'a str) {
+        match cell {
+            StoredCell::Null(_) => (0, 0, ""),
+            StoredCell::Integer(i) => (1, *i, ""),
+            StoredCell::Boolean(b) => (1, i64::from(*b), ""),
+            StoredCell::Text(t) => (2, 0, t.as_ref()),
+        }
+    }
+    a.iter().map(rank).cmp(b.iter().map(rank))
+}
+
 impl Statements {
     fn new(sql: &StageSql, shadow: &Shadow) -> Self {
-        let key_positions = sql
-            .key_items
-            .iter()
-            .filter_map(|k| sql.items.iter().position(|i| i == k))
-            .collect();
+        let key_positions = key_positions(sql);
         Self {
-            insert: sql.insert_one_into(&shadow.table),
-            log: sql.log_one_insert(),
+            insert_many: sql.insert_rows_into(&shadow.table, ROWS_PER_INSERT),
+            insert_one: sql.insert_rows_into(&shadow.table, 1),
+            log_many: sql.log_inserts(ROWS_PER_INSERT),
+            log_one: sql.log_inserts(1),
             loaded: sql.key_lookup_in(&shadow.table),
             item_types: sql.item_types().to_vec(),
             key_positions,
@@ -353,54 +408,88 @@ impl Thread {
     }
 
     /// Write rows inside the turn's transaction; returns how many were
-    /// inserted, and adds the repeats to `found`.
+    /// inserted, and adds the repeats to `found`. Rows go in statements of
+    /// [`ROWS_PER_INSERT`]; those before a suspect are written before its
+    /// key is looked up.
     fn write_rows(
         &mut self,
         rows: &[QueuedRow],
         found: &mut Vec<KeyRepeat>,
     ) -> Result<i64, StoreError> {
-        let mut insert = self.conn.prepare_cached(&self.statements.insert)?;
-        let mut log = self.conn.prepare_cached(&self.statements.log)?;
-        let mut record = String::new();
+        let mut pending: Vec<&StagedRow> = Vec::with_capacity(ROWS_PER_INSERT);
         let mut inserted = 0;
         for QueuedRow { row, suspect } in rows {
             let (a, b) = halves(row.digests.key);
-            if *suspect && self.claimed(a, b, &row.cells)? {
-                found.push(KeyRepeat {
-                    line: row.line as i64,
-                    prior: row.status.code(),
-                    key: row.key.clone(),
-                });
-                continue;
+            if *suspect {
+                inserted += self.insert(&pending)?;
+                pending.clear();
+                if self.claimed(a, b, &row.cells)? {
+                    found.push(KeyRepeat {
+                        line: row.line as i64,
+                        prior: row.status.code(),
+                        key: row.key.clone(),
+                    });
+                    continue;
+                }
             }
             if row.status == StreamStatus::Rejected {
                 // Not loaded, but its key counts as seen.
                 self.conn.prepare_cached(CLAIM)?.execute([a, b])?;
                 continue;
             }
-            insert.raw_bind_parameter(1, self.batch_row_id)?;
-            for (i, item_type) in self.statements.item_types.iter().enumerate() {
-                bind_cell(&mut insert, i + 2, *item_type, row.cells.get(i))?;
+            pending.push(row);
+            if pending.len() == ROWS_PER_INSERT {
+                inserted += self.insert(&pending)?;
+                pending.clear();
             }
-            insert.raw_execute()?;
-
-            record.clear();
-            write_row_json(&mut record, &self.keys, &row.cells);
-            log.raw_bind_parameter(1, self.resource_id)?;
-            log.raw_bind_parameter(2, self.next_seq)?;
-            log.raw_bind_parameter(3, self.batch_row_id)?;
-            let mut at = 4;
-            for &k in &self.statements.key_positions {
-                let item_type = self.statements.item_types[k];
-                bind_cell(&mut log, at, item_type, row.cells.get(k))?;
-                at += 1;
-            }
-            log.raw_bind_parameter(at, record.as_str())?;
-            log.raw_execute()?;
-            self.next_seq += 1;
-            inserted += 1;
         }
+        inserted += self.insert(&pending)?;
         Ok(inserted)
+    }
+
+    /// Insert rows into the batch's table and log them, in statements of
+    /// [`ROWS_PER_INSERT`] rows and then of one; returns how many.
+    fn insert(&mut self, rows: &[&StagedRow]) -> Result<i64, StoreError> {
+        let statements = &self.statements;
+        let mut record = String::new();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            // A full chunk in one statement; a short one row by row.
+            let (insert, log, per_statement) = if chunk.len() == ROWS_PER_INSERT {
+                (
+                    &statements.insert_many,
+                    &statements.log_many,
+                    ROWS_PER_INSERT,
+                )
+            } else {
+                (&statements.insert_one, &statements.log_one, 1)
+            };
+            let mut insert = self.conn.prepare_cached(insert)?;
+            let mut log = self.conn.prepare_cached(log)?;
+            for rows in chunk.chunks(per_statement) {
+                let (mut at_insert, mut at_log) = (0, 0);
+                for row in rows {
+                    insert.raw_bind_parameter(next(&mut at_insert), self.batch_row_id)?;
+                    for (i, item_type) in statements.item_types.iter().enumerate() {
+                        let at = next(&mut at_insert);
+                        bind_cell(&mut insert, at, *item_type, row.cells.get(i))?;
+                    }
+                    record.clear();
+                    write_row_json(&mut record, &self.keys, &row.cells);
+                    log.raw_bind_parameter(next(&mut at_log), self.resource_id)?;
+                    log.raw_bind_parameter(next(&mut at_log), self.next_seq)?;
+                    log.raw_bind_parameter(next(&mut at_log), self.batch_row_id)?;
+                    for &k in &statements.key_positions {
+                        let at = next(&mut at_log);
+                        bind_cell(&mut log, at, statements.item_types[k], row.cells.get(k))?;
+                    }
+                    log.raw_bind_parameter(next(&mut at_log), record.as_str())?;
+                    self.next_seq += 1;
+                }
+                insert.raw_execute()?;
+                log.raw_execute()?;
+            }
+        }
+        Ok(rows.len() as i64)
     }
 
     /// Whether a row with key digest `a`, `b` and these cells repeats a key
@@ -432,6 +521,12 @@ impl Thread {
         let mut rows = loaded.raw_query();
         Ok(rows.next()?.is_some())
     }
+}
+
+/// The next parameter's index after `at`, which it becomes.
+fn next(at: &mut usize) -> usize {
+    *at += 1;
+    *at
 }
 
 /// Bind a checked cell at parameter `index` as every staging path stores it.
@@ -493,6 +588,9 @@ impl BatchWriter {
         else {
             return Ok(());
         };
+        if !keys_ascend(&held, &key_positions(&self.sql), self.sql.item_types()) {
+            return self.stage_held(held).await;
+        }
         let path = self.store.readers.as_ref().map(|r| r.path().to_owned());
         let shadow =
             Shadow::plan(&mut self.conn, &self.resource.table_name, self.batch_row_id).await?;

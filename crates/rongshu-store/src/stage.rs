@@ -24,6 +24,9 @@ pub(crate) const SCRATCH_SCHEMA: &str = "rongshu_scratch";
 const SCRATCH_PREFIX: &str = "rongshu_scratch.";
 pub(crate) const STAGE_FAILURES: &str = "rongshu_stage_failures";
 pub(crate) const GONE: &str = "rongshu_gone";
+/// The staged new rows' lines in the order of their keys (see
+/// `StageSql::key_order`).
+pub(crate) const KEY_ORDER: &str = "rongshu_key_order";
 /// Values that occur on more than one staged row (see `repeats`).
 pub(crate) const REPEATS: &str = "rongshu_repeats";
 /// Keys that may occur on more than one staged row (see `seen_keys`).
@@ -244,10 +247,17 @@ impl StageSql {
     /// Drop the tables beside the staged rows' (which, in a scratch file, go
     /// with the file).
     pub(crate) fn drop_side_tables(&self) -> Vec<String> {
-        [STAGE_FAILURES, GONE, REPEATS, SUSPECTS, DIRECT_REPEATS]
-            .iter()
-            .map(|t| format!("DROP TABLE IF EXISTS {t}"))
-            .collect()
+        [
+            STAGE_FAILURES,
+            GONE,
+            REPEATS,
+            SUSPECTS,
+            DIRECT_REPEATS,
+            KEY_ORDER,
+        ]
+        .iter()
+        .map(|t| format!("DROP TABLE IF EXISTS {t}"))
+        .collect()
     }
 
     /// The `COPY` that stages rows on PostgreSQL, its columns in the order
@@ -475,36 +485,33 @@ impl StageSql {
         )
     }
 
-    /// Insert one new row into `table` (quoted), a batch's table beside the
-    /// resource's: `?1` the batch, then the items in order (see
-    /// `first_load`).
-    pub(crate) fn insert_one_into(&self, table: &str) -> String {
-        let marks: Vec<String> = (0..self.items.len())
-            .map(|i| format!("?{}", i + 2))
-            .collect();
+    /// Insert `rows` new rows into `table` (quoted), a batch's table beside
+    /// the resource's (see `first_load`): for each, the batch, then its
+    /// items in order, as anonymous parameters.
+    pub(crate) fn insert_rows_into(&self, table: &str, rows: usize) -> String {
+        let row = format!("({})", vec!["?"; self.items.len() + 1].join(", "));
         format!(
-            "INSERT INTO {table} (_batch_id, {}) VALUES (?1, {})",
+            "INSERT INTO {table} (_batch_id, {}) VALUES {}",
             self.items.join(", "),
-            marks.join(", ")
+            vec![row; rows].join(", ")
         )
     }
 
-    /// Log one inserted row: `?1` resource, `?2` sequence number, `?3` batch,
-    /// then the key items in order, then the record (see `first_load`). The
-    /// key is written by the same function as [`Self::key_json`] writes it
-    /// from staged rows, so both logs read alike.
-    pub(crate) fn log_one_insert(&self) -> String {
+    /// Log `rows` inserted rows (see `first_load`): for each, the resource,
+    /// its sequence number, the batch, its key items in order and its
+    /// record, as anonymous parameters. The key is written by the same
+    /// function as [`Self::key_json`] writes it from staged rows, so both
+    /// logs read alike.
+    pub(crate) fn log_inserts(&self, rows: usize) -> String {
         let pairs: Vec<String> = self
             .key_items
             .iter()
-            .enumerate()
-            .map(|(n, c)| format!("'{}', ?{}", unquote(c), n + 4))
+            .map(|c| format!("'{}', ?", unquote(c)))
             .collect();
+        let row = format!("(?, ?, ?, 'insert', json_object({}), ?)", pairs.join(", "));
         format!(
-            "INSERT INTO change_log (resource_id, seq, batch_id, op, row_key, record) \
-             VALUES (?1, ?2, ?3, 'insert', json_object({}), ?{})",
-            pairs.join(", "),
-            self.key_items.len() + 4
+            "INSERT INTO change_log (resource_id, seq, batch_id, op, row_key, record) VALUES {}",
+            vec![row; rows].join(", ")
         )
     }
 
@@ -517,6 +524,56 @@ impl StageSql {
             .map(|(n, c)| format!("{c} = ?{}", n + 1))
             .collect();
         format!("SELECT 1 FROM {table} WHERE {}", matches.join(" AND "))
+    }
+
+    /// SQLite: the staged new rows sorted by key into [`KEY_ORDER`] beside
+    /// them, numbered by its rowids. A first load written beside its
+    /// resource in that order adds each row to the end of the key index and
+    /// of the change log's index by key; in the file's order, when that is
+    /// not the keys', each turn rewrote index pages all over both, and the
+    /// log took each rewrite in full (a million shuffled rows: 24 s written
+    /// by line). The rows are copied, not only their lines listed: read by
+    /// line in the keys' order, the staged rows came from all over the
+    /// scratch file.
+    pub(crate) fn key_order(&self) -> [String; 2] {
+        let stage = &self.stage;
+        let schema = if self.scratch { SCRATCH_SCHEMA } else { "temp" };
+        let keys: Vec<String> = self.key_items.iter().map(|k| format!("s.{k}")).collect();
+        let values: Vec<String> = self.items.iter().map(|c| format!("s.{c} AS {c}")).collect();
+        [
+            format!("DROP TABLE IF EXISTS {schema}.{KEY_ORDER}"),
+            format!(
+                "CREATE TABLE {schema}.{KEY_ORDER} AS SELECT s._record AS _record, {} \
+                 FROM {stage} AS s WHERE s._op = 'insert' ORDER BY {}, s._line",
+                values.join(", "),
+                keys.join(", ")
+            ),
+        ]
+    }
+
+    /// Log the rows numbered `$4` (exclusive) to `$5` (inclusive) in
+    /// [`KEY_ORDER`], one turn of a first load written beside its resource:
+    /// `$1` resource, `$2` batch, `$3` the first sequence number of the
+    /// whole load.
+    pub(crate) fn log_in_key_order(&self) -> String {
+        format!(
+            "INSERT INTO change_log (resource_id, seq, batch_id, op, row_key, record) \
+             SELECT $1, $3 + o.rowid - 1, $2, 'insert', {}, o._record FROM {KEY_ORDER} AS o \
+             WHERE o.rowid > $4 AND o.rowid <= $5 ORDER BY o.rowid",
+            self.key_json("o")
+        )
+    }
+
+    /// Copy the rows numbered `$2` (exclusive) to `$3` (inclusive) in
+    /// [`KEY_ORDER`] into `table` (quoted), in that order: `$1` the batch.
+    pub(crate) fn insert_in_key_order_into(&self, table: &str) -> String {
+        let values: Vec<String> = self.items.iter().map(|c| format!("o.{c}")).collect();
+        format!(
+            "INSERT INTO {table} (_batch_id, {}) SELECT $1, {} FROM {KEY_ORDER} AS o \
+             WHERE o.rowid > $2 AND o.rowid <= $3 ORDER BY o.rowid",
+            self.items.join(", "),
+            values.join(", ")
+        )
     }
 
     /// Copy the staged new rows on lines `$2` (exclusive) to `$3` (inclusive)

@@ -723,9 +723,93 @@ async fn indexes_made_beside(app: &TestApp, resource: &Resource) -> i64 {
         .unwrap()
 }
 
-/// A first load with rules and repeats of every kind, large enough to be
-/// written beside the resource as it is read, gives the report, rows and
-/// change log that the same file gives staged the general way.
+/// A file of people with rules and repeats of every kind, in key order:
+/// line n + 2 holds row n.
+fn people_with_faults() -> Vec<String> {
+    let mut lines = Vec::new();
+    for n in 0..300_u32 {
+        let (person, name, district, children) = match n {
+            // Rejected for its range; its key is claimed all the same, and
+            // the next row, sound otherwise, repeats it.
+            10 => (10, "甲", "锦江区", "12"),
+            11 => (10, "乙", "锦江区", "1"),
+            // Repeats row 20's key, and is rejected for its range too: the
+            // repeat is the one reason given.
+            21 => (20, "丙", "锦江区", "11"),
+            // Warned, and repeated by the next row, warned too: that one's
+            // warning is taken back.
+            30 => (30, "丁", "高新区", "1"),
+            31 => (30, "戊", "高新区", "1"),
+            4 => (3, "己", "武侯区", "1"),
+            // No name: refused as it is read, before its key is known, so
+            // the next row with the same key is loaded.
+            40 => (40, "", "锦江区", "1"),
+            41 => (40, "庚", "锦江区", "1"),
+            _ => (n, "张", "武侯区", "2"),
+        };
+        let id = citizen_id("510104", "19850101", person);
+        let name = if name.is_empty() {
+            String::new()
+        } else {
+            format!("{name}{}", chinese_digits(n))
+        };
+        lines.push(format!("{id},{name},{district},{children}\n"));
+    }
+    lines
+}
+
+/// What a load gave: its report and quality (its batch and resource left
+/// out), its counts, its change log and the resource's rows.
+type Loaded = (Value, Value, Value, Vec<Value>, Vec<Value>);
+
+async fn load_file(
+    app: &TestApp,
+    store: &Store,
+    code: &str,
+    file: &std::path::Path,
+    token: &str,
+) -> Loaded {
+    let resource = app.store.resource(code).await.unwrap();
+    let outcome = service::ingest_csv_file(
+        store,
+        app.clock.now(),
+        &Doer::cli(),
+        &resource,
+        file,
+        BatchMode::Upsert,
+    )
+    .await
+    .unwrap();
+    let mut report = serde_json::to_value(&outcome.report).unwrap();
+    report["batch_id"] = json!(null);
+    report["resource"] = json!(null);
+    let log = app
+        .store
+        .changes(&resource, 0, 1_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| json!([c.seq, c.op, c.key, c.record]))
+        .collect();
+    let page = get_json(
+        app,
+        &format!("/api/v1/resources/{code}/records?limit=1000"),
+        token,
+    )
+    .await;
+    (
+        report,
+        serde_json::to_value(&outcome.quality).unwrap(),
+        serde_json::to_value(outcome.changes).unwrap(),
+        log,
+        page["records"].as_array().unwrap().clone(),
+    )
+}
+
+/// A first load large enough to be written beside its resource gives the
+/// report, rows and change log that the same file gives in one step: written
+/// as it is read when the file is in key order, sorted by key on the way in
+/// when it is not (its log then follows the keys, not the lines).
 async fn a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_does(app: &TestApp) {
     let cast = app.cast().await;
     let rules = json!({"rules": [
@@ -733,7 +817,7 @@ async fn a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_d
         {"rule": "allowed", "item": "district", "values": ["锦江区", "武侯区"], "severity": "warn"}
     ]});
     let mut codes = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..4 {
         let code = app.population_resource(&cast, "unconditional").await;
         let res = app
             .client
@@ -746,79 +830,27 @@ async fn a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_d
         assert_eq!(res.status(), StatusCode::OK);
         codes.push(code);
     }
-    // Line n + 2 holds row n.
-    let mut csv = String::from("id_number,name,district,children\n");
-    for n in 0..300_u32 {
-        let (person, name, district, children) = match n {
-            // Rejected for its range; its key is claimed all the same, and
-            // row 250, sound otherwise, repeats it.
-            10 => (10, "甲", "锦江区", "12"),
-            250 => (10, "乙", "锦江区", "1"),
-            // Row 200 repeats row 20's key, and is rejected for its range
-            // too: the repeat is the one reason given.
-            200 => (20, "丙", "锦江区", "11"),
-            // Warned, and repeated by row 280, warned too: its warning is
-            // taken back.
-            30 => (30, "丁", "高新区", "1"),
-            280 => (30, "戊", "高新区", "1"),
-            // A repeat among the first rows, before the batch goes beside.
-            3 => (1, "己", "武侯区", "1"),
-            // No name: refused as it is read, before its key is known, so
-            // row 290 with the same key is loaded.
-            40 => (40, "", "锦江区", "1"),
-            290 => (40, "庚", "锦江区", "1"),
-            _ => (n, "张", "武侯区", "2"),
-        };
-        let id = citizen_id("510104", "19850101", person);
-        let name = if name.is_empty() {
-            String::new()
-        } else {
-            format!("{name}{}", chinese_digits(n))
-        };
-        csv.push_str(&format!("{id},{name},{district},{children}\n"));
-    }
+    let header = "id_number,name,district,children\n";
+    let sorted = people_with_faults();
+    // The same rows in another order: every seventh, round and round.
+    let shuffled: Vec<String> = (0..sorted.len())
+        .map(|i| sorted[i * 7 % sorted.len()].clone())
+        .collect();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("people.csv");
-    std::fs::write(&file, &csv).unwrap();
+    let (in_order, out_of_order) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    std::fs::write(&in_order, format!("{header}{}", sorted.concat())).unwrap();
+    std::fs::write(&out_of_order, format!("{header}{}", shuffled.concat())).unwrap();
 
-    // The first resource's load goes beside it (turns of 10 rows); the
-    // second's is small for its store and goes the general way.
+    // Turns of 10 rows: these loads go beside their resources; the store's
+    // own turns take the others in one step.
     let beside = app.store.clone().with_turn_rows(10);
-    let mut outcomes = Vec::new();
-    for (store, code) in [(&beside, &codes[0]), (&app.store, &codes[1])] {
-        let resource = app.store.resource(code).await.unwrap();
-        let outcome = service::ingest_csv_file(
-            store,
-            app.clock.now(),
-            &Doer::cli(),
-            &resource,
-            &file,
-            BatchMode::Upsert,
-        )
-        .await
-        .unwrap();
-        let mut report = serde_json::to_value(&outcome.report).unwrap();
-        report["batch_id"] = json!(null);
-        report["resource"] = json!(null);
-        let quality = serde_json::to_value(&outcome.quality).unwrap();
-        let changes = serde_json::to_value(outcome.changes).unwrap();
-        let log: Vec<Value> = app
-            .store
-            .changes(&resource, 0, 1_000)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|c| json!([c.seq, c.op, c.key, c.record]))
-            .collect();
-        let page = get_json(
-            app,
-            &format!("/api/v1/resources/{code}/records?limit=1000&total=true"),
-            &cast.provider,
-        )
-        .await;
-        outcomes.push((report, quality, changes, log, page["records"].clone()));
-    }
-    let (report, quality, changes, log, rows) = &outcomes[0];
+    let token = &cast.provider;
+    let as_read = load_file(app, &beside, &codes[0], &in_order, token).await;
+    let one_step = load_file(app, &app.store, &codes[1], &in_order, token).await;
+    let sorted_in = load_file(app, &beside, &codes[2], &out_of_order, token).await;
+    let one_step_shuffled = load_file(app, &app.store, &codes[3], &out_of_order, token).await;
+
+    let (report, quality, changes, log, rows) = &as_read;
     assert_eq!(report["rows_read"], 300);
     assert_eq!(report["rows_rejected"], 6, "{}", report["rejects"]);
     let rejected: Vec<(u64, &str)> = report["rejects"]
@@ -828,7 +860,7 @@ async fn a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_d
         .map(|r| (r["row"].as_u64().unwrap(), r["reason"].as_str().unwrap()))
         .collect();
     let lines: Vec<u64> = rejected.iter().map(|r| r.0).collect();
-    assert_eq!(lines, [5, 12, 42, 202, 252, 282], "{rejected:?}");
+    assert_eq!(lines, [6, 12, 13, 23, 33, 42], "{rejected:?}");
     for (line, reason) in &rejected {
         if ![12, 42].contains(line) {
             assert!(
@@ -845,20 +877,50 @@ async fn a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_d
     assert_eq!(quality["rules"]["range:children"]["rejected"], 1);
     assert_eq!(quality["rules"]["allowed:district"]["warned"], 1);
     assert_eq!(changes["inserted"], 294, "{changes}");
-    assert_eq!(log.len(), 294);
-    assert_eq!(rows.as_array().unwrap().len(), 294);
-    // The same, line for line, as the general way.
-    assert_eq!(outcomes[0], outcomes[1]);
+    assert_eq!((log.len(), rows.len()), (294, 294));
+    // The same, line for line, as in one step.
+    assert_eq!(as_read, one_step);
+
+    // Out of order: the same report and counts, and the same rows and
+    // changes, logged from 1 in the order of the keys.
+    assert_eq!(sorted_in.0, one_step_shuffled.0);
+    assert_eq!(
+        (&sorted_in.1, &sorted_in.2),
+        (&one_step_shuffled.1, &one_step_shuffled.2)
+    );
+    let by_seq =
+        |log: &[Value]| -> Vec<i64> { log.iter().map(|c| c[0].as_i64().unwrap()).collect() };
+    let logged = one_step_shuffled.3.len() as i64;
+    assert_eq!(by_seq(&sorted_in.3), (1..=logged).collect::<Vec<_>>());
+    let keys: Vec<String> = sorted_in
+        .3
+        .iter()
+        .map(|c| c[2]["id_number"].to_string())
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "logged in key order");
+    let without_seq = |log: &[Value]| {
+        let mut changes: Vec<String> = log
+            .iter()
+            .map(|c| format!("{} {} {}", c[1], c[2], c[3]))
+            .collect();
+        changes.sort();
+        changes
+    };
+    assert_eq!(without_seq(&sorted_in.3), without_seq(&one_step_shuffled.3));
+    let mut rows = sorted_in.4.clone();
+    let mut expected = one_step_shuffled.4.clone();
+    let key = |r: &Value| r["id_number"].to_string();
+    rows.sort_by_key(key);
+    expected.sort_by_key(key);
+    assert_eq!(rows, expected);
 
     if app.store.backend() == Backend::Sqlite {
-        let first = app.store.resource(&codes[0]).await.unwrap();
-        let second = app.store.resource(&codes[1]).await.unwrap();
-        assert_eq!(
-            indexes_made_beside(app, &first).await,
-            1,
-            "the first load was written beside its resource"
-        );
-        assert_eq!(indexes_made_beside(app, &second).await, 0);
+        let mut beside_counts = Vec::new();
+        for code in &codes {
+            let resource = app.store.resource(code).await.unwrap();
+            beside_counts.push(indexes_made_beside(app, &resource).await);
+        }
+        assert_eq!(beside_counts, [1, 0, 1, 0], "which loads went beside");
     }
 }
 
