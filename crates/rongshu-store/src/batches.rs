@@ -92,7 +92,7 @@ pub struct BatchWriter {
     /// `first_load`); other batches are staged the general way.
     pub(crate) first_load: first_load::Stage,
     /// Repeated keys a first load written as read handed back, kept in
-    /// [`DIRECT_REPEATS`].
+    /// [`first_load::DIRECT_REPEATS`].
     pub(crate) repeats_kept: i64,
     /// Rows staged that will be applied (after `settle_repeats`, exactly).
     pub(crate) rows_staged: i64,
@@ -235,7 +235,7 @@ impl Store {
         // Rows with their key digests, no uniqueness rule but the key's, into
         // a resource with no rows: every row the checks let through is an
         // insert, and may be written as it is read (see `first_load`).
-        let empty =
+        let may_write_as_read =
             if scratch_file.is_some() && unique_rules == Some(0) && mode != BatchMode::Delete {
                 match sqlx::query(AssertSqlSafe(sql.any_row()))
                     .fetch_optional(&self.pool)
@@ -251,7 +251,7 @@ impl Store {
             } else {
                 false
             };
-        let first_load = if empty {
+        let first_load = if may_write_as_read {
             first_load::Stage::Holding(Vec::new())
         } else {
             first_load::Stage::General

@@ -3,8 +3,10 @@
 //! PostgreSQL their change log is written on a connection of its own beside
 //! the rows. Readers still see the old data or the whole batch, never part of
 //! it, in the rows and in the change feed; and the result is exactly what
-//! applying the batch in one step gives. A batch stopped half way, or failing
-//! at its very last commit, leaves nothing behind once it is marked failed.
+//! applying the batch in one step gives (a first load's change log may follow
+//! its keys rather than its lines). A first load in key order is written as
+//! it is read. A batch stopped half way, or failing at its very last commit,
+//! leaves nothing behind once it is marked failed.
 
 use reqwest::StatusCode;
 use rongshu_core::audit::AuditRecord;
@@ -892,12 +894,6 @@ async fn a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_d
         |log: &[Value]| -> Vec<i64> { log.iter().map(|c| c[0].as_i64().unwrap()).collect() };
     let logged = one_step_shuffled.3.len() as i64;
     assert_eq!(by_seq(&sorted_in.3), (1..=logged).collect::<Vec<_>>());
-    let keys: Vec<String> = sorted_in
-        .3
-        .iter()
-        .map(|c| c[2]["id_number"].to_string())
-        .collect();
-    assert!(keys.windows(2).all(|w| w[0] < w[1]), "logged in key order");
     let without_seq = |log: &[Value]| {
         let mut changes: Vec<String> = log
             .iter()
@@ -914,7 +910,14 @@ async fn a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_d
     expected.sort_by_key(key);
     assert_eq!(rows, expected);
 
+    // PostgreSQL applies every first load in one step, in the file's order.
     if app.store.backend() == Backend::Sqlite {
+        let keys: Vec<String> = sorted_in
+            .3
+            .iter()
+            .map(|c| c[2]["id_number"].to_string())
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "logged in key order");
         let mut beside_counts = Vec::new();
         for code in &codes {
             let resource = app.store.resource(code).await.unwrap();
