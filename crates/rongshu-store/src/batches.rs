@@ -22,7 +22,7 @@ use crate::audit::append_in;
 use crate::beside::{self, Beside, Changes, Shadow};
 use crate::changes::{self, BatchMode};
 use crate::db::{Backend, ts};
-use crate::first_load::{self, Finished, QueuedRow};
+use crate::first_load::{self, QueuedRow};
 use crate::log_aside::LogAside;
 use crate::repeats::{StagedRow, StreamStatus};
 use crate::seen_keys::SeenKeys;
@@ -775,10 +775,13 @@ impl BatchWriter {
             first_load::Stage::Writing(mut load) => {
                 let written = load.close().await;
                 self.keep_repeats(load.take_repeats()).await?;
-                self.first_load = first_load::Stage::Written(Finished {
+                let written = written?;
+                self.first_load = first_load::Stage::Written(Beside {
                     shadow: load.shadow.clone(),
                     first_seq: load.first_seq,
-                    written: written?,
+                    moved: written.inserted,
+                    turns: written.turns,
+                    longest_turn: written.longest_turn,
                 });
                 return Ok(());
             }
@@ -996,15 +999,15 @@ impl BatchWriter {
         self.stage_all().await?;
         let staged_at = Instant::now();
         let written_as_read = match &self.first_load {
-            first_load::Stage::Written(finished) => Some(finished.clone()),
+            first_load::Stage::Written(written) => Some(written.clone()),
             _ => None,
         };
         let found = match &written_as_read {
             // Into an empty resource: every row written is an insert.
-            Some(finished) => Comparison {
+            Some(written) => Comparison {
                 applied: Applied {
-                    rows: finished.written.inserted,
-                    inserted: finished.written.inserted,
+                    rows: written.moved,
+                    inserted: written.moved,
                     ..Applied::default()
                 },
                 empty: true,
@@ -1034,24 +1037,18 @@ impl BatchWriter {
             } else {
                 changes > turn_rows.saturating_mul(beside::IN_PLACE_TURNS)
             };
-        let beside = if let Some(finished) = written_as_read.clone() {
-            if finished.written.inserted == 0 {
+        let beside = if let Some(written) = written_as_read.clone() {
+            if written.moved == 0 {
                 // Every row was rejected: the batch's table is empty.
                 sqlx::query(AssertSqlSafe(format!(
                     "DROP TABLE {}",
-                    finished.shadow.table
+                    written.shadow.table
                 )))
                 .execute(&mut *self.conn)
                 .await?;
                 None
             } else {
-                Some(Beside {
-                    shadow: finished.shadow,
-                    first_seq: finished.first_seq,
-                    moved: finished.written.inserted,
-                    turns: finished.written.turns,
-                    longest_turn: finished.written.longest_turn,
-                })
+                Some(written)
             }
         } else if beside_worth {
             self.write_beside(Changes {

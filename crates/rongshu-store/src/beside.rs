@@ -335,6 +335,7 @@ pub(crate) struct Changes {
 }
 
 /// A batch written beside its resource, for the final step to swap in.
+#[derive(Clone)]
 pub(crate) struct Beside {
     pub(crate) shadow: Shadow,
     /// The sequence number its first change was logged under.

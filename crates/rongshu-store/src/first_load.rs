@@ -44,7 +44,7 @@ use crate::batches::{
     BatchWriter, FINAL_STEP_CACHE_KIB, ROWS_PER_STATEMENT, RowCells, STAGE_CACHE_KIB, StoredCell,
     halves, stored_cell, write_row_json,
 };
-use crate::beside::{self, Shadow};
+use crate::beside::{self, Beside, Shadow};
 use crate::checkpointer::Checkpointer;
 use crate::direct;
 use crate::repeats::{KEY_REPEAT, StagedRow, StreamStatus};
@@ -191,16 +191,9 @@ pub(crate) enum Stage {
     /// one short step.
     Holding(Vec<QueuedRow>),
     Writing(FirstLoad),
-    /// Every row written, for the final step to swap in.
-    Written(Finished),
-}
-
-/// A first load written beside its resource.
-#[derive(Clone)]
-pub(crate) struct Finished {
-    pub(crate) shadow: Shadow,
-    pub(crate) first_seq: i64,
-    pub(crate) written: Written,
+    /// Every row written, for the final step to swap in (`moved`: the rows
+    /// inserted).
+    Written(Beside),
 }
 
 /// The thread writing a first load, and what it hands back.

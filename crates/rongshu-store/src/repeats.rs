@@ -209,10 +209,10 @@ impl BatchWriter {
             return Ok(found);
         }
         let began = std::time::Instant::now();
-        if let crate::first_load::Stage::Written(finished) = &self.first_load {
+        if let crate::first_load::Stage::Written(written) = &self.first_load {
             // Written as read: repeats were found as the rows went in, and
             // no row that is not loaded was written.
-            let inserted = finished.written.inserted;
+            let inserted = written.moved;
             if self.repeats_kept > 0 {
                 self.reject_key_repeats(crate::first_load::DIRECT_REPEATS, &mut found)
                     .await?;

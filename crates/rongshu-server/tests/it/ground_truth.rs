@@ -204,19 +204,16 @@ async fn a_batch_flags_exactly_the_faults_its_extract_can_reveal(app: &TestApp) 
 
     // Rules that cross-check items of one row: they find nothing in this
     // extract, and would flag a generator that contradicted itself.
-    let res = app
-        .client
-        .put(app.url(&format!("/api/v1/resources/{code}/rules")))
-        .bearer_auth(&cast.provider)
-        .json(&json!({"rules": [
+    app.put_rules(
+        &code,
+        &cast.provider,
+        &json!({"rules": [
             {"rule": "id_birth_date", "id_item": "id_number", "birth_item": "birth_date"},
             {"rule": "id_sex", "id_item": "id_number", "sex_item": "sex"},
             {"rule": "date_order", "before": "birth_date", "after": "enrol_date"}
-        ]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+        ]}),
+    )
+    .await;
 
     let file = std::fs::read(city.path().join(&extract.file)).unwrap();
     let report = app.load_batch(&code, &cast.provider, file).await;

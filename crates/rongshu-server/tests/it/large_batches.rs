@@ -821,15 +821,7 @@ async fn a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_d
     let mut codes = Vec::new();
     for _ in 0..4 {
         let code = app.population_resource(&cast, "unconditional").await;
-        let res = app
-            .client
-            .put(app.url(&format!("/api/v1/resources/{code}/rules")))
-            .bearer_auth(&cast.provider)
-            .json(&rules)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
+        app.put_rules(&code, &cast.provider, &rules).await;
         codes.push(code);
     }
     let header = "id_number,name,district,children\n";
@@ -952,19 +944,12 @@ fn checked(line: u64, cells: RowCells) -> StagedRow {
     }
 }
 
-/// A large checked first load is in the database, unpublished, before its
-/// last row is read; stopped then, it leaves nothing behind, and the next
-/// load logs from 1.
-async fn a_checked_first_load_is_written_before_its_end_and_a_stopped_one_leaves_nothing(
-    app: &TestApp,
-) {
-    let cast = app.cast().await;
-    let code = app.population_resource(&cast, "unconditional").await;
-    let resource = app.store.resource(&code).await.unwrap();
-    let store = app.store.clone().with_turn_rows(10);
+/// A first load of [`PEOPLE`] people, checked as the service checks rows,
+/// pushed through `store` and not finished.
+async fn checked_first_load(app: &TestApp, store: &Store, resource: &Resource) -> BatchWriter {
     let mut writer = store
         .begin_checked_batch(
-            &resource,
+            resource,
             "user:gaj_officer",
             BatchMode::Upsert,
             app.clock.now(),
@@ -978,6 +963,20 @@ async fn a_checked_first_load_is_written_before_its_end_and_a_stopped_one_leaves
             .await
             .unwrap();
     }
+    writer
+}
+
+/// A large checked first load is in the database, unpublished, before its
+/// last row is read; stopped then, it leaves nothing behind, and the next
+/// load logs from 1.
+async fn a_checked_first_load_is_written_before_its_end_and_a_stopped_one_leaves_nothing(
+    app: &TestApp,
+) {
+    let cast = app.cast().await;
+    let code = app.population_resource(&cast, "unconditional").await;
+    let resource = app.store.resource(&code).await.unwrap();
+    let store = app.store.clone().with_turn_rows(10);
+    let writer = checked_first_load(app, &store, &resource).await;
     if app.store.backend() == Backend::Sqlite {
         // Not finished, yet written and logged, and nobody sees it.
         wait_for(
@@ -1019,22 +1018,7 @@ async fn a_checked_first_load_is_written_before_its_end_and_a_stopped_one_leaves
     }
 
     // The same rows again, to the end: every one of them, logged from 1.
-    let mut writer = store
-        .begin_checked_batch(
-            &resource,
-            "user:gaj_officer",
-            BatchMode::Upsert,
-            app.clock.now(),
-            0,
-        )
-        .await
-        .unwrap();
-    for i in 0..PEOPLE {
-        writer
-            .push_checked(checked(u64::from(i) + 2, person(i)))
-            .await
-            .unwrap();
-    }
+    let mut writer = checked_first_load(app, &store, &resource).await;
     let found = writer.settle_repeats(&[], 10, 10).await.unwrap();
     assert!(!found.changed());
     let applied = finish(app, writer, &code).await;

@@ -2,7 +2,6 @@
 //! reading, with the same lines, reasons and counts as when they were kept in
 //! memory.
 
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
@@ -55,15 +54,7 @@ async fn repeated_keys_and_unique_values_far_apart_are_caught_by_line(app: &Test
         {"rule": "unique", "items": ["name"]},
         {"rule": "range", "item": "children", "min": 0, "max": 10}
     ]});
-    let res = app
-        .client
-        .put(app.url(&format!("/api/v1/resources/{code}/rules")))
-        .bearer_auth(&cast.provider)
-        .json(&rules)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    app.put_rules(&code, &cast.provider, &rules).await;
 
     // Line n + 2 holds person n (the header is line 1).
     const ROWS: u32 = 20_000;

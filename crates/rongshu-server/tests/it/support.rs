@@ -273,6 +273,19 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Declare a resource's quality rules as `token`: they must be taken.
+    pub async fn put_rules(&self, code: &str, token: &str, rules: &Value) {
+        let res = self
+            .client
+            .put(self.url(&format!("/api/v1/resources/{code}/rules")))
+            .bearer_auth(token)
+            .json(rules)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
     /// Deliver a CSV batch (the default mode, upsert) as `token`: it must
     /// load; returns its report.
     pub async fn load_batch(
