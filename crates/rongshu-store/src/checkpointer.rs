@@ -34,6 +34,14 @@
 //! to hold their next turn until the log has been restarted (for a passive
 //! copy of the last turn and the restart, a second at most), and the rounds
 //! come quickly until then.
+//!
+//! Before a restart, the database file is synced by this thread, outside any
+//! lock. The restart ends with a sync of the file, under the lock; passive
+//! copies that never catch up with the log's end (audit groups keep coming)
+//! never sync, so that sync wrote out everything copied since the last
+//! restart, 256 MiB during a large load: 190-210 ms in which every audited
+//! read waited. Synced first, the restart's own sync has only its last few
+//! frames to write.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -197,6 +205,7 @@ impl Rounds {
             turns.hold.store(true, Ordering::SeqCst);
             return Ok(Round::Holding);
         }
+        sync_database_file(conn);
         let restart = checkpoint(conn, "RESTART")?;
         turns.hold.store(false, Ordering::SeqCst);
         if restart.busy {
@@ -209,6 +218,17 @@ impl Rounds {
             self.hold_after = HOLD_TURNS_AFTER_FRAMES;
             Ok(Round::Restarted)
         }
+    }
+}
+
+/// Write the database file's copied pages to disk, taking no lock of
+/// SQLite's. A failure is left to the restart's own sync to meet.
+fn sync_database_file(conn: &Connection) {
+    let Some(path) = conn.path().filter(|p| !p.is_empty()) else {
+        return;
+    };
+    if let Err(e) = std::fs::File::open(path).and_then(|file| file.sync_data()) {
+        tracing::debug!(error = %e, "could not sync the database file before a restart");
     }
 }
 
