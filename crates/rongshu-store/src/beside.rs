@@ -364,22 +364,11 @@ impl BatchWriter {
         else {
             return Ok(None);
         };
-        // What an earlier batch that stopped left would clash with this one.
-        self.store.discard_unpublished(self.resource.id).await?;
-        let published: i64 = sqlx::query("SELECT change_seq FROM resources WHERE id = $1")
-            .bind(self.resource.id)
-            .fetch_one(&mut *self.conn)
-            .await?
-            .try_get("change_seq")?;
-        for statement in shadow.create() {
-            sqlx::query(AssertSqlSafe(statement.clone()))
-                .execute(&mut *self.conn)
-                .await?;
-        }
+        let first_seq = self.make_shadow(&shadow).await?;
         let table = shadow.table.clone();
         let mut beside = Beside {
             shadow,
-            first_seq: published + 1,
+            first_seq,
             moved: 0,
             turns: 0,
             longest_turn: Duration::ZERO,
@@ -499,6 +488,24 @@ impl BatchWriter {
             }
         }
         Ok(Some(beside))
+    }
+
+    /// Make the batch's table beside the resource's, once what an earlier
+    /// batch that stopped left (which would clash with this one) is gone;
+    /// returns the sequence number the batch's first change is logged under.
+    pub(crate) async fn make_shadow(&mut self, shadow: &Shadow) -> Result<i64, StoreError> {
+        self.store.discard_unpublished(self.resource.id).await?;
+        let published: i64 = sqlx::query("SELECT change_seq FROM resources WHERE id = $1")
+            .bind(self.resource.id)
+            .fetch_one(&mut *self.conn)
+            .await?
+            .try_get("change_seq")?;
+        for statement in shadow.create() {
+            sqlx::query(AssertSqlSafe(statement.clone()))
+                .execute(&mut *self.conn)
+                .await?;
+        }
+        Ok(published + 1)
     }
 
     /// The `hi` a query of the batch's connection gives (0 when none).

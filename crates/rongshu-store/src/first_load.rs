@@ -37,7 +37,7 @@ use rongshu_core::catalog::ItemType;
 use rusqlite::{Connection, Statement};
 use tokio::sync::{mpsc, oneshot};
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use crate::StoreError;
 use crate::batches::{
@@ -594,23 +594,12 @@ impl BatchWriter {
         let (Some(path), Some(shadow)) = (path, shadow) else {
             return self.stage_held(held).await;
         };
-        // What an earlier batch that stopped left would clash with this one.
-        self.store.discard_unpublished(self.resource.id).await?;
-        let published: i64 = sqlx::query("SELECT change_seq FROM resources WHERE id = $1")
-            .bind(self.resource.id)
-            .fetch_one(&mut *self.conn)
-            .await?
-            .try_get("change_seq")?;
-        for statement in shadow.create() {
-            sqlx::query(AssertSqlSafe(statement.clone()))
-                .execute(&mut *self.conn)
-                .await?;
-        }
+        let first_seq = self.make_shadow(&shadow).await?;
         let target = Target {
             shadow,
             resource_id: self.resource.id,
             batch_row_id: self.batch_row_id,
-            first_seq: published + 1,
+            first_seq,
             keys: self.keys.clone(),
         };
         let load =

@@ -130,6 +130,17 @@ async fn until_half_written(app: &TestApp, resource: &Resource) {
     .await;
 }
 
+/// Tables of batches written beside a resource that are still there
+/// (SQLite): none once each batch has been swapped in or discarded.
+async fn batch_tables_left(app: &TestApp) -> i64 {
+    app.store
+        .query_integer_for_tests(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_b[0-9]*'",
+        )
+        .await
+        .unwrap()
+}
+
 /// Poll the count `sql` gives until `done` says so, for 30 s at most.
 async fn wait_for(app: &TestApp, sql: &str, done: impl Fn(i64) -> bool, failure: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -214,13 +225,7 @@ async fn a_large_first_load_is_never_seen_in_part_and_holds_up_no_read(app: &Tes
             during > 0,
             "no read was made while the load was written in turns"
         );
-        let left = app
-            .store
-            .query_integer_for_tests(
-                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_b[0-9]*'",
-            )
-            .await
-            .unwrap();
+        let left = batch_tables_left(app).await;
         assert_eq!(left, 0, "the load's own table became the resource's");
     }
 
@@ -637,13 +642,7 @@ async fn large_snapshots_and_deletions_in_turns_change_what_one_step_would(app: 
         .unwrap();
     assert_eq!(same_rows, 700, "the rows are the same");
     if app.store.backend() == Backend::Sqlite {
-        let left = app
-            .store
-            .query_integer_for_tests(
-                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_b[0-9]*'",
-            )
-            .await
-            .unwrap();
+        let left = batch_tables_left(app).await;
         assert_eq!(left, 0, "each batch's own table became the resource's");
         // The resource tables each final step put aside are removed after it.
         wait_for(
@@ -1007,13 +1006,7 @@ async fn a_checked_first_load_is_written_before_its_end_and_a_stopped_one_leaves
         .unwrap();
     assert_nothing_left(app, &resource, &cast.provider).await;
     if app.store.backend() == Backend::Sqlite {
-        let left = app
-            .store
-            .query_integer_for_tests(
-                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'res_*_b[0-9]*'",
-            )
-            .await
-            .unwrap();
+        let left = batch_tables_left(app).await;
         assert_eq!(left, 0, "the stopped load's table went with it");
     }
 
