@@ -29,6 +29,7 @@ use crate::seen_keys::SeenKeys;
 use crate::stage::{ChangedLines, SCRATCH_SCHEMA, StageSql, Todo};
 use crate::stage_copy::CopyStream;
 use crate::stage_scratch::{self, ScratchStage};
+use crate::table_log::Targets;
 use crate::{Resource, Store, StoreError};
 
 /// One row's cells, in the order of the resource's items.
@@ -782,6 +783,7 @@ impl BatchWriter {
                     moved: written.inserted,
                     turns: written.turns,
                     longest_turn: written.longest_turn,
+                    logged_in_table: true,
                 });
                 return Ok(());
             }
@@ -1019,6 +1021,9 @@ impl BatchWriter {
         };
         let mut applied = found.applied;
         let changes = found.changes();
+        // Rows of the resource logged by themselves that this batch changes
+        // are written out into the log first (see `table_log`).
+        let in_table = !found.empty && self.has_rows_logged_in_table().await?;
 
         let diffed_at = Instant::now();
         let backend = self.store.backend;
@@ -1057,6 +1062,7 @@ impl BatchWriter {
                 gone: found.gone,
                 lines: found.first_line.zip(found.last_line),
                 todo: found.todo(),
+                in_table,
             })
             .await?
         } else {
@@ -1091,7 +1097,9 @@ impl BatchWriter {
             ),
             None if changes > 0 => {
                 let logged_from = log_aside.as_ref().map(|log| log.first);
-                let (first, moved) = step.apply_in_place(&mut tx, &found, logged_from).await?;
+                let (first, moved) = step
+                    .apply_in_place(&mut tx, &found, logged_from, in_table)
+                    .await?;
                 (Some(first), moved)
             }
             None => (None, 0),
@@ -1161,6 +1169,22 @@ impl BatchWriter {
             "batch applied"
         );
         Ok(applied)
+    }
+
+    /// Whether a loaded batch of the resource logged its inserts by its rows
+    /// (see `table_log`): only a SQLite first load does.
+    async fn has_rows_logged_in_table(&mut self) -> Result<bool, StoreError> {
+        if self.store.backend != Backend::Sqlite {
+            return Ok(false);
+        }
+        Ok(sqlx::query(
+            "SELECT 1 AS one FROM batches
+             WHERE resource_id = $1 AND logged_in_table = 1 AND state = 'loaded' LIMIT 1",
+        )
+        .bind(self.resource.id)
+        .fetch_optional(&mut *self.conn)
+        .await?
+        .is_some())
     }
 
     /// PostgreSQL: start logging the staged changes on a connection of
@@ -1296,6 +1320,12 @@ impl FinalStep<'_> {
                 .execute(&mut *tx)
                 .await?;
         }
+        if beside.logged_in_table {
+            sqlx::query("UPDATE batches SET logged_in_table = 1 WHERE id = $1")
+                .bind(self.batch_row_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         Ok(first)
     }
 
@@ -1303,12 +1333,14 @@ impl FinalStep<'_> {
     /// returns the first sequence number and how many rows the resource
     /// gained (negative: lost). `logged_from`: the staged changes are being
     /// logged on another connection from that sequence number (see
-    /// `log_aside`).
+    /// `log_aside`). `in_table`: some rows are logged by themselves, and
+    /// those the batch changes are written out into the log first.
     async fn apply_in_place(
         &self,
         tx: &mut AnyConnection,
         found: &Comparison,
         logged_from: Option<i64>,
+        in_table: bool,
     ) -> Result<(i64, i64), StoreError> {
         let (staged_changes, gone) = (found.staged_changes(), found.gone);
         if logged_from.is_none() {
@@ -1342,8 +1374,19 @@ impl FinalStep<'_> {
                 .execute(&mut *tx)
                 .await?;
         }
+        let todo = found.todo();
+        let targets = [
+            (Targets::Staged, todo.updates || todo.deletes),
+            (Targets::Gone, todo.gone),
+        ];
+        for (targets, _) in targets.iter().filter(|(_, any)| in_table && *any) {
+            sqlx::query(AssertSqlSafe(self.sql.write_out(*targets)))
+                .bind(self.resource.id)
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut moved = 0;
-        for (statement, effect) in self.sql.apply(self.mode, found.todo()) {
+        for (statement, effect) in self.sql.apply(self.mode, todo) {
             let done = sqlx::query(AssertSqlSafe(statement))
                 .bind(self.batch_row_id)
                 .execute(&mut *tx)

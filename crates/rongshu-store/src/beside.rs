@@ -6,9 +6,10 @@
 //! passed the busy timeout. A large batch instead fills a table of its own
 //! beside the resource's (a copy of the resource's rows first, unless it has
 //! none), with the batch's changes and their change log, in short
-//! transactions (`Pace`) with a pause between them for other writers. Readers
-//! see none of it: the table is not the resource's, and the change log is
-//! read only up to the resource's committed `change_seq`. The final step then
+//! transactions (`Pace`) with a pause between them for other writers. (A
+//! first load's rows log themselves, see `table_log`.) Readers see none of
+//! it: the table is not the resource's, and the change log is read only up
+//! to the resource's committed `change_seq`. The final step then
 //! puts the resource's table aside, gives the new one its name and moves
 //! `change_seq` on: one short write whatever the batch's size. The table put
 //! aside is removed afterwards, in turns too.
@@ -28,6 +29,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
 use crate::batches::BatchWriter;
 use crate::db::{Backend, quote_ident};
 use crate::stage::{ChangedLines, Todo};
+use crate::table_log::Targets;
 use crate::{Store, StoreError};
 
 /// Rows of a batch's first turn, unless the store says otherwise; a batch
@@ -332,6 +334,9 @@ pub(crate) struct Changes {
     /// The first and last line of the staged rows that change something.
     pub(crate) lines: Option<(i64, i64)>,
     pub(crate) todo: Todo,
+    /// Some of the resource's rows are logged by themselves: those the
+    /// batch changes are written out into the log first (see `table_log`).
+    pub(crate) in_table: bool,
 }
 
 /// A batch written beside its resource, for the final step to swap in.
@@ -344,6 +349,8 @@ pub(crate) struct Beside {
     pub(crate) moved: i64,
     pub(crate) turns: u32,
     pub(crate) longest_turn: Duration,
+    /// Its inserts are logged by its rows, not in the log (see `table_log`).
+    pub(crate) logged_in_table: bool,
 }
 
 /// A statement of a turn and its (integer) parameters.
@@ -352,9 +359,10 @@ type Step<'a> = (&'a str, Vec<i64>);
 impl BatchWriter {
     /// Write the batch beside its resource, in turns: the resource's rows as
     /// they are, then the staged changes and their log in the order of their
-    /// lines, then the deletion of the rows a snapshot no longer names, and
-    /// its log. `None` when the resource's table cannot be copied, for the
-    /// caller to apply the batch in one transaction instead.
+    /// lines (a first load's inserts in the order of their keys, logged by
+    /// the rows), then the deletion of the rows a snapshot no longer names,
+    /// and its log. `None` when the resource's table cannot be copied, for
+    /// the caller to apply the batch in one transaction instead.
     pub(crate) async fn write_beside(
         &mut self,
         changes: Changes,
@@ -372,6 +380,7 @@ impl BatchWriter {
             moved: 0,
             turns: 0,
             longest_turn: Duration::ZERO,
+            logged_in_table: false,
         };
         let mut pace = Pace::new(self.store.turn_rows);
         let (resource, batch) = (self.resource.id, self.batch_row_id);
@@ -396,26 +405,22 @@ impl BatchWriter {
                     .execute(&mut *self.conn)
                     .await?;
             }
-            let log = self.sql.log_in_key_order();
             let insert = self.sql.insert_in_key_order_into(&table);
-            let (mut after, mut logged) = (0_i64, 0_i64);
+            let mut after = 0_i64;
             while after < changes.staged {
                 let upto = after.saturating_add(pace.rows()).min(changes.staged);
-                let steps: [Step; 2] = [
-                    (&log, vec![resource, batch, beside.first_seq, after, upto]),
-                    (&insert, vec![batch, after, upto]),
-                ];
+                let steps: [Step; 1] = [(&insert, vec![batch, after, upto, beside.first_seq])];
                 let done = self.turn(&mut beside, &mut pace, &steps).await?;
-                logged += done[0];
-                beside.moved += done[1];
+                beside.moved += done[0];
                 after = upto;
             }
-            if logged != changes.staged {
+            if beside.moved != changes.staged {
                 return Err(StoreError::Corrupt(format!(
-                    "a first load of {} rows logged {logged}",
-                    changes.staged
+                    "a first load of {} rows wrote {}",
+                    changes.staged, beside.moved
                 )));
             }
+            beside.logged_in_table = true;
         } else if let (Some((first_line, last_line)), true) = (changes.lines, changes.staged > 0) {
             let lines = ChangedLines::of(changes.staged, Some(first_line), Some(last_line));
             let log = self.sql.log_staged_lines(lines);
@@ -423,6 +428,8 @@ impl BatchWriter {
             let updates = self.sql.update_lines_in(&table).filter(|_| todo.updates);
             let deletes = todo.deletes.then(|| self.sql.delete_lines_in(&table));
             let inserts = todo.inserts.then(|| self.sql.insert_lines_into(&table));
+            let write_out = (changes.in_table && (todo.updates || todo.deletes))
+                .then(|| self.sql.write_out(Targets::StagedLines));
             let (mut after, mut logged) = (first_line - 1, 0_i64);
             while after < last_line {
                 let upto = after.saturating_add(pace.rows()).min(last_line);
@@ -443,6 +450,11 @@ impl BatchWriter {
                 }
                 if let Some(inserts) = &inserts {
                     steps.push((inserts, vec![batch, after, upto]));
+                }
+                // Last, not counted below: it reads the resource's table,
+                // which the steps before leave as it is.
+                if let Some(write_out) = &write_out {
+                    steps.push((write_out, vec![resource, after, upto]));
                 }
                 let done = self.turn(&mut beside, &mut pace, &steps).await?;
                 logged += done[0];
@@ -466,15 +478,21 @@ impl BatchWriter {
         if changes.gone > 0 {
             let log = self.sql.log_gone_rows();
             let delete = self.sql.delete_gone_in(&table);
+            let write_out = changes
+                .in_table
+                .then(|| self.sql.write_out(Targets::GoneRows));
             let last = self.last(&self.sql.last_gone_row_id()).await?;
             let (mut after, mut logged) = (0, 0_i64);
             while after < last {
                 let upto = after.saturating_add(pace.rows()).min(last);
                 let first_seq = beside.first_seq + changes.staged + logged;
-                let steps: [Step; 2] = [
+                let mut steps: Vec<Step> = vec![
                     (&log, vec![resource, batch, first_seq, after, upto]),
                     (&delete, vec![after, upto]),
                 ];
+                if let Some(write_out) = &write_out {
+                    steps.push((write_out, vec![resource, after, upto]));
+                }
                 let done = self.turn(&mut beside, &mut pace, &steps).await?;
                 logged += done[0];
                 beside.moved -= done[1];

@@ -4,8 +4,10 @@
 //! unchanged logs nothing (a full snapshot logs only what differs).
 
 use serde::Serialize;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
+use crate::db::Backend;
+use crate::stage::StageSql;
 use crate::{Resource, Store, StoreError};
 
 /// How a batch treats the rows already there.
@@ -101,6 +103,9 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<Change>, StoreError> {
+        // One read: a batch that writes an entry out of its row and then
+        // changes the row must not fall between the log's read and the rows'.
+        let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
             "SELECT c.seq, c.op, c.row_key, c.record, b.public_id,
                     CASE WHEN c.op = 'delete' THEN
@@ -118,27 +123,120 @@ impl Store {
         .bind(resource.id)
         .bind(after)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        rows.iter()
+        let mut changes = rows
+            .iter()
             .map(|r| {
                 let key: String = r.try_get("row_key")?;
                 let record: Option<String> = r.try_get("record")?;
                 let deleted: Option<String> = r.try_get("deleted")?;
-                let parse = |t: &str| {
-                    serde_json::from_str(t).map_err(|e| StoreError::Corrupt(e.to_string()))
-                };
                 Ok(Change {
                     seq: r.try_get("seq")?,
                     op: r.try_get("op")?,
-                    key: parse(&key)?,
-                    record: record.as_deref().map(parse).transpose()?,
+                    key: parse_logged(&key)?,
+                    record: record.as_deref().map(parse_logged).transpose()?,
                     batch_id: r.try_get("public_id")?,
-                    deleted: deleted.as_deref().map(parse).transpose()?,
+                    deleted: deleted.as_deref().map(parse_logged).transpose()?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let published = published_seq(&mut tx, resource.id).await?;
+        for entry in self
+            .entries_in_table(&mut tx, resource, after, published, limit)
+            .await?
+        {
+            changes.push(Change {
+                seq: entry.seq,
+                op: "insert".to_owned(),
+                key: parse_logged(&entry.row_key)?,
+                record: Some(parse_logged(&entry.record)?),
+                batch_id: entry.batch_id,
+                deleted: None,
+            });
+        }
+        tx.commit().await?;
+        changes.sort_by_key(|c| c.seq);
+        changes.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(changes)
     }
+
+    /// The entries still read from the rows of batches logged by them (see
+    /// `table_log`), with sequence numbers from `after` (exclusive) to
+    /// `upto` (inclusive), oldest first: at most `limit` of each batch,
+    /// for the caller to merge with the log's own and cut. SQLite only.
+    async fn entries_in_table(
+        &self,
+        conn: &mut AnyConnection,
+        resource: &Resource,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<TableEntry>, StoreError> {
+        if self.backend != Backend::Sqlite || upto <= after || limit <= 0 {
+            return Ok(Vec::new());
+        }
+        let batches = sqlx::query(
+            "SELECT id, public_id FROM batches
+             WHERE resource_id = $1 AND logged_in_table = 1 AND state = 'loaded'
+               AND last_seq > $2 AND first_seq <= $3
+             ORDER BY first_seq",
+        )
+        .bind(resource.id)
+        .bind(after)
+        .bind(upto)
+        .fetch_all(&mut *conn)
+        .await?;
+        if batches.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = StageSql::new(self.backend, resource, BatchMode::Upsert, 0, 0).entries_in_table();
+        let mut entries = Vec::new();
+        for batch in &batches {
+            let (id, public_id): (i64, String) =
+                (batch.try_get("id")?, batch.try_get("public_id")?);
+            let rows = sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(after)
+                .bind(upto)
+                .bind(id)
+                .bind(resource.id)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?;
+            for row in &rows {
+                entries.push(TableEntry {
+                    seq: row.try_get("seq")?,
+                    row_key: row.try_get("row_key")?,
+                    record: row.try_get("record")?,
+                    batch_id: public_id.clone(),
+                });
+            }
+        }
+        Ok(entries)
+    }
+}
+
+/// An insert read from the row it inserted (see `table_log`).
+struct TableEntry {
+    seq: i64,
+    row_key: String,
+    record: String,
+    batch_id: String,
+}
+
+/// The resource's published sequence number: its last finished batch's last.
+async fn published_seq(conn: &mut AnyConnection, resource_id: i64) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query("SELECT change_seq FROM resources WHERE id = $1")
+            .bind(resource_id)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("change_seq")?,
+    )
+}
+
+fn parse_logged(text: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// A page of a resource's rows as they stood after a past batch.
@@ -178,15 +276,22 @@ impl Store {
             )));
         }
         let batch_id: i64 = found.try_get("id")?;
+        // One read, as for `changes`.
+        let mut tx = self.pool.begin().await?;
         // Batches of one resource load one at a time, so everything logged by
-        // this batch or an earlier one is what readers saw after it.
+        // this batch or an earlier one is what readers saw after it. A batch
+        // whose inserts are read from its rows logged none in the log.
         let upto: Option<i64> = sqlx::query(
-            "SELECT MAX(seq) AS upto FROM change_log WHERE resource_id = $1 AND batch_id <= $2
-               AND seq <= (SELECT change_seq FROM resources WHERE id = $1)",
+            "SELECT MAX(upto) AS upto FROM (
+                 SELECT MAX(seq) AS upto FROM change_log WHERE resource_id = $1 AND batch_id <= $2
+                   AND seq <= (SELECT change_seq FROM resources WHERE id = $1)
+                 UNION ALL
+                 SELECT MAX(last_seq) AS upto FROM batches WHERE resource_id = $1 AND id <= $2
+                   AND logged_in_table = 1 AND state = 'loaded') AS known",
         )
         .bind(resource.id)
         .bind(batch_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?
         .try_get("upto")?;
         let Some(upto) = upto else {
@@ -207,13 +312,26 @@ impl Store {
         .bind(upto)
         .bind(after)
         .bind(limit + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        let more = rows.len() as i64 > limit;
-        let mut records = Vec::with_capacity(rows.len());
+        let mut found: Vec<(i64, Option<String>)> = rows
+            .iter()
+            .map(|row| Ok((row.try_get("seq")?, row.try_get("record")?)))
+            .collect::<Result<_, StoreError>>()?;
+        // A row still read from its table has not changed since its batch,
+        // so no later change replaced it.
+        for entry in self
+            .entries_in_table(&mut tx, resource, after, upto, limit + 1)
+            .await?
+        {
+            found.push((entry.seq, Some(entry.record)));
+        }
+        tx.commit().await?;
+        found.sort_by_key(|(seq, _)| *seq);
+        let more = found.len() as i64 > limit;
+        let mut records = Vec::with_capacity(found.len());
         let mut last = None;
-        for row in rows.iter().take(limit.max(0) as usize) {
-            let text: Option<String> = row.try_get("record")?;
+        for (seq, text) in found.iter().take(limit.max(0) as usize) {
             let mut logged: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(text.as_deref().unwrap_or("{}"))
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -227,7 +345,7 @@ impl Store {
                 );
             }
             records.push(record);
-            last = Some(row.try_get::<i64, _>("seq")?);
+            last = Some(*seq);
         }
         Ok(AsOfPage {
             records,

@@ -1,15 +1,15 @@
 //! SQLite: a large first load written straight into the table beside the
-//! resource's as the file is read, with its change log.
+//! resource's as the file is read.
 //!
-//! Written the general way, a first load goes three times through the
-//! database: into a scratch file as it is read, then from there into the
-//! table beside the resource's and into the change log (see `beside`). Into
-//! an empty resource every row the checks let through is an insert, so there
-//! is nothing to compare and the scratch copy is not needed: a thread of the
-//! batch's own writes each run of rows into the batch's table and logs it,
-//! in turns, while the next run is read and checked on the other core. The
-//! final step then swaps the table in as it does for any batch written
-//! beside its resource.
+//! Written the general way, a first load goes twice through the database:
+//! into a scratch file as it is read, then from there into the table beside
+//! the resource's (see `beside`). Into an empty resource every row the checks
+//! let through is an insert, so there is nothing to compare and the scratch
+//! copy is not needed: a thread of the batch's own writes each run of rows
+//! into the batch's table, in turns, while the next run is read and checked
+//! on the other core. Each row's id is its sequence number, which logs it
+//! (see `table_log`). The final step then swaps the table in as it does for
+//! any batch written beside its resource.
 //!
 //! Repeated keys are found as the rows go in. Every row whose cells could be
 //! typed claims its key, and a later row with a claimed key is a repeat (see
@@ -23,10 +23,10 @@
 //! Used for a batch whose rows carry their key digests, with no uniqueness
 //! rule besides the key (those need every row at hand), into a resource with
 //! no rows, on a SQLite file, once it has more rows than a first turn and
-//! those came in the order of their keys: the table's key index and the
-//! change log's index by key then grow at their end. A file in another order
-//! is sorted by key the general way (see `StageSql::key_order`); a file that
-//! leaves key order later on is still written as read, only slower.
+//! those came in the order of their keys: the table's key index then grows
+//! at its end. A file in another order is sorted by key the general way (see
+//! `StageSql::key_order`); a file that leaves key order later on is still
+//! written as read, only slower.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,7 +42,7 @@ use sqlx::AssertSqlSafe;
 use crate::StoreError;
 use crate::batches::{
     BatchWriter, FINAL_STEP_CACHE_KIB, ROWS_PER_STATEMENT, RowCells, STAGE_CACHE_KIB, StoredCell,
-    halves, stored_cell, write_row_json,
+    halves, stored_cell,
 };
 use crate::beside::{self, Beside, Shadow};
 use crate::checkpointer::Checkpointer;
@@ -92,12 +92,9 @@ pub(crate) struct Written {
 /// Where the thread writes, and what it needs to know of the rows.
 pub(crate) struct Target {
     pub(crate) shadow: Shadow,
-    pub(crate) resource_id: i64,
     pub(crate) batch_row_id: i64,
     /// The sequence number of the first row written.
     pub(crate) first_seq: i64,
-    /// Item keys, in the order of a row's cells (for the logged record).
-    pub(crate) keys: Vec<String>,
 }
 
 /// Rows written by one statement: the per-statement work (cursors opened,
@@ -109,8 +106,6 @@ struct Statements {
     /// Inserts of [`ROWS_PER_INSERT`] rows, and of one.
     insert_many: String,
     insert_one: String,
-    log_many: String,
-    log_one: String,
     loaded: String,
     item_types: Vec<ItemType>,
     /// Positions of the key items among a row's cells.
@@ -173,8 +168,6 @@ impl Statements {
         Self {
             insert_many: sql.insert_rows_into(&shadow.table, ROWS_PER_INSERT),
             insert_one: sql.insert_rows_into(&shadow.table, 1),
-            log_many: sql.log_inserts(ROWS_PER_INSERT),
-            log_one: sql.log_inserts(1),
             loaded: sql.key_lookup_in(&shadow.table),
             item_types: sql.item_types().to_vec(),
             key_positions,
@@ -227,10 +220,8 @@ impl FirstLoad {
         let thread = Thread {
             conn,
             statements,
-            resource_id: target.resource_id,
             batch_row_id: target.batch_row_id,
             next_seq: target.first_seq,
-            keys: target.keys,
             checkpointer,
             stop: stop.clone(),
             repeats: repeats.clone(),
@@ -326,10 +317,8 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
 struct Thread {
     conn: Connection,
     statements: Statements,
-    resource_id: i64,
     batch_row_id: i64,
     next_seq: i64,
-    keys: Vec<String>,
     checkpointer: Option<Arc<Checkpointer>>,
     stop: Arc<AtomicBool>,
     repeats: Arc<Mutex<Vec<KeyRepeat>>>,
@@ -444,46 +433,31 @@ impl Thread {
         Ok(inserted)
     }
 
-    /// Insert rows into the batch's table and log them, in statements of
+    /// Insert rows into the batch's table, each under its sequence number
+    /// as its row id (see `table_log`), in statements of
     /// [`ROWS_PER_INSERT`] rows and then of one; returns how many.
     fn insert(&mut self, rows: &[&StagedRow]) -> Result<i64, StoreError> {
         let statements = &self.statements;
-        let mut record = String::new();
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             // A full chunk in one statement; a short one row by row.
-            let (insert, log, per_statement) = if chunk.len() == ROWS_PER_INSERT {
-                (
-                    &statements.insert_many,
-                    &statements.log_many,
-                    ROWS_PER_INSERT,
-                )
+            let (insert, per_statement) = if chunk.len() == ROWS_PER_INSERT {
+                (&statements.insert_many, ROWS_PER_INSERT)
             } else {
-                (&statements.insert_one, &statements.log_one, 1)
+                (&statements.insert_one, 1)
             };
             let mut insert = self.conn.prepare_cached(insert)?;
-            let mut log = self.conn.prepare_cached(log)?;
             for rows in chunk.chunks(per_statement) {
-                let (mut at_insert, mut at_log) = (0, 0);
+                let mut at = 0;
                 for row in rows {
-                    insert.raw_bind_parameter(next(&mut at_insert), self.batch_row_id)?;
+                    insert.raw_bind_parameter(next(&mut at), self.next_seq)?;
+                    insert.raw_bind_parameter(next(&mut at), self.batch_row_id)?;
                     for (i, item_type) in statements.item_types.iter().enumerate() {
-                        let at = next(&mut at_insert);
+                        let at = next(&mut at);
                         bind_cell(&mut insert, at, *item_type, row.cells.get(i))?;
                     }
-                    record.clear();
-                    write_row_json(&mut record, &self.keys, &row.cells);
-                    log.raw_bind_parameter(next(&mut at_log), self.resource_id)?;
-                    log.raw_bind_parameter(next(&mut at_log), self.next_seq)?;
-                    log.raw_bind_parameter(next(&mut at_log), self.batch_row_id)?;
-                    for &k in &statements.key_positions {
-                        let at = next(&mut at_log);
-                        bind_cell(&mut log, at, statements.item_types[k], row.cells.get(k))?;
-                    }
-                    log.raw_bind_parameter(next(&mut at_log), record.as_str())?;
                     self.next_seq += 1;
                 }
                 insert.raw_execute()?;
-                log.raw_execute()?;
             }
         }
         Ok(rows.len() as i64)
@@ -597,10 +571,8 @@ impl BatchWriter {
         let first_seq = self.make_shadow(&shadow).await?;
         let target = Target {
             shadow,
-            resource_id: self.resource.id,
             batch_row_id: self.batch_row_id,
             first_seq,
-            keys: self.keys.clone(),
         };
         let load =
             FirstLoad::start(&path, &self.sql, target, self.store.checkpointer.clone()).await?;

@@ -36,6 +36,7 @@ mod stage;
 mod stage_copy;
 mod stage_scratch;
 mod subscriptions;
+mod table_log;
 mod view_rows;
 
 pub use accounts::{

@@ -859,6 +859,17 @@ const MIGRATIONS: &[Migration] = &[
         ],
         backfill: None,
     },
+    Migration {
+        version: 22,
+        name: "first loads logged by their rows",
+        // A batch with this set logged its inserts by the rows it wrote: a
+        // row of the resource still marked as that batch's is its insert,
+        // logged under its row id (see `table_log`).
+        statements: &["ALTER TABLE batches ADD COLUMN logged_in_table INTEGER NOT NULL DEFAULT 0"],
+        sqlite_only: &[],
+        postgres_only: &[],
+        backfill: None,
+    },
 ];
 
 /// Work a migration does that plain SQL cannot say on both backends (SQLite

@@ -91,7 +91,7 @@ pub(crate) struct StageSql {
     pub(crate) backend: Backend,
     /// The staged rows' table (see `stage_table`).
     pub(crate) stage: String,
-    table: String,
+    pub(crate) table: String,
     pub(crate) items: Vec<String>,
     non_key_items: Vec<String>,
     pub(crate) key_items: Vec<String>,
@@ -143,6 +143,27 @@ impl StageSql {
                 BatchMode::Upsert | BatchMode::Replace => "insert",
             },
             unique_rules,
+            scratch: false,
+        }
+    }
+
+    /// The statements of a resource with these items (key: the first), for
+    /// tests of the SQL alone.
+    #[cfg(test)]
+    pub(crate) fn for_test_items(items: &[(&str, ItemType)]) -> Self {
+        let backend = Backend::Sqlite;
+        let quoted: Vec<String> = items.iter().map(|(k, _)| quote_ident(k)).collect();
+        Self {
+            backend,
+            stage: stage_table(backend, 1),
+            table: quote_ident("res_1"),
+            items: quoted.clone(),
+            non_key_items: quoted.iter().skip(1).cloned().collect(),
+            key_items: quoted.iter().take(1).cloned().collect(),
+            column_types: items.iter().map(|(_, t)| backend.column_type(*t)).collect(),
+            item_types: items.iter().map(|(_, t)| *t).collect(),
+            unmatched: "insert",
+            unique_rules: 0,
             scratch: false,
         }
     }
@@ -432,7 +453,7 @@ impl StageSql {
     }
 
     /// The key of a row as a JSON object, from the columns of `alias`.
-    fn key_json(&self, alias: &str) -> String {
+    pub(crate) fn key_json(&self, alias: &str) -> String {
         let pairs: Vec<String> = self
             .key_items
             .iter()
@@ -486,31 +507,14 @@ impl StageSql {
     }
 
     /// Insert `rows` new rows into `table` (quoted), a batch's table beside
-    /// the resource's (see `first_load`): for each, the batch, then its
-    /// items in order, as anonymous parameters.
+    /// the resource's (see `first_load`): for each, its row id (its
+    /// sequence number, see `table_log`), the batch, then its items in
+    /// order, as anonymous parameters.
     pub(crate) fn insert_rows_into(&self, table: &str, rows: usize) -> String {
-        let row = format!("({})", vec!["?"; self.items.len() + 1].join(", "));
+        let row = format!("({})", vec!["?"; self.items.len() + 2].join(", "));
         format!(
-            "INSERT INTO {table} (_batch_id, {}) VALUES {}",
+            "INSERT INTO {table} (_row_id, _batch_id, {}) VALUES {}",
             self.items.join(", "),
-            vec![row; rows].join(", ")
-        )
-    }
-
-    /// Log `rows` inserted rows (see `first_load`): for each, the resource,
-    /// its sequence number, the batch, its key items in order and its
-    /// record, as anonymous parameters. The key is written by the same
-    /// function as [`Self::key_json`] writes it from staged rows, so both
-    /// logs read alike.
-    pub(crate) fn log_inserts(&self, rows: usize) -> String {
-        let pairs: Vec<String> = self
-            .key_items
-            .iter()
-            .map(|c| format!("'{}', ?", unquote(c)))
-            .collect();
-        let row = format!("(?, ?, ?, 'insert', json_object({}), ?)", pairs.join(", "));
-        format!(
-            "INSERT INTO change_log (resource_id, seq, batch_id, op, row_key, record) VALUES {}",
             vec![row; rows].join(", ")
         )
     }
@@ -528,11 +532,11 @@ impl StageSql {
 
     /// SQLite: the staged new rows sorted by key into [`KEY_ORDER`] beside
     /// them, numbered by its rowids. A first load written beside its
-    /// resource in that order adds each row to the end of the key index and
-    /// of the change log's index by key; in the file's order, when that is
-    /// not the keys', each turn rewrote index pages all over both, and the
-    /// log took each rewrite in full (a million shuffled rows: 24 s written
-    /// by line). The rows are copied, not only their lines listed: read by
+    /// resource in that order adds each row to the end of the key index; in
+    /// the file's order, when that is not the keys', each turn rewrote
+    /// index pages all over it, and the log took each rewrite in full (a
+    /// million shuffled rows, logged then too: 24 s written by line). The
+    /// rows are copied, not only their lines listed: read by
     /// line in the keys' order, the staged rows came from all over the
     /// scratch file.
     pub(crate) fn key_order(&self) -> [String; 2] {
@@ -543,7 +547,7 @@ impl StageSql {
         [
             format!("DROP TABLE IF EXISTS {schema}.{KEY_ORDER}"),
             format!(
-                "CREATE TABLE {schema}.{KEY_ORDER} AS SELECT s._record AS _record, {} \
+                "CREATE TABLE {schema}.{KEY_ORDER} AS SELECT {} \
                  FROM {stage} AS s WHERE s._op = 'insert' ORDER BY {}, s._line",
                 values.join(", "),
                 keys.join(", ")
@@ -551,26 +555,15 @@ impl StageSql {
         ]
     }
 
-    /// Log the rows numbered `$4` (exclusive) to `$5` (inclusive) in
-    /// [`KEY_ORDER`], one turn of a first load written beside its resource:
-    /// `$1` resource, `$2` batch, `$3` the first sequence number of the
-    /// whole load.
-    pub(crate) fn log_in_key_order(&self) -> String {
-        format!(
-            "INSERT INTO change_log (resource_id, seq, batch_id, op, row_key, record) \
-             SELECT $1, $3 + o.rowid - 1, $2, 'insert', {}, o._record FROM {KEY_ORDER} AS o \
-             WHERE o.rowid > $4 AND o.rowid <= $5 ORDER BY o.rowid",
-            self.key_json("o")
-        )
-    }
-
     /// Copy the rows numbered `$2` (exclusive) to `$3` (inclusive) in
-    /// [`KEY_ORDER`] into `table` (quoted), in that order: `$1` the batch.
+    /// [`KEY_ORDER`] into `table` (quoted), in that order, each with its
+    /// sequence number as its row id (see `table_log`): `$1` the batch,
+    /// `$4` the first sequence number of the whole load.
     pub(crate) fn insert_in_key_order_into(&self, table: &str) -> String {
         let values: Vec<String> = self.items.iter().map(|c| format!("o.{c}")).collect();
         format!(
-            "INSERT INTO {table} (_batch_id, {}) SELECT $1, {} FROM {KEY_ORDER} AS o \
-             WHERE o.rowid > $2 AND o.rowid <= $3 ORDER BY o.rowid",
+            "INSERT INTO {table} (_row_id, _batch_id, {}) SELECT $4 + o.rowid - 1, $1, {} \
+             FROM {KEY_ORDER} AS o WHERE o.rowid > $2 AND o.rowid <= $3 ORDER BY o.rowid",
             self.items.join(", "),
             values.join(", ")
         )
@@ -751,7 +744,7 @@ impl StageSql {
 }
 
 /// A quoted catalog key back to its bare form (keys never contain quotes).
-fn unquote(quoted: &str) -> &str {
+pub(crate) fn unquote(quoted: &str) -> &str {
     quoted.trim_matches('"')
 }
 

@@ -115,19 +115,47 @@ fn logged_sql(resource: &Resource) -> String {
     )
 }
 
+/// What a load of the resource has written, published or not: its
+/// change-log entries, and the rows in the loading batch's table beside the
+/// resource's (SQLite), by which a first load logs its inserts.
+async fn written(app: &TestApp, resource: &Resource) -> i64 {
+    let count = |sql: String| async move { app.store.query_integer_for_tests(&sql).await.unwrap() };
+    let logged = count(logged_sql(resource)).await;
+    if app.store.backend() != Backend::Sqlite {
+        return logged;
+    }
+    let batch = count(format!(
+        "SELECT COALESCE(MAX(id), 0) FROM batches WHERE resource_id = {} AND state = 'loading'",
+        resource.id
+    ))
+    .await;
+    let table = format!("{}_b{batch}", resource.table_name);
+    let exists = count(format!(
+        "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = '{table}'"
+    ))
+    .await;
+    if exists == 0 {
+        return logged;
+    }
+    logged + count(format!("SELECT COUNT(*) FROM \"{table}\"")).await
+}
+
+/// Wait until a load has written something, for 30 s at most.
+async fn until_written(app: &TestApp, resource: &Resource, failure: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while written(app, resource).await == 0 {
+        assert!(std::time::Instant::now() < deadline, "{failure}");
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
 /// Wait until a first load has written some of its turns (SQLite); on
 /// PostgreSQL a load is one transaction, and nothing shows until it commits.
 async fn until_half_written(app: &TestApp, resource: &Resource) {
     if app.store.backend() != Backend::Sqlite {
         return;
     }
-    wait_for(
-        app,
-        &logged_sql(resource),
-        |n| n > 0,
-        "the load wrote nothing",
-    )
-    .await;
+    until_written(app, resource, "the load wrote nothing").await;
 }
 
 /// Tables of batches written beside a resource that are still there
@@ -183,11 +211,7 @@ async fn a_large_first_load_is_never_seen_in_part_and_holds_up_no_read(app: &Tes
     // it was published.
     let mut during = 0;
     while !load.is_finished() {
-        let written = app
-            .store
-            .query_integer_for_tests(&logged_sql(&resource))
-            .await
-            .unwrap();
+        let written = written(app, &resource).await;
         // The feed first: once it shows the load, the rows must show too.
         let changes = get_json(app, &feed, &cast.provider).await;
         let seqs: Vec<i64> = changes["changes"]
@@ -488,10 +512,10 @@ async fn a_column_added_during_a_first_load_is_kept_and_the_load_goes_on(app: &T
         assert_eq!(page["total"], PEOPLE, "{page}");
         let logged = app
             .store
-            .query_integer_for_tests(&logged_sql(&resource))
+            .changes(&resource, 0, i64::from(PEOPLE) + 1)
             .await
             .unwrap();
-        assert_eq!(logged, i64::from(PEOPLE));
+        assert_eq!(logged.len(), PEOPLE as usize);
 
         // Every row of the load has the new column, empty (a later version
         // of the catalog, once published, lets batches fill it).
@@ -532,6 +556,7 @@ async fn large_snapshots_and_deletions_in_turns_change_what_one_step_would(app: 
             (0..2_000).map(person),
         )
         .await;
+        let mut batch_ids = vec![first.batch_id().to_owned()];
         let first = finish(app, first, &code).await;
 
         // Renamed: 0..1000; kept: 1000..1500; dropped: 1500..2000; new: 2000..2500.
@@ -540,6 +565,7 @@ async fn large_snapshots_and_deletions_in_turns_change_what_one_step_would(app: 
             .chain((1_000..1_500).map(person))
             .chain((2_000..2_500).map(person));
         let snapshot = staged(app, store, &resource, BatchMode::Replace, snapshot).await;
+        batch_ids.push(snapshot.batch_id().to_owned());
         let audit = load_event(app, &snapshot, &code);
         let now = app.clock.now();
         let load = tokio::spawn(async move { snapshot.finish(0, 0, &json!({}), now, audit).await });
@@ -551,11 +577,7 @@ async fn large_snapshots_and_deletions_in_turns_change_what_one_step_would(app: 
         // Reads made while the snapshot was written in turns, unpublished.
         let mut during = 0;
         while !load.is_finished() {
-            let written = app
-                .store
-                .query_integer_for_tests(&logged_sql(&resource))
-                .await
-                .unwrap();
+            let written = written(app, &resource).await;
             let changes = get_json(app, &feed, &cast.provider).await;
             let published = !changes["changes"].as_array().unwrap().is_empty();
             if written > 2_000 && !published {
@@ -585,7 +607,36 @@ async fn large_snapshots_and_deletions_in_turns_change_what_one_step_would(app: 
             (0..1_300).chain(1_500..1_700).map(person),
         )
         .await;
+        batch_ids.push(deletion.batch_id().to_owned());
         let deletion = finish(app, deletion, &code).await;
+
+        // A few changes, applied in one step: rows 1300..1303 are still the
+        // first load's as it wrote them, and are renamed; three are new.
+        let few = (1_300..1_303)
+            .map(|i| named(i, "王"))
+            .chain((3_000..3_003).map(person));
+        let few = staged(app, store, &resource, BatchMode::Upsert, few).await;
+        batch_ids.push(few.batch_id().to_owned());
+        let few = finish(app, few, &code).await;
+
+        // The data as of each batch, a page at a time.
+        let mut as_of = Vec::new();
+        for batch in &batch_ids {
+            let (mut rows, mut after) = (Vec::new(), 0);
+            loop {
+                let page = app
+                    .store
+                    .records_as_of(&resource, batch, after, 700)
+                    .await
+                    .unwrap();
+                rows.extend(page.records);
+                match page.next_after {
+                    Some(next) => after = next,
+                    None => break,
+                }
+            }
+            as_of.push(rows);
+        }
 
         let log: Vec<(i64, String, Value, Option<Value>)> = app
             .store
@@ -603,9 +654,10 @@ async fn large_snapshots_and_deletions_in_turns_change_what_one_step_would(app: 
         .await;
         outcomes.push((
             resource,
-            [first, snapshot, deletion],
+            [first, snapshot, deletion, few],
             log,
             page["total"].clone(),
+            as_of,
         ));
     }
 
@@ -627,10 +679,21 @@ async fn large_snapshots_and_deletions_in_turns_change_what_one_step_would(app: 
         (1_300, 200),
         "the deletion names 1,300 rows still there and 200 already dropped"
     );
+    assert_eq!(
+        (turned.1[3].updated, turned.1[3].inserted),
+        (3, 3),
+        "the last batch renames three of the first load's rows and adds three"
+    );
     assert_eq!(turned.1, one_step.1, "the batches report the same");
-    assert_eq!(turned.2.len(), 5_300);
+    assert_eq!(turned.2.len(), 5_306);
     assert_eq!(turned.2, one_step.2, "the change logs are the same");
-    assert_eq!((&turned.3, &one_step.3), (&json!(700), &json!(700)));
+    assert_eq!((&turned.3, &one_step.3), (&json!(703), &json!(703)));
+    let sizes: Vec<usize> = turned.4.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [2_000, 2_000, 700, 703]);
+    assert_eq!(
+        turned.4, one_step.4,
+        "the data as of each batch is the same"
+    );
     let same_rows = app
         .store
         .query_integer_for_tests(&format!(
@@ -640,7 +703,7 @@ async fn large_snapshots_and_deletions_in_turns_change_what_one_step_would(app: 
         ))
         .await
         .unwrap();
-    assert_eq!(same_rows, 700, "the rows are the same");
+    assert_eq!(same_rows, 703, "the rows are the same");
     if app.store.backend() == Backend::Sqlite {
         let left = batch_tables_left(app).await;
         assert_eq!(left, 0, "each batch's own table became the resource's");
@@ -977,14 +1040,8 @@ async fn a_checked_first_load_is_written_before_its_end_and_a_stopped_one_leaves
     let store = app.store.clone().with_turn_rows(10);
     let writer = checked_first_load(app, &store, &resource).await;
     if app.store.backend() == Backend::Sqlite {
-        // Not finished, yet written and logged, and nobody sees it.
-        wait_for(
-            app,
-            &logged_sql(&resource),
-            |n| n > 0,
-            "the load wrote nothing as it was read",
-        )
-        .await;
+        // Not finished, yet written, and nobody sees it.
+        until_written(app, &resource, "the load wrote nothing as it was read").await;
         let page = get_json(
             app,
             &format!("/api/v1/resources/{code}/records?limit=5&total=true"),
