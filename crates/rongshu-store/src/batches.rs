@@ -26,7 +26,7 @@ use crate::first_load::{self, QueuedRow};
 use crate::log_aside::LogAside;
 use crate::repeats::{StagedRow, StreamStatus};
 use crate::seen_keys::SeenKeys;
-use crate::stage::{ChangedLines, SCRATCH_SCHEMA, StageSql, Todo};
+use crate::stage::{ChangedLines, RowEffect, SCRATCH_SCHEMA, StageSql, Todo};
 use crate::stage_copy::CopyStream;
 use crate::stage_scratch::{self, ScratchStage};
 use crate::table_log::Targets;
@@ -1071,7 +1071,7 @@ impl BatchWriter {
         // A large batch on PostgreSQL has its change log written on another
         // connection while this one writes its rows (see `log_aside`).
         let log_aside = match (self.store.pg_copy.clone(), &beside) {
-            (Some(options), None) if found.staged_changes() > turn_rows => {
+            (Some(options), None) if found.staged_changes() > turn_rows && !found.empty => {
                 Some(self.log_aside(&options, &found).await?)
             }
             _ => None,
@@ -1172,11 +1172,8 @@ impl BatchWriter {
     }
 
     /// Whether a loaded batch of the resource logged its inserts by its rows
-    /// (see `table_log`): only a SQLite first load does.
+    /// (see `table_log`): a first load does.
     async fn has_rows_logged_in_table(&mut self) -> Result<bool, StoreError> {
-        if self.store.backend != Backend::Sqlite {
-            return Ok(false);
-        }
         Ok(sqlx::query(
             "SELECT 1 AS one FROM batches
              WHERE resource_id = $1 AND logged_in_table = 1 AND state = 'loaded' LIMIT 1",
@@ -1347,6 +1344,9 @@ impl FinalStep<'_> {
             changes::clear_unpublished(&mut *tx, self.resource.id).await?;
         }
         let first = changes::reserve(&mut *tx, self.resource.id, found.changes()).await?;
+        if found.empty {
+            return self.insert_logged(tx, found, first).await;
+        }
         if let Some(logged_from) = logged_from.filter(|from| *from != first) {
             // One batch of a resource loads at a time; if another logged
             // meanwhile, this one fails rather than publish a clash.
@@ -1393,6 +1393,43 @@ impl FinalStep<'_> {
                 .await?;
             moved += effect.delta(done.rows_affected());
         }
+        Ok((first, moved))
+    }
+}
+
+impl FinalStep<'_> {
+    /// A first load: its rows go in under their sequence numbers as row ids,
+    /// which log them (see `table_log`); returns `first` and how many rows
+    /// the resource gained.
+    async fn insert_logged(
+        &self,
+        tx: &mut AnyConnection,
+        found: &Comparison,
+        first: i64,
+    ) -> Result<(i64, i64), StoreError> {
+        let lines = ChangedLines::of(found.staged_changes(), found.first_line, found.last_line);
+        let mut insert = sqlx::query(AssertSqlSafe(self.sql.insert_logged(lines)))
+            .bind(self.batch_row_id)
+            .bind(first);
+        if let ChangedLines::Unbroken { first: first_line } = lines {
+            insert = insert.bind(first_line);
+        }
+        let moved = RowEffect::Adds.delta(insert.execute(&mut *tx).await?.rows_affected());
+        if moved != found.staged_changes() {
+            return Err(StoreError::Corrupt(format!(
+                "a first load of {} rows wrote {moved}",
+                found.staged_changes()
+            )));
+        }
+        if let Some(statement) = self.sql.row_ids_past_the_largest() {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE batches SET logged_in_table = 1 WHERE id = $1")
+            .bind(self.batch_row_id)
+            .execute(&mut *tx)
+            .await?;
         Ok((first, moved))
     }
 }

@@ -6,7 +6,6 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use crate::db::Backend;
 use crate::stage::StageSql;
 use crate::{Resource, Store, StoreError};
 
@@ -164,7 +163,7 @@ impl Store {
     /// The entries still read from the rows of batches logged by them (see
     /// `table_log`), with sequence numbers from `after` (exclusive) to
     /// `upto` (inclusive), oldest first: at most `limit` of each batch,
-    /// for the caller to merge with the log's own and cut. SQLite only.
+    /// for the caller to merge with the log's own and cut.
     async fn entries_in_table(
         &self,
         conn: &mut AnyConnection,
@@ -173,7 +172,7 @@ impl Store {
         upto: i64,
         limit: i64,
     ) -> Result<Vec<TableEntry>, StoreError> {
-        if self.backend != Backend::Sqlite || upto <= after || limit <= 0 {
+        if upto <= after || limit <= 0 {
             return Ok(Vec::new());
         }
         let batches = sqlx::query(

@@ -10,8 +10,9 @@
 
 use reqwest::StatusCode;
 use rongshu_core::audit::AuditRecord;
+use rongshu_core::catalog::ItemType;
 use rongshu_core::quality::RowDigests;
-use rongshu_core::value::CellValue;
+use rongshu_core::value::{CellValue, parse_cell};
 use rongshu_server::clock::Clock;
 use rongshu_server::service::{self, Doer};
 use rongshu_store::{
@@ -31,6 +32,7 @@ on_both_backends!(
     a_load_refused_at_its_last_commit_leaves_no_log_behind,
     a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_does,
     a_checked_first_load_is_written_before_its_end_and_a_stopped_one_leaves_nothing,
+    a_first_load_logged_by_its_rows_reads_as_one_logged_row_by_row,
 );
 
 const PEOPLE: u32 = 20_000;
@@ -1084,4 +1086,138 @@ async fn a_checked_first_load_is_written_before_its_end_and_a_stopped_one_leaves
     .await;
     assert_eq!(page["total"], PEOPLE, "{page}");
     assert_eq!(page["records"][0]["id_number"], person_id(0), "{page}");
+}
+
+/// A resource of people with an item of every type, published.
+async fn every_type_resource(app: &TestApp, cast: &crate::support::Cast) -> Resource {
+    let mut spec = population_spec("unconditional");
+    let items = spec["items"].as_array_mut().unwrap();
+    items.push(json!({"key": "alive", "name": "在世", "type": "boolean", "grade": 1}));
+    items.push(json!({"key": "seen_at", "name": "登记时间", "type": "datetime", "grade": 1}));
+    let res = app
+        .post_json("/api/v1/resources", Some(&cast.provider), &spec)
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    let code = body["code"].as_str().unwrap().to_owned();
+    app.publish(cast, &code).await;
+    app.store.resource(&code).await.unwrap()
+}
+
+/// Person `i` with every item typed as a checked file gives it; some empty.
+fn typed_person(i: u32, name: &str) -> RowCells {
+    let raw: [(ItemType, Option<String>); 8] = [
+        (ItemType::String, Some(person_id(i))),
+        (ItemType::String, Some(format!("{name}\t\"{i}\\"))),
+        (
+            ItemType::Date,
+            Some(format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10)),
+        ),
+        (
+            ItemType::String,
+            i.is_multiple_of(2).then(|| "锦江区".to_owned()),
+        ),
+        (ItemType::Integer, Some(format!("{}", i as i64 - 2))),
+        (
+            ItemType::Decimal,
+            Some(["1234.50", "-0.5", "7", "0.001"][i as usize % 4].to_owned()),
+        ),
+        (
+            ItemType::Boolean,
+            (i % 3 != 2).then(|| ["true", "false"][i as usize % 2].to_owned()),
+        ),
+        (
+            ItemType::Datetime,
+            (i % 2 == 1).then(|| format!("2024-01-0{} 08:3{}:59", 1 + i % 9, i % 10)),
+        ),
+    ];
+    raw.into_iter()
+        .map(|(item_type, text)| text.and_then(|t| parse_cell(item_type, &t).unwrap()))
+        .collect()
+}
+
+/// A first load logs its inserts by its rows (see the store's `table_log`);
+/// read back, they are the records a batch logs row by row, for items of
+/// every type, and so are they once a later batch changes some of them.
+async fn a_first_load_logged_by_its_rows_reads_as_one_logged_row_by_row(app: &TestApp) {
+    let cast = app.cast().await;
+    let by_rows = every_type_resource(app, &cast).await;
+    let row_by_row = every_type_resource(app, &cast).await;
+    // Not a first load: one person there already.
+    let before = staged(
+        app,
+        &app.store,
+        &row_by_row,
+        BatchMode::Upsert,
+        [typed_person(99, "甲")],
+    )
+    .await;
+    finish(app, before, &row_by_row.code).await;
+    let mut logs = Vec::new();
+    for resource in [&by_rows, &row_by_row] {
+        let load = staged(
+            app,
+            &app.store,
+            resource,
+            BatchMode::Upsert,
+            (0..8).map(|i| typed_person(i, "李")),
+        )
+        .await;
+        finish(app, load, &resource.code).await;
+        // Two renamed, one removed: the first load's entries are written
+        // out into the log first.
+        let renamed = [typed_person(1, "张"), typed_person(6, "王")];
+        let rename = staged(app, &app.store, resource, BatchMode::Upsert, renamed).await;
+        finish(app, rename, &resource.code).await;
+        let removal = staged(
+            app,
+            &app.store,
+            resource,
+            BatchMode::Delete,
+            [typed_person(3, "李")],
+        )
+        .await;
+        finish(app, removal, &resource.code).await;
+        let log: Vec<(String, Value, Option<Value>)> = app
+            .store
+            .changes(resource, 0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.key["id_number"] != json!(person_id(99)))
+            .map(|c| (c.op, c.key, c.record))
+            .collect();
+        logs.push(log);
+    }
+    assert_eq!(logs[0].len(), 11, "{:?}", logs[0]);
+    assert_eq!(logs[0], logs[1], "the logs read the same");
+    let alive: Vec<Value> = logs[0][..8]
+        .iter()
+        .map(|(_, _, r)| r.clone().unwrap()["alive"].clone())
+        .collect();
+    assert_eq!(
+        alive[..3],
+        [json!(true), json!(false), Value::Null],
+        "booleans are booleans: {alive:?}"
+    );
+    let record = logs[0][1].2.clone().unwrap();
+    assert_eq!(
+        (
+            &record["income"],
+            &record["children"],
+            &record["seen_at"],
+            &record["name"]
+        ),
+        (
+            &json!("-0.5"),
+            &json!(-1),
+            &json!("2024-01-02 08:31:59"),
+            &json!("李\t\"1\\")
+        ),
+        "{record}"
+    );
+    assert!(
+        record.get("district").is_none(),
+        "an empty item is left out: {record}"
+    );
 }
