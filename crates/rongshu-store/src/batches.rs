@@ -81,7 +81,10 @@ pub struct BatchWriter {
     pub(crate) resource: Resource,
     pub(crate) batch_row_id: i64,
     public_id: String,
-    pub(crate) keys: Vec<String>,
+    /// Item keys, in the order of a row's cells, for the record each staged
+    /// row carries into the change log; `None` for a first load, whose rows
+    /// log themselves (see `table_log`).
+    pub(crate) record_keys: Option<Vec<String>>,
     pub(crate) sql: StageSql,
     /// The staging statement for a full run of rows, built once.
     insert_rows: std::sync::Arc<str>,
@@ -260,18 +263,28 @@ impl Store {
         // Such a batch makes its scratch file only if it stays small.
         let scratch_file =
             scratch_file.filter(|_| matches!(first_load, first_load::Stage::General));
-        let keys: Vec<String> = resource
-            .spec
-            .items
-            .iter()
-            .map(|i| i.key.to_string())
-            .collect();
+        // Only this batch loads into the resource, so one empty now is
+        // empty until the final step: a first load (see `compare`).
+        let first_load_rows = sqlx::query(AssertSqlSafe(sql.any_row()))
+            .fetch_optional(&self.pool)
+            .await?
+            .is_none();
+        let record_keys: Option<Vec<String>> = (!first_load_rows).then(|| {
+            resource
+                .spec
+                .items
+                .iter()
+                .map(|i| i.key.to_string())
+                .collect()
+        });
         let staged = match self.stage_connection(&sql).await {
             Ok(conn) => match self.copy_connection(&sql).await {
                 Ok(copy) => match scratch_file {
-                    Some(path) => ScratchStage::create(path, &sql, keys.clone(), STAGE_CACHE_KIB)
-                        .await
-                        .map(|scratch| (conn, copy, Some(scratch))),
+                    Some(path) => {
+                        ScratchStage::create(path, &sql, record_keys.clone(), STAGE_CACHE_KIB)
+                            .await
+                            .map(|scratch| (conn, copy, Some(scratch)))
+                    }
                     None => Ok((conn, copy, None)),
                 },
                 Err(e) => Err(e),
@@ -294,7 +307,7 @@ impl Store {
             resource: resource.clone(),
             batch_row_id,
             public_id,
-            keys,
+            record_keys,
             insert_rows: sql.insert_rows(sql.rows_per_statement()).into(),
             sql,
             mode,
@@ -567,6 +580,19 @@ pub(crate) fn write_row_json(out: &mut String, keys: &[String], row: &RowCells) 
     out.push('}');
 }
 
+/// A staged row's record as the change log records it, written into
+/// `buffer`; `None` when the batch logs none (`keys` is `None`).
+pub(crate) fn record_of<'b>(
+    buffer: &'b mut String,
+    keys: Option<&[String]>,
+    row: &StagedRow,
+) -> Option<&'b str> {
+    let keys = keys?;
+    buffer.clear();
+    write_row_json(buffer, keys, &row.cells);
+    Some(buffer.as_str())
+}
+
 fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
     // Runs that need no escape go in whole: every value of a load passes
@@ -697,12 +723,11 @@ impl BatchWriter {
             };
             let mut query = sqlx::query(AssertSqlSafe(statement));
             for row in run {
-                record.clear();
-                write_row_json(&mut record, &self.keys, &row.cells);
+                let record = record_of(&mut record, self.record_keys.as_deref(), row);
                 let (k1, k2) = halves(row.digests.key);
                 query = query
                     .bind(row.line as i64)
-                    .bind(record.clone())
+                    .bind(record.map(str::to_owned))
                     .bind(row.status.code())
                     .bind(row.key.clone())
                     .bind(k1)
@@ -742,12 +767,11 @@ impl BatchWriter {
         let mut data = Vec::with_capacity(rows.len() * 256);
         let mut record = String::new();
         for row in rows {
-            record.clear();
-            write_row_json(&mut record, &self.keys, &row.cells);
+            let record = record_of(&mut record, self.record_keys.as_deref(), row);
             crate::stage_copy::encode_row(
                 &mut data,
                 row,
-                &record,
+                record,
                 self.sql.unique_rules,
                 self.sql.item_types(),
             );
@@ -931,6 +955,13 @@ impl BatchWriter {
             .fetch_optional(&mut *self.conn)
             .await?
             .is_none();
+        if !empty && self.record_keys.is_none() {
+            // Staged as a first load, without the records a log needs.
+            return Err(StoreError::Conflict(format!(
+                "{} gained rows while batch {} was loading into it as its first",
+                self.resource.code, self.public_id
+            )));
+        }
         // The first and last line of the rows that change something.
         let (mut first_line, mut last_line) = (None::<i64>, None::<i64>);
         if empty {

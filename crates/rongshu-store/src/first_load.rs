@@ -592,7 +592,8 @@ impl BatchWriter {
             StoreError::Invalid("a batch written as read needs a database file".into())
         })?;
         let scratch =
-            ScratchStage::create(path, &self.sql, self.keys.clone(), STAGE_CACHE_KIB).await?;
+            ScratchStage::create(path, &self.sql, self.record_keys.clone(), STAGE_CACHE_KIB)
+                .await?;
         self.scratch = Some(scratch);
         let rows = held.into_iter().map(|q| q.row).collect();
         self.scratch_rows(rows).await

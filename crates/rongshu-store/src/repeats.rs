@@ -121,27 +121,21 @@ fn literal(text: &str) -> String {
 }
 
 impl StageSql {
-    /// An item's value as the report writes it, read from the staged record.
+    /// An item's value as the report writes it, read from its staged
+    /// column: its canonical text, as the row's record would have it (a
+    /// first load stages no record, see `table_log`).
     fn record_value(&self, item: &str) -> String {
         let bare = item.trim_matches('"');
-        let item_type = self
-            .items
-            .iter()
-            .position(|i| i.trim_matches('"') == bare)
-            .and_then(|i| self.item_types.get(i).copied());
-        match self.backend {
-            Backend::Sqlite => {
-                let path = literal(&format!("$.\"{bare}\""));
-                if item_type == Some(ItemType::Boolean) {
-                    // SQLite reads JSON booleans as 1 and 0.
-                    format!(
-                        "CASE json_extract(_record, {path}) WHEN 1 THEN 'true' WHEN 0 THEN 'false' END"
-                    )
-                } else {
-                    format!("CAST(json_extract(_record, {path}) AS TEXT)")
-                }
+        let Some(at) = self.items.iter().position(|i| i.trim_matches('"') == bare) else {
+            return "NULL".to_owned();
+        };
+        let column = &self.items[at];
+        match (self.backend, self.item_types.get(at)) {
+            // SQLite keeps booleans as 1 and 0.
+            (Backend::Sqlite, Some(ItemType::Boolean)) => {
+                format!("CASE {column} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END")
             }
-            Backend::Postgres => format!("(CAST(_record AS json) ->> {})", literal(bare)),
+            _ => format!("CAST({column} AS TEXT)"),
         }
     }
 

@@ -249,9 +249,11 @@ impl StageSql {
             // A row starts as what it does when its key is new, so comparing
             // touches only the rows whose key the resource has: a first load
             // rewrites no staged row (on PostgreSQL each update is a new row
-            // version).
+            // version). `_record` is the row as the change log records it,
+            // left empty by a first load, whose rows log themselves (see
+            // `table_log`).
             "CREATE {table} {stage} ({line}, _op TEXT NOT NULL DEFAULT '{}', \
-             _target_row {integer}, _record TEXT NOT NULL, {}, {})",
+             _target_row {integer}, _record TEXT, {}, {})",
             self.unmatched,
             repeat_columns.join(", "),
             columns.join(", ")

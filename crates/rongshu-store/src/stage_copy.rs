@@ -109,13 +109,16 @@ impl Drop for CopyStream {
 pub(crate) fn encode_row(
     out: &mut Vec<u8>,
     row: &StagedRow,
-    record: &str,
+    record: Option<&str>,
     unique_rules: usize,
     item_types: &[ItemType],
 ) {
     push_int(out, row.line as i64);
     out.push(b'\t');
-    push_text(out, record);
+    match record {
+        Some(record) => push_text(out, record),
+        None => push_null(out),
+    }
     out.push(b'\t');
     push_int(out, row.status.code());
     out.push(b'\t');
@@ -217,7 +220,7 @@ mod tests {
         encode_row(
             &mut out,
             &row,
-            "{\"k\":\"\\\"\"}",
+            Some("{\"k\":\"\\\"\"}"),
             1,
             &[
                 ItemType::String,

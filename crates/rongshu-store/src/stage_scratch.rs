@@ -24,7 +24,7 @@ use rusqlite::{Connection, OpenFlags, Statement};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
-use crate::batches::{StoredCell, halves, stored_cell, write_row_json};
+use crate::batches::{StoredCell, halves, record_of, stored_cell};
 use crate::repeats::StagedRow;
 use crate::stage::StageSql;
 
@@ -49,7 +49,8 @@ pub(crate) fn remove_scratch(path: &Path) -> Result<(), StoreError> {
 
 /// What binding a staged row needs, kept by the filling thread.
 struct RowShape {
-    keys: Vec<String>,
+    /// Item keys for each row's logged record; `None`: rows carry none.
+    keys: Option<Vec<String>>,
     item_types: Vec<ItemType>,
     unique_rules: usize,
     /// Rows per statement, and the statement for that many.
@@ -88,7 +89,7 @@ impl ScratchStage {
     pub(crate) async fn create(
         path: PathBuf,
         sql: &StageSql,
-        keys: Vec<String>,
+        keys: Option<Vec<String>>,
         cache_kib: i64,
     ) -> Result<Self, StoreError> {
         let rows_per_statement = sql.rows_per_statement();
@@ -221,9 +222,8 @@ fn insert_rows(
             let mut statement = conn.prepare_cached(text)?;
             let mut at = 0;
             for row in run {
-                record.clear();
-                write_row_json(&mut record, &shape.keys, &row.cells);
-                bind_row(&mut statement, &mut at, shape, row, &record)?;
+                let record = record_of(&mut record, shape.keys.as_deref(), row);
+                bind_row(&mut statement, &mut at, shape, row, record)?;
             }
             statement.raw_execute()?;
         }
@@ -245,7 +245,7 @@ fn bind_row(
     at: &mut usize,
     shape: &RowShape,
     row: &StagedRow,
-    record: &str,
+    record: Option<&str>,
 ) -> Result<(), StoreError> {
     let mut next = || {
         *at += 1;
