@@ -236,25 +236,26 @@ impl Store {
         );
         let scratch_file = self.scratch_file(batch_row_id);
         sql.scratch = scratch_file.is_some();
+        // Only this batch loads into the resource, so one empty now is
+        // empty until the final step: a first load (see `compare`).
+        let empty_at_start = match sqlx::query(AssertSqlSafe(sql.any_row()))
+            .fetch_optional(&self.pool)
+            .await
+        {
+            Ok(row) => row.is_none(),
+            Err(e) => {
+                let e = StoreError::from(e);
+                self.mark_failed(batch_row_id, &e.to_string(), now).await?;
+                return Err(e);
+            }
+        };
         // Rows with their key digests, no uniqueness rule but the key's, into
         // a resource with no rows: every row the checks let through is an
         // insert, and may be written as it is read (see `first_load`).
-        let may_write_as_read =
-            if scratch_file.is_some() && unique_rules == Some(0) && mode != BatchMode::Delete {
-                match sqlx::query(AssertSqlSafe(sql.any_row()))
-                    .fetch_optional(&self.pool)
-                    .await
-                {
-                    Ok(row) => row.is_none(),
-                    Err(e) => {
-                        let e = StoreError::from(e);
-                        self.mark_failed(batch_row_id, &e.to_string(), now).await?;
-                        return Err(e);
-                    }
-                }
-            } else {
-                false
-            };
+        let may_write_as_read = empty_at_start
+            && scratch_file.is_some()
+            && unique_rules == Some(0)
+            && mode != BatchMode::Delete;
         let first_load = if may_write_as_read {
             first_load::Stage::Holding(Vec::new())
         } else {
@@ -263,13 +264,8 @@ impl Store {
         // Such a batch makes its scratch file only if it stays small.
         let scratch_file =
             scratch_file.filter(|_| matches!(first_load, first_load::Stage::General));
-        // Only this batch loads into the resource, so one empty now is
-        // empty until the final step: a first load (see `compare`).
-        let first_load_rows = sqlx::query(AssertSqlSafe(sql.any_row()))
-            .fetch_optional(&self.pool)
-            .await?
-            .is_none();
-        let record_keys: Option<Vec<String>> = (!first_load_rows).then(|| {
+        // A first load's rows log themselves (see `table_log`).
+        let record_keys: Option<Vec<String>> = (!empty_at_start).then(|| {
             resource
                 .spec
                 .items

@@ -7,9 +7,9 @@
 //! as read took 5.3-5.6 s logged and 2.4-2.6 s not). A first load (in place,
 //! or beside its resource, see `beside` and `first_load`) therefore gives
 //! each row its sequence number as its row id, logs nothing, and is marked
-//! `logged_in_table`. A row of
-//! the resource that still carries such a batch is that batch's insert,
-//! unchanged since, and the log reads it from there (see `changes`).
+//! `logged_in_table`; it stages no record either. A row of the resource that
+//! still carries such a batch is that batch's insert, unchanged since, and
+//! the log reads it from there (see `changes`).
 //!
 //! Before a later batch updates or deletes such a row, it writes the row's
 //! entry into the change log as it would have been logged then
