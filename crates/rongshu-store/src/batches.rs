@@ -1114,6 +1114,7 @@ impl BatchWriter {
             batch_row_id: self.batch_row_id,
             public_id: &self.public_id,
             mode: self.mode,
+            turn_rows,
         };
         // The batch's first sequence number, and how many rows the resource
         // gained (negative: lost) in this write.
@@ -1299,6 +1300,8 @@ struct FinalStep<'a> {
     batch_row_id: i64,
     public_id: &'a str,
     mode: BatchMode,
+    /// A first load with more rows than this goes in the order of its keys.
+    turn_rows: i64,
 }
 
 impl FinalStep<'_> {
@@ -1435,10 +1438,11 @@ impl FinalStep<'_> {
         first: i64,
     ) -> Result<(i64, i64), StoreError> {
         let lines = ChangedLines::of(found.staged_changes(), found.first_line, found.last_line);
-        let mut insert = sqlx::query(AssertSqlSafe(self.sql.insert_logged(lines)))
+        let by_key = found.staged_changes() > self.turn_rows;
+        let mut insert = sqlx::query(AssertSqlSafe(self.sql.insert_logged(lines, by_key)))
             .bind(self.batch_row_id)
             .bind(first);
-        if let ChangedLines::Unbroken { first: first_line } = lines {
+        if let (ChangedLines::Unbroken { first: first_line }, false) = (lines, by_key) {
             insert = insert.bind(first_line);
         }
         let moved = RowEffect::Adds.delta(insert.execute(&mut *tx).await?.rows_affected());
