@@ -803,7 +803,6 @@ impl BatchWriter {
                     moved: written.inserted,
                     turns: written.turns,
                     longest_turn: written.longest_turn,
-                    logged_in_table: true,
                 });
                 return Ok(());
             }
@@ -1151,9 +1150,12 @@ impl BatchWriter {
         .bind(self.resource.id)
         .execute(&mut *tx)
         .await?;
+        // Every way a first load is written logs its inserts by its rows
+        // (see `table_log`).
         sqlx::query(
             "UPDATE batches SET state = 'loaded', rows_read = $1, rows_loaded = $2,
-                 rows_rejected = $3, report = $4, finished_at = $5, first_seq = $7, last_seq = $8
+                 rows_rejected = $3, report = $4, finished_at = $5, first_seq = $7, last_seq = $8,
+                 logged_in_table = $9
              WHERE id = $6",
         )
         .bind(rows_read)
@@ -1164,6 +1166,7 @@ impl BatchWriter {
         .bind(self.batch_row_id)
         .bind(applied.first_seq)
         .bind(applied.last_seq)
+        .bind(i64::from(found.empty))
         .execute(&mut *tx)
         .await?;
         // The log written beside is waited for before the batch's event
@@ -1347,12 +1350,6 @@ impl FinalStep<'_> {
                 .execute(&mut *tx)
                 .await?;
         }
-        if beside.logged_in_table {
-            sqlx::query("UPDATE batches SET logged_in_table = 1 WHERE id = $1")
-                .bind(self.batch_row_id)
-                .execute(&mut *tx)
-                .await?;
-        }
         Ok(first)
     }
 
@@ -1405,15 +1402,17 @@ impl FinalStep<'_> {
                 .await?;
         }
         let todo = found.todo();
-        let targets = [
-            (Targets::Staged, todo.updates || todo.deletes),
-            (Targets::Gone, todo.gone),
-        ];
-        for (targets, _) in targets.iter().filter(|(_, any)| in_table && *any) {
-            sqlx::query(AssertSqlSafe(self.sql.write_out(*targets)))
-                .bind(self.resource.id)
-                .execute(&mut *tx)
-                .await?;
+        if in_table {
+            let targets = [
+                (Targets::Staged, todo.updates || todo.deletes),
+                (Targets::Gone, todo.gone),
+            ];
+            for (targets, _) in targets.into_iter().filter(|(_, any)| *any) {
+                sqlx::query(AssertSqlSafe(self.sql.write_out(targets)))
+                    .bind(self.resource.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         let mut moved = 0;
         for (statement, effect) in self.sql.apply(self.mode, todo) {
@@ -1457,10 +1456,6 @@ impl FinalStep<'_> {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("UPDATE batches SET logged_in_table = 1 WHERE id = $1")
-            .bind(self.batch_row_id)
-            .execute(&mut *tx)
-            .await?;
         Ok((first, moved))
     }
 }

@@ -349,8 +349,6 @@ pub(crate) struct Beside {
     pub(crate) moved: i64,
     pub(crate) turns: u32,
     pub(crate) longest_turn: Duration,
-    /// Its inserts are logged by its rows, not in the log (see `table_log`).
-    pub(crate) logged_in_table: bool,
 }
 
 /// A statement of a turn and its (integer) parameters.
@@ -380,7 +378,6 @@ impl BatchWriter {
             moved: 0,
             turns: 0,
             longest_turn: Duration::ZERO,
-            logged_in_table: false,
         };
         let mut pace = Pace::new(self.store.turn_rows);
         let (resource, batch) = (self.resource.id, self.batch_row_id);
@@ -420,7 +417,6 @@ impl BatchWriter {
                     changes.staged, beside.moved
                 )));
             }
-            beside.logged_in_table = true;
         } else if let (Some((first_line, last_line)), true) = (changes.lines, changes.staged > 0) {
             let lines = ChangedLines::of(changes.staged, Some(first_line), Some(last_line));
             let log = self.sql.log_staged_lines(lines);
