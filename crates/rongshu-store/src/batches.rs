@@ -24,6 +24,7 @@ use crate::changes::{self, BatchMode};
 use crate::db::{Backend, ts};
 use crate::first_load::{self, QueuedRow};
 use crate::log_aside::LogAside;
+use crate::pg_beside::{self, PgBeside, PgShadow};
 use crate::repeats::{StagedRow, StreamStatus};
 use crate::seen_keys::SeenKeys;
 use crate::stage::{ChangedLines, RowEffect, SCRATCH_SCHEMA, StageSql, Todo};
@@ -1094,10 +1095,18 @@ impl BatchWriter {
         } else {
             None
         };
+        // A large first load on PostgreSQL fills a table beside the
+        // resource's, which the final step swaps in (see `pg_beside`).
+        let pg_beside =
+            if backend == Backend::Postgres && found.empty && found.staged_changes() > turn_rows {
+                self.fill_beside(&found).await?
+            } else {
+                None
+            };
         // A large batch on PostgreSQL has its change log written on another
         // connection while this one writes its rows (see `log_aside`).
-        let log_aside = match (self.store.pg_copy.clone(), &beside) {
-            (Some(options), None) if found.staged_changes() > turn_rows && !found.empty => {
+        let log_aside = match (self.store.pg_copy.clone(), &beside, &pg_beside) {
+            (Some(options), None, None) if found.staged_changes() > turn_rows && !found.empty => {
                 Some(self.log_aside(&options, &found).await?)
             }
             _ => None,
@@ -1117,19 +1126,23 @@ impl BatchWriter {
         };
         // The batch's first sequence number, and how many rows the resource
         // gained (negative: lost) in this write.
-        let (first, moved) = match &beside {
-            Some(beside) => (
+        let (first, moved) = match (&beside, &pg_beside) {
+            (Some(beside), _) => (
                 Some(step.swap_in(&mut tx, beside, found.empty, changes).await?),
                 beside.moved,
             ),
-            None if changes > 0 => {
+            (None, Some(filled)) => (
+                Some(step.swap_in_pg(&mut tx, filled, changes).await?),
+                filled.moved,
+            ),
+            (None, None) if changes > 0 => {
                 let logged_from = log_aside.as_ref().map(|log| log.first);
                 let (first, moved) = step
                     .apply_in_place(&mut tx, &found, logged_from, in_table)
                     .await?;
                 (Some(first), moved)
             }
-            None => (None, 0),
+            (None, None) => (None, 0),
         };
         applied.first_seq = first;
         applied.last_seq = first.map(|first| first + changes - 1);
@@ -1196,6 +1209,7 @@ impl BatchWriter {
             turns = beside.as_ref().map_or(0, |b| b.turns),
             longest_turn_ms = beside.as_ref().map_or(0, |b| b.longest_turn.as_millis() as u64),
             written_as_read = written_as_read.is_some(),
+            filled_beside = pg_beside.is_some(),
             write_lock_ms = locked_at.elapsed().as_millis() as u64,
             "batch applied"
         );
@@ -1213,6 +1227,65 @@ impl BatchWriter {
         .fetch_optional(&mut *self.conn)
         .await?
         .is_some())
+    }
+
+    /// PostgreSQL: fill a table beside the resource's with a first load's
+    /// rows and index it (see `pg_beside`). `None` when the resource's table
+    /// has indexes of another kind, for the rows to go into it in one step.
+    async fn fill_beside(&mut self, found: &Comparison) -> Result<Option<PgBeside>, StoreError> {
+        if !PgShadow::fits(&mut self.conn, &self.resource.table_name).await? {
+            return Ok(None);
+        }
+        // What a stopped batch left (its table, its log) would clash.
+        self.store.discard_unpublished(self.resource.id).await?;
+        let published: i64 = sqlx::query("SELECT change_seq FROM resources WHERE id = $1")
+            .bind(self.resource.id)
+            .fetch_one(&mut *self.conn)
+            .await?
+            .try_get("change_seq")?;
+        let first_seq = published + 1;
+        // Marked failed, the batch drops it with its staged rows.
+        let shadow = PgShadow::new(&self.resource.table_name, self.batch_row_id);
+        for statement in shadow.create() {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *self.conn)
+                .await?;
+        }
+        let lines = ChangedLines::of(found.staged_changes(), found.first_line, found.last_line);
+        let mut fill = sqlx::query(AssertSqlSafe(self.sql.fill_logged(&shadow.table(), lines)))
+            .bind(self.batch_row_id)
+            .bind(first_seq);
+        if let ChangedLines::Unbroken { first: first_line } = lines {
+            fill = fill.bind(first_line);
+        }
+        let (began, began_at) = self.began;
+        let stamp =
+            move || ts(began + chrono::Duration::from_std(began_at.elapsed()).unwrap_or_default());
+        let (pool, conn) = (self.store.pool.clone(), &mut self.conn);
+        let key_items = &self.sql.key_items;
+        let moved = pg_beside::while_beating(
+            &pool,
+            self.batch_row_id,
+            heartbeat_interval(),
+            stamp,
+            async {
+                let moved = RowEffect::Adds.delta(fill.execute(&mut **conn).await?.rows_affected());
+                shadow.index(&mut *conn, key_items).await?;
+                Ok::<_, StoreError>(moved)
+            },
+        )
+        .await?;
+        if moved != found.staged_changes() {
+            return Err(StoreError::Corrupt(format!(
+                "a first load of {} rows wrote {moved}",
+                found.staged_changes()
+            )));
+        }
+        Ok(Some(PgBeside {
+            shadow,
+            first_seq,
+            moved,
+        }))
     }
 
     /// PostgreSQL: start logging the staged changes on a connection of
@@ -1346,6 +1419,44 @@ impl FinalStep<'_> {
             )));
         };
         for statement in catch_up.into_iter().chain(beside.shadow.swap()) {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(first)
+    }
+
+    /// A first load filled beside the resource (see `pg_beside`) takes the
+    /// resource table's place; returns its first sequence number.
+    async fn swap_in_pg(
+        &self,
+        tx: &mut AnyConnection,
+        filled: &PgBeside,
+        changes: i64,
+    ) -> Result<i64, StoreError> {
+        let first = changes::reserve(&mut *tx, self.resource.id, changes).await?;
+        // As for a table written beside on SQLite: nothing else may have
+        // logged a change or written a row meanwhile.
+        let state: String = sqlx::query("SELECT state FROM batches WHERE id = $1")
+            .bind(self.batch_row_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("state")?;
+        let still_empty = sqlx::query(AssertSqlSafe(self.sql.any_row()))
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_none();
+        let catch_up = filled.shadow.catch_up(&mut *tx).await?;
+        let undisturbed = first == filled.first_seq && state == "loading" && still_empty;
+        let Some(catch_up) = catch_up.filter(|_| undisturbed) else {
+            return Err(StoreError::Conflict(format!(
+                "{} changed while batch {} was loading into it",
+                self.resource.code, self.public_id
+            )));
+        };
+        let swap = filled.shadow.swap(&mut *tx).await?;
+        let ids = self.sql.row_ids_past_the_largest();
+        for statement in catch_up.into_iter().chain(swap).chain(ids) {
             sqlx::query(AssertSqlSafe(statement))
                 .execute(&mut *tx)
                 .await?;

@@ -673,25 +673,42 @@ impl Store {
                 .transpose()?;
 
         // Tables of batches no longer loading, and resource tables put aside
-        // whose removal did not finish (the process stopped).
-        let prefixes = match self.backend {
-            Backend::Sqlite => vec![shadow_prefix(&live), retired_prefix(&live)],
-            Backend::Postgres => Vec::new(),
+        // whose removal did not finish (the process stopped). On PostgreSQL
+        // only a first load fills a table beside (see `pg_beside`), and the
+        // resource's own is dropped, not put aside.
+        let (prefixes, tables_named) = match self.backend {
+            Backend::Sqlite => (
+                vec![shadow_prefix(&live), retired_prefix(&live)],
+                "SELECT name FROM sqlite_schema WHERE type = 'table' AND substr(name, 1, length($1)) = $1",
+            ),
+            Backend::Postgres => (
+                vec![shadow_prefix(&live)],
+                "SELECT CAST(tablename AS TEXT) AS name FROM pg_tables
+                 WHERE schemaname = current_schema() AND substr(tablename, 1, length($1)) = $1",
+            ),
         };
         for prefix in prefixes {
-            let tables = sqlx::query(
-                "SELECT name FROM sqlite_schema WHERE type = 'table' AND substr(name, 1, length($1)) = $1",
-            )
-            .bind(&prefix)
-            .fetch_all(&self.pool)
-            .await?;
+            let tables = sqlx::query(tables_named)
+                .bind(&prefix)
+                .fetch_all(&self.pool)
+                .await?;
             for table in &tables {
                 let name: String = table.try_get("name")?;
                 let batch = name
                     .strip_prefix(prefix.as_str())
                     .and_then(|b| b.parse::<i64>().ok());
-                if batch.is_some() && batch != loading {
-                    self.remove_in_turns(&name).await?;
+                if batch.is_none() || batch == loading {
+                    continue;
+                }
+                match self.backend {
+                    Backend::Sqlite => self.remove_in_turns(&name).await?,
+                    // Dropping a table takes PostgreSQL no time whatever its
+                    // size, and blocks no one who does not read it.
+                    Backend::Postgres => {
+                        sqlx::query(AssertSqlSafe(format!("DROP TABLE {}", quote_ident(&name))))
+                            .execute(&self.pool)
+                            .await?;
+                    }
                 }
             }
         }

@@ -25,6 +25,7 @@ mod log_aside;
 mod migrations;
 mod open_accounts;
 mod open_plans;
+mod pg_beside;
 mod portal;
 mod records;
 mod registry;

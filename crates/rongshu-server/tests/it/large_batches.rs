@@ -1,7 +1,8 @@
 //! Large batches: on SQLite they are written in short turns beside the
 //! resource, so that reads (and their audit events) go on meanwhile; on
 //! PostgreSQL their change log is written on a connection of its own beside
-//! the rows. Readers still see the old data or the whole batch, never part of
+//! the rows, and a first load fills a table beside the resource's, indexed
+//! once it is full and swapped in. Readers still see the old data or the whole batch, never part of
 //! it, in the rows and in the change feed; and the result is exactly what
 //! applying the batch in one step gives (a first load's change log may follow
 //! its keys rather than its lines). A first load in key order is written as
@@ -763,6 +764,18 @@ async fn a_load_refused_at_its_last_commit_leaves_no_log_behind(app: &TestApp) {
         .unwrap();
     assert_eq!(failed, 1, "batch {batch} is marked failed");
     assert_nothing_left(app, &resource, &cast.provider).await;
+    if app.store.backend() == Backend::Postgres {
+        // The table it filled beside the resource went with it.
+        let beside = app
+            .store
+            .query_integer_for_tests(&format!(
+                "SELECT COUNT(*) FROM pg_tables WHERE tablename LIKE '{}\\_b%'",
+                resource.table_name
+            ))
+            .await
+            .unwrap();
+        assert_eq!(beside, 0, "no table of the batch is left");
+    }
 
     let lifted = match app.store.backend() {
         Backend::Postgres => "DROP TRIGGER refuse_loaded ON batches",
@@ -899,6 +912,13 @@ async fn a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_d
     std::fs::write(&in_order, format!("{header}{}", sorted.concat())).unwrap();
     std::fs::write(&out_of_order, format!("{header}{}", shuffled.concat())).unwrap();
 
+    // Which table each resource has before: on PostgreSQL a load beside
+    // gives it another.
+    let mut tables_before = Vec::new();
+    for code in &codes {
+        let resource = app.store.resource(code).await.unwrap();
+        tables_before.push(table_identity(app, &resource).await);
+    }
     // Turns of 10 rows: these loads go beside their resources; the store's
     // own turns take the others in one step.
     let beside = app.store.clone().with_turn_rows(10);
@@ -966,25 +986,60 @@ async fn a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_d
     expected.sort_by_key(key);
     assert_eq!(rows, expected);
 
-    // A large first load goes in the order of its keys on both backends
-    // (PostgreSQL in one step), a small one in the file's.
+    // A large first load goes in the order of its keys on SQLite; on
+    // PostgreSQL, which indexes the rows once they are all in, and in one
+    // step on either, in the file's.
     let keys = |log: &[Value]| -> Vec<String> {
         log.iter().map(|c| c[2]["id_number"].to_string()).collect()
     };
     let keys_ascend = |keys: Vec<String>| keys.windows(2).all(|w| w[0] < w[1]);
-    assert!(keys_ascend(keys(&sorted_in.3)), "logged in key order");
     assert!(
         !keys_ascend(keys(&one_step_shuffled.3)),
         "a small first load is logged in the file's order"
     );
-    if app.store.backend() == Backend::Sqlite {
-        let mut beside_counts = Vec::new();
-        for code in &codes {
-            let resource = app.store.resource(code).await.unwrap();
-            beside_counts.push(indexes_made_beside(app, &resource).await);
+    match app.store.backend() {
+        Backend::Sqlite => {
+            assert!(keys_ascend(keys(&sorted_in.3)), "logged in key order");
+            let mut beside_counts = Vec::new();
+            for code in &codes {
+                let resource = app.store.resource(code).await.unwrap();
+                beside_counts.push(indexes_made_beside(app, &resource).await);
+            }
+            assert_eq!(beside_counts, [1, 0, 1, 0], "which loads went beside");
         }
-        assert_eq!(beside_counts, [1, 0, 1, 0], "which loads went beside");
+        Backend::Postgres => {
+            assert_eq!(
+                sorted_in, one_step_shuffled,
+                "line for line, as in one step"
+            );
+            let mut replaced = Vec::new();
+            for (code, before) in codes.iter().zip(&tables_before) {
+                let resource = app.store.resource(code).await.unwrap();
+                replaced.push(table_identity(app, &resource).await != *before);
+            }
+            assert_eq!(
+                replaced,
+                [true, false, true, false],
+                "which loads went beside"
+            );
+        }
     }
+}
+
+/// Which table holds the resource's rows: SQLite's root page, PostgreSQL's
+/// object id. A table swapped in has another.
+async fn table_identity(app: &TestApp, resource: &Resource) -> i64 {
+    let sql = match app.store.backend() {
+        Backend::Sqlite => format!(
+            "SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = '{}'",
+            resource.table_name
+        ),
+        Backend::Postgres => format!(
+            "SELECT CAST(CAST(CAST('{}' AS regclass) AS oid) AS BIGINT)",
+            resource.table_name
+        ),
+    };
+    app.store.query_integer_for_tests(&sql).await.unwrap()
 }
 
 /// Checked rows as the service stages them, with their key digests.
