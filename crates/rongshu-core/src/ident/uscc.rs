@@ -19,9 +19,26 @@ const WEIGHTS: [u32; 17] = [
 /// Division field of codes issued by national (central) registration authorities.
 pub const NATIONAL_DIVISION: &str = "100000";
 
+/// Marks an ASCII byte outside [`ALPHABET`] in [`VALUES`].
+const NOT_IN_ALPHABET: u8 = u8::MAX;
+
+/// Each ASCII byte's value in [`ALPHABET`], looked up rather than searched
+/// for: a code's 18 characters are valued for every code a batch carries.
+const VALUES: [u8; 128] = {
+    let mut values = [NOT_IN_ALPHABET; 128];
+    let alphabet = ALPHABET.as_bytes();
+    let mut i = 0;
+    while i < alphabet.len() {
+        values[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    values
+};
+
 /// The value (0..31) of one code character.
 pub fn char_value(c: char) -> Option<u32> {
-    ALPHABET.find(c).map(|i| i as u32)
+    let value = *VALUES.get(c as usize)?;
+    (value != NOT_IN_ALPHABET).then_some(u32::from(value))
 }
 
 /// The check character for the first 17 characters of a code, or `None` when
@@ -40,7 +57,7 @@ pub fn check_char(first17: &str) -> Option<char> {
 
 /// Value of an ASCII byte already known to be in the alphabet.
 fn byte_value(b: u8) -> u32 {
-    ALPHABET.bytes().position(|a| a == b).unwrap_or(0) as u32
+    char_value(char::from(b)).unwrap_or(0)
 }
 
 /// A registration authority (登记管理部门), the code's first character.
@@ -456,6 +473,17 @@ mod tests {
     #[test]
     fn standard_example() {
         assert_eq!(check_char("91110000600037341"), Some('L'));
+    }
+
+    #[test]
+    fn a_characters_value_is_its_place_in_the_alphabet_and_no_other_has_one() {
+        for c in (0..0x3100).filter_map(char::from_u32) {
+            assert_eq!(
+                char_value(c),
+                ALPHABET.find(c).map(|i| i as u32),
+                "{c:?}"
+            );
+        }
     }
 
     #[test]
