@@ -24,7 +24,7 @@ use crate::changes::{self, BatchMode};
 use crate::db::{Backend, ts};
 use crate::first_load::{self, QueuedRow};
 use crate::log_aside::LogAside;
-use crate::pg_beside::{self, PgBeside, PgShadow};
+use crate::pg_beside::{self, Beats, PgBeside, PgShadow};
 use crate::repeats::{StagedRow, StreamStatus};
 use crate::seen_keys::SeenKeys;
 use crate::stage::{ChangedLines, RowEffect, SCRATCH_SCHEMA, StageSql, Todo};
@@ -1099,7 +1099,7 @@ impl BatchWriter {
         // resource's, which the final step swaps in (see `pg_beside`).
         let pg_beside =
             if backend == Backend::Postgres && found.empty && found.staged_changes() > turn_rows {
-                self.fill_beside(&found).await?
+                self.make_beside(&found).await?
             } else {
                 None
             };
@@ -1131,10 +1131,15 @@ impl BatchWriter {
                 Some(step.swap_in(&mut tx, beside, found.empty, changes).await?),
                 beside.moved,
             ),
-            (None, Some(filled)) => (
-                Some(step.swap_in_pg(&mut tx, filled, changes).await?),
-                filled.moved,
-            ),
+            (None, Some(filled)) => {
+                let beats = Beats {
+                    pool: self.store.pool.clone(),
+                    batch_row_id: self.batch_row_id,
+                    began: self.began,
+                };
+                let (first, moved) = step.swap_in_pg(&mut tx, filled, changes, &beats).await?;
+                (Some(first), moved)
+            }
             (None, None) if changes > 0 => {
                 let logged_from = log_aside.as_ref().map(|log| log.first);
                 let (first, moved) = step
@@ -1229,10 +1234,10 @@ impl BatchWriter {
         .is_some())
     }
 
-    /// PostgreSQL: fill a table beside the resource's with a first load's
-    /// rows and index it (see `pg_beside`). `None` when the resource's table
-    /// has indexes of another kind, for the rows to go into it in one step.
-    async fn fill_beside(&mut self, found: &Comparison) -> Result<Option<PgBeside>, StoreError> {
+    /// PostgreSQL: make the table a first load fills beside the resource's
+    /// (see `pg_beside`). `None` when the resource's table has indexes of
+    /// another kind, for the rows to go into it in one step.
+    async fn make_beside(&mut self, found: &Comparison) -> Result<Option<PgBeside>, StoreError> {
         if !PgShadow::fits(&mut self.conn, &self.resource.table_name).await? {
             return Ok(None);
         }
@@ -1243,7 +1248,6 @@ impl BatchWriter {
             .fetch_one(&mut *self.conn)
             .await?
             .try_get("change_seq")?;
-        let first_seq = published + 1;
         // Marked failed, the batch drops it with its staged rows.
         let shadow = PgShadow::new(&self.resource.table_name, self.batch_row_id);
         for statement in shadow.create() {
@@ -1251,40 +1255,11 @@ impl BatchWriter {
                 .execute(&mut *self.conn)
                 .await?;
         }
-        let lines = ChangedLines::of(found.staged_changes(), found.first_line, found.last_line);
-        let mut fill = sqlx::query(AssertSqlSafe(self.sql.fill_logged(&shadow.table(), lines)))
-            .bind(self.batch_row_id)
-            .bind(first_seq);
-        if let ChangedLines::Unbroken { first: first_line } = lines {
-            fill = fill.bind(first_line);
-        }
-        let (began, began_at) = self.began;
-        let stamp =
-            move || ts(began + chrono::Duration::from_std(began_at.elapsed()).unwrap_or_default());
-        let (pool, conn) = (self.store.pool.clone(), &mut self.conn);
-        let key_items = &self.sql.key_items;
-        let moved = pg_beside::while_beating(
-            &pool,
-            self.batch_row_id,
-            heartbeat_interval(),
-            stamp,
-            async {
-                let moved = RowEffect::Adds.delta(fill.execute(&mut **conn).await?.rows_affected());
-                shadow.index(&mut *conn, key_items).await?;
-                Ok::<_, StoreError>(moved)
-            },
-        )
-        .await?;
-        if moved != found.staged_changes() {
-            return Err(StoreError::Corrupt(format!(
-                "a first load of {} rows wrote {moved}",
-                found.staged_changes()
-            )));
-        }
         Ok(Some(PgBeside {
             shadow,
-            first_seq,
-            moved,
+            first_seq: published + 1,
+            rows: found.staged_changes(),
+            lines: ChangedLines::of(found.staged_changes(), found.first_line, found.last_line),
         }))
     }
 
@@ -1426,14 +1401,40 @@ impl FinalStep<'_> {
         Ok(first)
     }
 
-    /// A first load filled beside the resource (see `pg_beside`) takes the
-    /// resource table's place; returns its first sequence number.
+    /// A first load's table beside the resource (see `pg_beside`) is filled
+    /// and indexed, and takes the resource table's place; returns the first
+    /// sequence number and how many rows the resource gained. The rows go in
+    /// in this transaction: a reader whose snapshot is older, and who reads
+    /// the table once it has the resource's name, must not see them.
     async fn swap_in_pg(
         &self,
         tx: &mut AnyConnection,
         filled: &PgBeside,
         changes: i64,
-    ) -> Result<i64, StoreError> {
+        beats: &Beats,
+    ) -> Result<(i64, i64), StoreError> {
+        let mut fill = sqlx::query(AssertSqlSafe(
+            self.sql.fill_logged(&filled.shadow.table(), filled.lines),
+        ))
+        .bind(self.batch_row_id)
+        .bind(filled.first_seq);
+        if let ChangedLines::Unbroken { first: first_line } = filled.lines {
+            fill = fill.bind(first_line);
+        }
+        let moved = pg_beside::while_beating(beats, async {
+            let moved = RowEffect::Adds.delta(fill.execute(&mut *tx).await?.rows_affected());
+            filled.shadow.index(&mut *tx, &self.sql.key_items).await?;
+            Ok::<_, StoreError>(moved)
+        })
+        .await?;
+        if moved != filled.rows {
+            return Err(StoreError::Corrupt(format!(
+                "a first load of {} rows wrote {moved}",
+                filled.rows
+            )));
+        }
+        // Only now is the resource's row held, for the rest of this short
+        // while: an edit of its declaration did not wait for the rows.
         let first = changes::reserve(&mut *tx, self.resource.id, changes).await?;
         // As for a table written beside on SQLite: nothing else may have
         // logged a change or written a row meanwhile.
@@ -1461,7 +1462,7 @@ impl FinalStep<'_> {
                 .execute(&mut *tx)
                 .await?;
         }
-        Ok(first)
+        Ok((first, moved))
     }
 
     /// Log the batch's `changes` and write them into the resource's table;
@@ -1617,7 +1618,7 @@ pub fn batch_lease() -> Duration {
         )
 }
 
-fn heartbeat_interval() -> Duration {
+pub(crate) fn heartbeat_interval() -> Duration {
     batch_lease() / 4
 }
 

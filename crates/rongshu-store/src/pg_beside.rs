@@ -1,5 +1,5 @@
-//! PostgreSQL: a large first load filled into a table beside the
-//! resource's, indexed once it is full, and swapped in by the final step.
+//! PostgreSQL: a large first load goes into a table beside the resource's,
+//! indexed once it is full, which then takes the resource table's place.
 //!
 //! Inserted into the resource's table, the staged rows of a large first load
 //! went one by one into its two indexes (the row id's and the key's), and
@@ -11,11 +11,18 @@
 //! shuffled). The row ids, and so the change log the rows keep (see
 //! `table_log`), follow the file's lines.
 //!
-//! The resource's table stays empty all along: only this batch loads into
-//! it. The final step drops it, and the batch's table, its indexes and its
-//! row-id sequence take its names, in one transaction: a reader sees the
-//! empty table or the full one. A column added to the resource meanwhile
-//! (an item added to the catalog) is added to the batch's table first.
+//! The batch makes its table, empty, once its rows are staged and compared.
+//! The final step's transaction fills and indexes it, then drops the
+//! resource's table (empty all along: only this batch loads into it), and
+//! the batch's table, its indexes and its row-id sequence take its names. The
+//! rows must go in in that transaction: PostgreSQL finds a table by its name
+//! as it is now, not as a reader's snapshot saw it, so a reader whose
+//! snapshot is older than the swap, and who reads the table after it, would
+//! see rows inserted before the swap beside a count that does not have them.
+//! Readers of the resource wait only for the swap itself; those of other
+//! resources, and the audit, not at all. A column added to the resource
+//! meanwhile (an item added to the catalog) is added to the batch's table
+//! first.
 //!
 //! Used for a first load of more rows than a first turn when the resource's
 //! table has exactly the indexes the catalog gives it; otherwise the rows
@@ -23,13 +30,15 @@
 //! (its process stopped, or its final step could not commit) has its table
 //! dropped with its staged rows (`Store::discard_unpublished`).
 
-use std::time::Duration;
+use std::time::Instant;
 
-use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Row};
+use chrono::{DateTime, Utc};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
 
 use crate::StoreError;
+use crate::batches::heartbeat_interval;
 use crate::beside::shadow_name;
-use crate::db::quote_ident;
+use crate::db::{quote_ident, ts};
 use crate::stage::{ChangedLines, StageSql};
 
 /// Memory for building the batch's indexes: enough to sort a few million
@@ -44,14 +53,25 @@ pub(crate) struct PgShadow {
     table: String,
 }
 
-/// A first load filled beside its resource, for the final step to swap in.
+/// A first load's table beside its resource, for the final step to fill
+/// and swap in.
 #[derive(Debug, Clone)]
 pub(crate) struct PgBeside {
     pub(crate) shadow: PgShadow,
     /// The sequence number of its first row.
     pub(crate) first_seq: i64,
-    /// Rows written: every one an insert.
-    pub(crate) moved: i64,
+    /// Rows staged to go in: every one an insert.
+    pub(crate) rows: i64,
+    pub(crate) lines: ChangedLines,
+}
+
+/// What stamps a batch's heartbeat while its final step fills its table.
+pub(crate) struct Beats {
+    pub(crate) pool: AnyPool,
+    pub(crate) batch_row_id: i64,
+    /// When the batch began, on the caller's clock and on the monotonic one
+    /// (heartbeats are stamped on the caller's clock).
+    pub(crate) began: (DateTime<Utc>, Instant),
 }
 
 /// A column as `pg_attribute` describes it.
@@ -125,8 +145,8 @@ impl PgShadow {
     }
 
     /// Build the batch's indexes, named as the resource's are but after the
-    /// batch's table, in one transaction of `conn`; then gather the
-    /// planner's statistics, which the resource's reads will use.
+    /// batch's table, in the final step's transaction `conn`; then gather
+    /// the planner's statistics, which the resource's reads will use.
     pub(crate) async fn index(
         &self,
         conn: &mut AnyConnection,
@@ -144,17 +164,13 @@ impl PgShadow {
                 "ALTER TABLE {table} ADD CONSTRAINT {} PRIMARY KEY (_row_id)",
                 quote_ident(&Self::primary_key(&self.table))
             ),
+            format!("ANALYZE {table}"),
         ];
-        let mut tx = conn.begin().await?;
         for statement in statements {
             sqlx::query(AssertSqlSafe(statement))
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
         }
-        tx.commit().await?;
-        sqlx::query(AssertSqlSafe(format!("ANALYZE {table}")))
-            .execute(&mut *conn)
-            .await?;
         Ok(())
     }
 
@@ -282,31 +298,30 @@ impl StageSql {
     }
 }
 
-/// Runs `work` while stamping the batch's heartbeat every `interval` on
-/// another connection: filling and indexing ten million rows takes longer
-/// than a batch may go without one before it is taken for dead.
+/// Runs `work` while stamping the batch's heartbeat on another connection
+/// as often as loading does: filling and indexing ten million rows takes
+/// longer than a batch may go without one before it is taken for dead.
 pub(crate) async fn while_beating<T>(
-    pool: &AnyPool,
-    batch_row_id: i64,
-    interval: Duration,
-    stamp: impl Fn() -> String,
+    beats: &Beats,
     work: impl std::future::Future<Output = T>,
 ) -> T {
-    let beats = async {
+    let stamping = async {
+        let (began, began_at) = beats.began;
         loop {
-            tokio::time::sleep(interval).await;
+            tokio::time::sleep(heartbeat_interval()).await;
+            let stamp = began + chrono::Duration::from_std(began_at.elapsed()).unwrap_or_default();
             // A missed beat is tried again on the next; the batch's own
             // work decides whether it fails.
             let _ = sqlx::query("UPDATE batches SET heartbeat_at = $1 WHERE id = $2")
-                .bind(stamp())
-                .bind(batch_row_id)
-                .execute(pool)
+                .bind(ts(stamp))
+                .bind(beats.batch_row_id)
+                .execute(&beats.pool)
                 .await;
         }
     };
     tokio::select! {
         done = work => done,
-        never = beats => never,
+        never = stamping => never,
     }
 }
 

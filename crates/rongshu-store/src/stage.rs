@@ -443,11 +443,18 @@ impl StageSql {
     /// The first and last line staged (`lo`, `hi`).
     pub(crate) fn line_span(&self) -> String {
         let stage = &self.stage;
-        // Two subqueries: SQLite reads a rowid's minimum or maximum from
-        // the end of the table, but only for a query asking for just one.
-        format!(
-            "SELECT (SELECT MIN(_line) FROM {stage}) AS lo, (SELECT MAX(_line) FROM {stage}) AS hi"
-        )
+        match self.backend {
+            // Two subqueries: SQLite reads a rowid's minimum or maximum from
+            // the end of the table, but only for a query asking for just one.
+            Backend::Sqlite => format!(
+                "SELECT (SELECT MIN(_line) FROM {stage}) AS lo, (SELECT MAX(_line) FROM {stage}) AS hi"
+            ),
+            // The staged rows have no index: one pass finds both, where two
+            // subqueries read them twice (two million rows: 0.12 s, not 0.22-0.25).
+            Backend::Postgres => {
+                format!("SELECT MIN(_line) AS lo, MAX(_line) AS hi FROM {stage}")
+            }
+        }
     }
 
     pub(crate) fn gone_count(&self) -> String {

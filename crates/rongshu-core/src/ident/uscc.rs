@@ -478,11 +478,7 @@ mod tests {
     #[test]
     fn a_characters_value_is_its_place_in_the_alphabet_and_no_other_has_one() {
         for c in (0..0x3100).filter_map(char::from_u32) {
-            assert_eq!(
-                char_value(c),
-                ALPHABET.find(c).map(|i| i as u32),
-                "{c:?}"
-            );
+            assert_eq!(char_value(c), ALPHABET.find(c).map(|i| i as u32), "{c:?}");
         }
     }
 
