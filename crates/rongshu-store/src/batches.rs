@@ -1241,13 +1241,7 @@ impl BatchWriter {
         if !PgShadow::fits(&mut self.conn, &self.resource.table_name).await? {
             return Ok(None);
         }
-        // What a stopped batch left (its table, its log) would clash.
-        self.store.discard_unpublished(self.resource.id).await?;
-        let published: i64 = sqlx::query("SELECT change_seq FROM resources WHERE id = $1")
-            .bind(self.resource.id)
-            .fetch_one(&mut *self.conn)
-            .await?
-            .try_get("change_seq")?;
+        let first_seq = self.first_seq_beside().await?;
         // Marked failed, the batch drops it with its staged rows.
         let shadow = PgShadow::new(&self.resource.table_name, self.batch_row_id);
         for statement in shadow.create() {
@@ -1257,7 +1251,7 @@ impl BatchWriter {
         }
         Ok(Some(PgBeside {
             shadow,
-            first_seq: published + 1,
+            first_seq,
             rows: found.staged_changes(),
             lines: ChangedLines::of(found.staged_changes(), found.first_line, found.last_line),
         }))
@@ -1356,19 +1350,21 @@ struct FinalStep<'a> {
 }
 
 impl FinalStep<'_> {
-    /// A batch written beside the resource (see `beside`) takes the
-    /// resource table's place; returns its first sequence number.
-    async fn swap_in(
+    /// Reserve the sequence numbers of a batch written beside the resource,
+    /// and say whether the resource is as the batch found it: the numbers
+    /// begin at `first_seq`, the batch is still loading, and (for a first
+    /// load, `empty`) the resource still has no row. One batch of a resource
+    /// loads at a time, so nothing else has logged a change or written a row
+    /// meanwhile; if something has, the batch fails rather than publish a
+    /// log with a gap or a clash.
+    async fn reserve_undisturbed(
         &self,
         tx: &mut AnyConnection,
-        beside: &Beside,
-        empty: bool,
         changes: i64,
-    ) -> Result<i64, StoreError> {
+        first_seq: i64,
+        empty: bool,
+    ) -> Result<(i64, bool), StoreError> {
         let first = changes::reserve(&mut *tx, self.resource.id, changes).await?;
-        // One batch of a resource loads at a time, so nothing else has
-        // logged a change or written a row meanwhile; if something has,
-        // the batch fails rather than publish a log with a gap or a clash.
         let state: String = sqlx::query("SELECT state FROM batches WHERE id = $1")
             .bind(self.batch_row_id)
             .fetch_one(&mut *tx)
@@ -1379,6 +1375,24 @@ impl FinalStep<'_> {
                 .fetch_optional(&mut *tx)
                 .await?
                 .is_none();
+        Ok((
+            first,
+            first == first_seq && state == "loading" && still_empty,
+        ))
+    }
+
+    /// A batch written beside the resource (see `beside`) takes the
+    /// resource table's place; returns its first sequence number.
+    async fn swap_in(
+        &self,
+        tx: &mut AnyConnection,
+        beside: &Beside,
+        empty: bool,
+        changes: i64,
+    ) -> Result<i64, StoreError> {
+        let (first, undisturbed) = self
+            .reserve_undisturbed(tx, changes, beside.first_seq, empty)
+            .await?;
         // A column added to the resource meanwhile is added to the
         // batch's table too; any other change of shape would be lost.
         let catch_up =
@@ -1386,7 +1400,6 @@ impl FinalStep<'_> {
                 Some(now) => beside.shadow.catch_up(&mut *tx, &now).await?,
                 None => None,
             };
-        let undisturbed = first == beside.first_seq && state == "loading" && still_empty;
         let Some(catch_up) = catch_up.filter(|_| undisturbed) else {
             return Err(StoreError::Conflict(format!(
                 "{} changed while batch {} was loading into it",
@@ -1435,20 +1448,10 @@ impl FinalStep<'_> {
         }
         // Only now is the resource's row held, for the rest of this short
         // while: an edit of its declaration did not wait for the rows.
-        let first = changes::reserve(&mut *tx, self.resource.id, changes).await?;
-        // As for a table written beside on SQLite: nothing else may have
-        // logged a change or written a row meanwhile.
-        let state: String = sqlx::query("SELECT state FROM batches WHERE id = $1")
-            .bind(self.batch_row_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("state")?;
-        let still_empty = sqlx::query(AssertSqlSafe(self.sql.any_row()))
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none();
+        let (first, undisturbed) = self
+            .reserve_undisturbed(tx, changes, filled.first_seq, true)
+            .await?;
         let catch_up = filled.shadow.catch_up(&mut *tx).await?;
-        let undisturbed = first == filled.first_seq && state == "loading" && still_empty;
         let Some(catch_up) = catch_up.filter(|_| undisturbed) else {
             return Err(StoreError::Conflict(format!(
                 "{} changed while batch {} was loading into it",

@@ -508,17 +508,26 @@ impl BatchWriter {
     /// batch that stopped left (which would clash with this one) is gone;
     /// returns the sequence number the batch's first change is logged under.
     pub(crate) async fn make_shadow(&mut self, shadow: &Shadow) -> Result<i64, StoreError> {
+        let first_seq = self.first_seq_beside().await?;
+        for statement in shadow.create() {
+            sqlx::query(AssertSqlSafe(statement.clone()))
+                .execute(&mut *self.conn)
+                .await?;
+        }
+        Ok(first_seq)
+    }
+
+    /// For a batch about to write beside its resource (on either backend):
+    /// remove what an earlier batch that stopped left there, and return the
+    /// sequence number after the resource's published one, which the
+    /// batch's first change will be logged under.
+    pub(crate) async fn first_seq_beside(&mut self) -> Result<i64, StoreError> {
         self.store.discard_unpublished(self.resource.id).await?;
         let published: i64 = sqlx::query("SELECT change_seq FROM resources WHERE id = $1")
             .bind(self.resource.id)
             .fetch_one(&mut *self.conn)
             .await?
             .try_get("change_seq")?;
-        for statement in shadow.create() {
-            sqlx::query(AssertSqlSafe(statement.clone()))
-                .execute(&mut *self.conn)
-                .await?;
-        }
         Ok(published + 1)
     }
 
