@@ -41,9 +41,10 @@ use crate::beside::shadow_name;
 use crate::db::{quote_ident, ts};
 use crate::stage::{ChangedLines, StageSql};
 
-/// Memory for building the batch's indexes: enough to sort a few million
-/// keys at once rather than in runs on disk; the connection's setting for
-/// that transaction only.
+/// Memory for building the batch's indexes, for the final step's
+/// transaction only: four times PostgreSQL's default, so that the keys of a
+/// few million rows are sorted in memory rather than in runs written to
+/// disk and merged.
 const INDEX_BUILD_MEMORY: &str = "256MB";
 
 /// The table a batch fills beside its resource's table, by bare names.
