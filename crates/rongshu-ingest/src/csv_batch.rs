@@ -281,13 +281,14 @@ impl<R> RowGuard<R> {
             let (run, after) = rest.split_at(plain);
             self.plain_run(run);
             self.check_length()?;
-            if let Some((&b, after)) = after.split_first() {
-                self.step(b);
-                self.check_length()?;
-                rest = after;
-            } else {
-                rest = after;
-            }
+            rest = match after.split_first() {
+                Some((&b, after)) => {
+                    self.step(b);
+                    self.check_length()?;
+                    after
+                }
+                None => after,
+            };
         }
         Ok(())
     }

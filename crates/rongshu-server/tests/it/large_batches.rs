@@ -2,11 +2,11 @@
 //! resource, so that reads (and their audit events) go on meanwhile; on
 //! PostgreSQL their change log is written on a connection of its own beside
 //! the rows, and a first load fills a table beside the resource's, indexed
-//! once it is full and swapped in. Readers still see the old data or the whole batch, never part of
-//! it, in the rows and in the change feed; and the result is exactly what
-//! applying the batch in one step gives (a first load's change log may follow
-//! its keys rather than its lines). A first load in key order is written as
-//! it is read. A batch stopped half way, or failing at its very last commit,
+//! once it is full and swapped in. Readers still see the old data or the
+//! whole batch, never part of it, in the rows and in the change feed; and the
+//! result is exactly what applying the batch in one step gives (a first
+//! load's change log may follow its keys rather than its lines). A first load
+//! in key order is written as it is read. A batch stopped half way, or failing at its very last commit,
 //! leaves nothing behind once it is marked failed.
 
 use reqwest::StatusCode;
