@@ -22,6 +22,9 @@ struct Load {
     ok: u64,
     failed: u64,
     seconds: f64,
+    /// Processor seconds this process spent meanwhile (server, load
+    /// generator and audit writer together), when the system says.
+    cpu_seconds: Option<f64>,
     /// In microseconds; sorted once [`Load::finish`] has run.
     latencies: Vec<u64>,
 }
@@ -32,6 +35,7 @@ impl Load {
             ok: 0,
             failed: 0,
             seconds: 0.0,
+            cpu_seconds: Some(0.0),
             latencies: Vec::new(),
         }
     }
@@ -42,6 +46,7 @@ impl Load {
         self.ok += slice.ok;
         self.failed += slice.failed;
         self.seconds += slice.seconds;
+        self.cpu_seconds = self.cpu_seconds.zip(slice.cpu_seconds).map(|(a, b)| a + b);
         self.latencies.extend(slice.latencies);
     }
 
@@ -52,6 +57,12 @@ impl Load {
 
     fn rate(&self) -> f64 {
         self.ok as f64 / self.seconds
+    }
+
+    /// Processor time per answered request, in microseconds.
+    fn cpu_per_request(&self) -> Option<f64> {
+        self.cpu_seconds
+            .map(|cpu| cpu * 1e6 / self.ok.max(1) as f64)
     }
 
     fn percentile(&self, p: f64) -> f64 {
@@ -65,6 +76,25 @@ impl Load {
 
 /// Seconds of load on one endpoint before the other takes its turn.
 const SLICE: u64 = 1;
+
+/// Processor seconds this process has used so far (user and system), from
+/// `/proc/self/stat`, whose times are in the kernel's fixed 100 ticks a
+/// second; `None` where there is no such file.
+fn process_cpu_seconds() -> Option<f64> {
+    cpu_seconds_of_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// User and system time from the text of a `/proc/PID/stat`.
+fn cpu_seconds_of_stat(stat: &str) -> Option<f64> {
+    // The command name, in parentheses, may hold spaces and parentheses; the
+    // fields after its last `)` are plain: state is the 3rd field of the
+    // line, utime the 14th and stime the 15th.
+    let after_name = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
+}
 
 /// The same ID numbers `write_csv` writes, by row.
 fn id_of(row: u64) -> String {
@@ -106,6 +136,7 @@ async fn hammer(
     let mut authorization = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?;
     authorization.set_sensitive(true);
     let started = Instant::now();
+    let cpu_before = process_cpu_seconds();
     let until = started + Duration::from_secs(seconds);
     let workers: Vec<_> = (0..connections)
         .map(|worker| {
@@ -147,6 +178,7 @@ async fn hammer(
         ok: 0,
         failed: 0,
         seconds: 0.0,
+        cpu_seconds: None,
         latencies: Vec::new(),
     };
     for worker in workers {
@@ -157,12 +189,19 @@ async fn hammer(
         }
     }
     load.seconds = started.elapsed().as_secs_f64();
+    load.cpu_seconds = cpu_before
+        .zip(process_cpu_seconds())
+        .map(|(before, after)| after - before);
     Ok(load)
 }
 
 fn print_load(what: &str, load: &Load) {
+    let cpu = load
+        .cpu_per_request()
+        .map(|us| format!("   {us:>5.1} µs CPU/req"))
+        .unwrap_or_default();
     println!(
-        "{what:<34} {:>8.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} ok, {} failed)",
+        "{what:<34} {:>8.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms{cpu}   ({} ok, {} failed)",
         load.rate(),
         load.percentile(0.50),
         load.percentile(0.99),
@@ -296,6 +335,17 @@ pub async fn run(
             "  EVENTS MISSING"
         }
     );
+    if let (Some(bare_cpu), Some(lookup_cpu)) = (bare.cpu_per_request(), lookups.cpu_per_request())
+    {
+        // Throughput follows the machine's mood; the work each request costs
+        // this process moves much less, and is what a cheaper lookup lowers.
+        println!(
+            "processor time per request, server and load generator together: lookup {lookup_cpu:.1} µs, bare {bare_cpu:.1} µs; ratio {:.2}; {:.2} and {:.2} cores busy",
+            bare_cpu / lookup_cpu.max(f64::MIN_POSITIVE),
+            lookups.cpu_seconds.unwrap_or(0.0) / lookups.seconds.max(f64::MIN_POSITIVE),
+            bare.cpu_seconds.unwrap_or(0.0) / bare.seconds.max(f64::MIN_POSITIVE),
+        );
+    }
     if let (Some(before), Some(after), Some(log)) = (db_before, db_after, log_after) {
         let mib = |bytes: u64| bytes as f64 / 1048576.0;
         println!(
@@ -311,4 +361,24 @@ pub async fn run(
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processor_time_is_read_after_the_command_name_whatever_it_holds() {
+        let stat =
+            "4242 (rongshu (x) y) S 1 4242 4242 0 -1 4194560 2890 0 0 0 1234 56 0 0 20 0 9 0";
+        assert_eq!(cpu_seconds_of_stat(stat), Some(12.90));
+        assert_eq!(cpu_seconds_of_stat("4242 (rongshu) S 1 2"), None);
+        assert_eq!(cpu_seconds_of_stat("no name at all"), None);
+        // This process's own figure is there on Linux, and only grows.
+        if let Some(first) = process_cpu_seconds() {
+            let spin: u64 = (0..2_000_000u64).fold(0, |a, b| a.wrapping_add(b * b));
+            assert!(spin > 0);
+            assert!(process_cpu_seconds().is_some_and(|then| then >= first));
+        }
+    }
 }

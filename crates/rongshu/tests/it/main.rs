@@ -938,6 +938,12 @@ fn the_benchmarks_run_and_account_for_every_audit_event() {
         .unwrap_or_else(|| panic!("no ratio in {said}"));
     assert!(!events.contains("MISSING"), "{events}");
     assert!(said.contains("bytes per answered lookup"), "{said}");
+    // Each endpoint's processor time per request, on Linux where the
+    // process's times can be read.
+    if cfg!(target_os = "linux") {
+        assert_eq!(said.matches("µs CPU/req").count(), 2, "{said}");
+        assert!(said.contains("processor time per request"), "{said}");
+    }
 
     let said = bench(&["ingest", "--rows", "500", "--again"]);
     assert!(said.contains("rongshu ingest:"), "{said}");
