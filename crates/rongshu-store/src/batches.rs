@@ -115,6 +115,39 @@ pub struct BatchWriter {
     /// How long finding repeated keys and unique values in the staged rows
     /// took (part of staging, reported beside it).
     pub(crate) repeats_took: std::time::Duration,
+    /// The first and last line of the rows sent to the staged table, while
+    /// every row went there and none has been taken out since: then a first
+    /// load's comparison need not read the table for them (on PostgreSQL,
+    /// a pass over every staged row).
+    pub(crate) staged_span: StagedSpan,
+}
+
+/// What the writer knows of the lines in the staged table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StagedSpan {
+    /// No row staged yet.
+    Nothing,
+    /// Every row staged, and still there, lies from `first` to `last`.
+    Lines { first: i64, last: i64 },
+    /// Rows went elsewhere or were taken out: ask the table.
+    Unknown,
+}
+
+impl StagedSpan {
+    /// After rows with these lines, in file order, went to the staged table.
+    fn extended(self, lines: impl Iterator<Item = i64>) -> Self {
+        lines.fold(self, |span, line| match span {
+            StagedSpan::Nothing => StagedSpan::Lines {
+                first: line,
+                last: line,
+            },
+            StagedSpan::Lines { first, last } => StagedSpan::Lines {
+                first: first.min(line),
+                last: last.max(line),
+            },
+            StagedSpan::Unknown => StagedSpan::Unknown,
+        })
+    }
 }
 
 /// What a batch did to its resource.
@@ -320,6 +353,7 @@ impl Store {
             began: (now, Instant::now()),
             heartbeat: Instant::now(),
             repeats_took: std::time::Duration::ZERO,
+            staged_span: StagedSpan::Nothing,
         })
     }
 
@@ -684,6 +718,12 @@ impl BatchWriter {
         }
         let rows = std::mem::take(&mut self.pending);
         let suspects = std::mem::take(&mut self.pending_suspects);
+        self.staged_span = if matches!(self.first_load, first_load::Stage::General) {
+            self.staged_span
+                .extended(rows.iter().map(|row| row.line as i64))
+        } else {
+            StagedSpan::Unknown
+        };
         if !matches!(self.first_load, first_load::Stage::General) {
             let queued = rows
                 .into_iter()
@@ -964,11 +1004,19 @@ impl BatchWriter {
             match self.mode {
                 BatchMode::Upsert | BatchMode::Replace => {
                     applied.inserted = self.rows_staged;
-                    let span = sqlx::query(AssertSqlSafe(self.sql.line_span()))
-                        .fetch_one(&mut *self.conn)
-                        .await?;
-                    first_line = span.try_get("lo")?;
-                    last_line = span.try_get("hi")?;
+                    match self.staged_span {
+                        StagedSpan::Lines { first, last } => {
+                            (first_line, last_line) = (Some(first), Some(last));
+                        }
+                        StagedSpan::Nothing => {}
+                        StagedSpan::Unknown => {
+                            let span = sqlx::query(AssertSqlSafe(self.sql.line_span()))
+                                .fetch_one(&mut *self.conn)
+                                .await?;
+                            first_line = span.try_get("lo")?;
+                            last_line = span.try_get("hi")?;
+                        }
+                    }
                 }
                 BatchMode::Delete => applied.unchanged = self.rows_staged,
             }
@@ -1641,6 +1689,25 @@ mod tests {
             let back: String = serde_json::from_str(&out).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(back, text);
         }
+    }
+
+    #[test]
+    fn the_staged_span_runs_from_the_first_line_sent_to_the_last_until_it_is_unknown() {
+        let span = StagedSpan::Nothing.extended([2, 3].into_iter());
+        assert_eq!(span, StagedSpan::Lines { first: 2, last: 3 });
+        assert_eq!(
+            span.extended([4, 9].into_iter()),
+            StagedSpan::Lines { first: 2, last: 9 }
+        );
+        assert_eq!(span.extended(std::iter::empty()), span);
+        assert_eq!(
+            StagedSpan::Nothing.extended(std::iter::empty()),
+            StagedSpan::Nothing
+        );
+        assert_eq!(
+            StagedSpan::Unknown.extended([2].into_iter()),
+            StagedSpan::Unknown
+        );
     }
 
     #[test]

@@ -228,6 +228,7 @@ impl BatchWriter {
             // Rejected rows were staged only to claim their keys.
             self.execute(format!("DELETE FROM {stage} WHERE _status >= {REJECTED}"))
                 .await?;
+            self.staged_span = crate::batches::StagedSpan::Unknown;
             self.rows_staged = self
                 .count(&format!("SELECT COUNT(*) AS n FROM {stage}"))
                 .await?;
