@@ -577,6 +577,11 @@ impl BatchWriter {
         let load =
             FirstLoad::start(&path, &self.sql, target, self.store.checkpointer.clone()).await?;
         self.first_load = Stage::Writing(load);
+        // Written as read, a repeated key is found by the key index as the
+        // rows go in: the digests' spill would never be read.
+        if let Some(seen) = self.seen_keys.as_mut() {
+            seen.stop_spilling();
+        }
         while !held.is_empty() {
             let rest = held.split_off(ROWS_PER_STATEMENT.min(held.len()));
             let run = std::mem::replace(&mut held, rest);

@@ -15,7 +15,8 @@
 //! every staged row (2.3 s of a ten-million-row load on PostgreSQL). So
 //! every noted digest is also written, 16 bytes each, to a temporary file;
 //! one pass over it, counting the suspects' digests alone, says which really
-//! occur twice. Only those need the database; most often none does.
+//! occur twice. Only those need the database; most often none does. The
+//! pass holds a count per suspect, so its memory too is bounded by their cap.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -100,6 +101,12 @@ impl SeenKeys {
             }
         }
         seen
+    }
+
+    /// Write no more digests: the batch finds its repeats another way, and
+    /// suspects are then confirmed in the database if asked.
+    pub(crate) fn stop_spilling(&mut self) {
+        self.spill = None;
     }
 
     /// Of the suspects, the digests noted more than once, from one pass
