@@ -19,7 +19,7 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::StoreError;
 use crate::batches::{BatchWriter, FailureRow, RowCells, halves};
 use crate::db::Backend;
-use crate::seen_keys::Verdict;
+use crate::seen_keys::{SeenKeys, Verdict};
 use crate::stage::{REPEATS, STAGE_FAILURES, SUSPECTS, StageSql};
 
 /// What the streaming checks made of a staged row.
@@ -264,23 +264,15 @@ impl BatchWriter {
         let stage = self.sql.stage.clone();
         // Every staged row claims its key, rejected by a rule or not. Of a
         // key staged twice the second row is a suspect, so only suspects'
-        // keys can repeat.
-        let suspects: Option<Vec<u128>> = match self.seen_keys.as_mut() {
-            Some(seen) => match seen.verdict() {
-                Verdict::NoRepeats => return Ok(()),
-                Verdict::Unknown => None,
-                Verdict::Suspects(list) => {
-                    let list = list.to_vec();
-                    // Most suspects are the filter's mistakes; the digests
-                    // noted say which keys really came twice.
-                    match seen.confirmed_repeats() {
-                        Some(repeated) if repeated.is_empty() => return Ok(()),
-                        Some(repeated) => Some(repeated),
-                        None => Some(list),
-                    }
-                }
-            },
-            None => None,
+        // keys can repeat. Most suspects are the filter's mistakes; the
+        // digests noted say which keys really came twice.
+        if let Some(seen) = self.seen_keys.as_mut() {
+            seen.confirm();
+        }
+        let suspects: Option<Vec<u128>> = match self.seen_keys.as_ref().map(SeenKeys::verdict) {
+            Some(Verdict::NoRepeats) => return Ok(()),
+            Some(Verdict::Suspects(list)) => Some(list.to_vec()),
+            Some(Verdict::Unknown) | None => None,
         };
         let rows = match suspects {
             Some(list) => {

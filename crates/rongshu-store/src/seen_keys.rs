@@ -109,6 +109,15 @@ impl SeenKeys {
         self.spill = None;
     }
 
+    /// Narrow the suspects to the keys the spilled digests show were noted
+    /// more than once (none left: no repeats). Without a readable spill the
+    /// suspects stay as they are, for the database to compare.
+    pub(crate) fn confirm(&mut self) {
+        if let Some(repeated) = self.confirmed_repeats() {
+            self.suspects = repeated;
+        }
+    }
+
     /// Of the suspects, the digests noted more than once, from one pass
     /// over every digest noted; `None` when there are no suspects to
     /// confirm (see [`SeenKeys::verdict`]) or the digests could not be read
