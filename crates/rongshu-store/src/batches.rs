@@ -73,7 +73,7 @@ pub struct BatchWriter {
     pub(crate) conn: PoolConnection<Any>,
     /// PostgreSQL: one `COPY` on a connection of the batch's own (the `Any`
     /// driver cannot), until every row is in (see `stage_copy`).
-    copy: Option<CopyStream>,
+    pub(crate) copy: Option<CopyStream>,
     /// On a SQLite file: the scratch file the rows are staged in, through a
     /// connection of its own until every row is in (see `stage_scratch`).
     pub(crate) scratch: Option<ScratchStage>,
@@ -286,8 +286,9 @@ impl Store {
         // Rows with their key digests, no uniqueness rule but the key's, into
         // a resource with no rows: every row the checks let through is an
         // insert, and may be written as it is read (see `first_load`).
+        // On PostgreSQL, straight into the batch's table (see `pg_first_load`).
         let may_write_as_read = empty_at_start
-            && scratch_file.is_some()
+            && (scratch_file.is_some() || self.pg_copy.is_some())
             && unique_rules == Some(0)
             && mode != BatchMode::Delete;
         let first_load = if may_write_as_read {
@@ -348,7 +349,9 @@ impl Store {
             rows_staged: 0,
             rejected_staged: 0,
             checks_repeats: unique_rules.is_some(),
-            seen_keys: unique_rules.is_some().then(SeenKeys::new),
+            seen_keys: unique_rules
+                .is_some()
+                .then(|| SeenKeys::with_blocks(self.seen_key_blocks)),
             failures_written: 0,
             began: (now, Instant::now()),
             heartbeat: Instant::now(),
@@ -718,7 +721,11 @@ impl BatchWriter {
         }
         let rows = std::mem::take(&mut self.pending);
         let suspects = std::mem::take(&mut self.pending_suspects);
-        self.staged_span = if matches!(self.first_load, first_load::Stage::General) {
+        // On PostgreSQL every row is staged, if only to claim its key (see
+        // `pg_first_load`); on SQLite a first load's rows may go elsewhere.
+        let all_staged_here = self.store.backend == Backend::Postgres
+            || matches!(self.first_load, first_load::Stage::General);
+        self.staged_span = if all_staged_here {
             self.staged_span
                 .extended(rows.iter().map(|row| row.line as i64))
         } else {
@@ -800,7 +807,7 @@ impl BatchWriter {
     }
 
     /// PostgreSQL: stage rows with one `COPY` on the batch's copy connection.
-    async fn copy_rows(&mut self, rows: &[StagedRow]) -> Result<(), StoreError> {
+    pub(crate) async fn copy_rows(&mut self, rows: &[StagedRow]) -> Result<(), StoreError> {
         let mut data = Vec::with_capacity(rows.len() * 256);
         let mut record = String::new();
         for row in rows {
@@ -847,6 +854,7 @@ impl BatchWriter {
                 });
                 return Ok(());
             }
+            first_load::Stage::Direct(load) => self.finish_pg_first_load(load).await?,
             other => self.first_load = other,
         }
         if let Some(mut copy) = self.copy.take() {
@@ -1145,12 +1153,20 @@ impl BatchWriter {
         };
         // A large first load on PostgreSQL fills a table beside the
         // resource's, which the final step swaps in (see `pg_beside`).
-        let pg_beside =
-            if backend == Backend::Postgres && found.empty && found.staged_changes() > turn_rows {
-                self.make_beside(&found).await?
-            } else {
-                None
-            };
+        let pg_beside = if let first_load::Stage::DirectWritten(written) = &self.first_load {
+            Some(PgBeside {
+                shadow: written.shadow.clone(),
+                first_seq: written.first_seq,
+                rows: found.staged_changes(),
+                lines: ChangedLines::Scattered,
+                written_straight: Some(written.rows),
+            })
+        } else if backend == Backend::Postgres && found.empty && found.staged_changes() > turn_rows
+        {
+            self.make_beside(&found).await?
+        } else {
+            None
+        };
         // A large batch on PostgreSQL has its change log written on another
         // connection while this one writes its rows (see `log_aside`).
         let log_aside = match (self.store.pg_copy.clone(), &beside, &pg_beside) {
@@ -1263,6 +1279,7 @@ impl BatchWriter {
             longest_turn_ms = beside.as_ref().map_or(0, |b| b.longest_turn.as_millis() as u64),
             written_as_read = written_as_read.is_some(),
             filled_beside = pg_beside.is_some(),
+            written_straight = pg_beside.as_ref().and_then(|b| b.written_straight),
             write_lock_ms = locked_at.elapsed().as_millis() as u64,
             "batch applied"
         );
@@ -1302,6 +1319,7 @@ impl BatchWriter {
             first_seq,
             rows: found.staged_changes(),
             lines: ChangedLines::of(found.staged_changes(), found.first_line, found.last_line),
+            written_straight: None,
         }))
     }
 
@@ -1463,10 +1481,9 @@ impl FinalStep<'_> {
     }
 
     /// A first load's table beside the resource (see `pg_beside`) is filled
-    /// and indexed, and takes the resource table's place; returns the first
-    /// sequence number and how many rows the resource gained. The rows go in
-    /// in this transaction: a reader whose snapshot is older, and who reads
-    /// the table once it has the resource's name, must not see them.
+    /// (or, written as read, completed: see `pg_first_load`) and indexed,
+    /// and takes the resource table's place; returns the first sequence
+    /// number and how many rows the resource gained.
     async fn swap_in_pg(
         &self,
         tx: &mut AnyConnection,
@@ -1474,20 +1491,39 @@ impl FinalStep<'_> {
         changes: i64,
         beats: &Beats,
     ) -> Result<(i64, i64), StoreError> {
-        let mut fill = sqlx::query(AssertSqlSafe(
-            self.sql.fill_logged(&filled.shadow.table(), filled.lines),
-        ))
-        .bind(self.batch_row_id)
-        .bind(filled.first_seq);
-        if let ChangedLines::Unbroken { first: first_line } = filled.lines {
-            fill = fill.bind(first_line);
-        }
-        let moved = pg_beside::while_beating(beats, async {
-            let moved = RowEffect::Adds.delta(fill.execute(&mut *tx).await?.rows_affected());
-            filled.shadow.index(&mut *tx, &self.sql.key_items).await?;
-            Ok::<_, StoreError>(moved)
-        })
-        .await?;
+        let moved = match filled.written_straight {
+            // Most rows are in: the few held back follow them.
+            Some(written) => {
+                let fill = sqlx::query(AssertSqlSafe(
+                    self.sql.fill_held_back(&filled.shadow.table()),
+                ))
+                .bind(self.batch_row_id)
+                .bind(filled.first_seq + written);
+                pg_beside::while_beating(beats, async {
+                    let held_back = fill.execute(&mut *tx).await?.rows_affected();
+                    filled.shadow.index(&mut *tx, &self.sql.key_items).await?;
+                    Ok::<_, StoreError>(written + RowEffect::Adds.delta(held_back))
+                })
+                .await?
+            }
+            None => {
+                let mut fill = sqlx::query(AssertSqlSafe(
+                    self.sql.fill_logged(&filled.shadow.table(), filled.lines),
+                ))
+                .bind(self.batch_row_id)
+                .bind(filled.first_seq);
+                if let ChangedLines::Unbroken { first: first_line } = filled.lines {
+                    fill = fill.bind(first_line);
+                }
+                pg_beside::while_beating(beats, async {
+                    let moved =
+                        RowEffect::Adds.delta(fill.execute(&mut *tx).await?.rows_affected());
+                    filled.shadow.index(&mut *tx, &self.sql.key_items).await?;
+                    Ok::<_, StoreError>(moved)
+                })
+                .await?
+            }
+        };
         if moved != filled.rows {
             return Err(StoreError::Corrupt(format!(
                 "a first load of {} rows wrote {moved}",

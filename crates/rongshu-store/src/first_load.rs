@@ -46,7 +46,9 @@ use crate::batches::{
 };
 use crate::beside::{self, Beside, Shadow};
 use crate::checkpointer::Checkpointer;
+use crate::db::Backend;
 use crate::direct;
+use crate::pg_first_load::{PgFirstLoad, PgWritten};
 use crate::repeats::{KEY_REPEAT, StagedRow, StreamStatus};
 use crate::stage::StageSql;
 use crate::stage_scratch::ScratchStage;
@@ -187,6 +189,11 @@ pub(crate) enum Stage {
     /// Every row written, for the final step to swap in (`moved`: the rows
     /// inserted).
     Written(Beside),
+    /// PostgreSQL: rows being written straight into the batch's table (see
+    /// `pg_first_load`).
+    Direct(PgFirstLoad),
+    /// PostgreSQL: every row sent, for the final step to complete and swap in.
+    DirectWritten(PgWritten),
 }
 
 /// The thread writing a first load, and what it hands back.
@@ -533,9 +540,10 @@ impl BatchWriter {
                 Ok(())
             }
             Stage::Writing(_) => self.send_first(rows).await,
-            Stage::General | Stage::Written(_) => Err(StoreError::Invalid(
-                "rows were staged after the batch's load had ended".into(),
-            )),
+            Stage::Direct(_) => self.send_pg_first_load(rows).await,
+            Stage::General | Stage::Written(_) | Stage::DirectWritten(_) => Err(
+                StoreError::Invalid("rows were staged after the batch's load had ended".into()),
+            ),
         }
     }
 
@@ -559,6 +567,17 @@ impl BatchWriter {
         else {
             return Ok(());
         };
+        if self.store.backend == Backend::Postgres {
+            if !self.start_pg_first_load().await? {
+                return self.stage_held(held).await;
+            }
+            while !held.is_empty() {
+                let rest = held.split_off(ROWS_PER_STATEMENT.min(held.len()));
+                let run = std::mem::replace(&mut held, rest);
+                self.send_pg_first_load(run).await?;
+            }
+            return Ok(());
+        }
         if !keys_ascend(&held, &key_positions(&self.sql), self.sql.item_types()) {
             return self.stage_held(held).await;
         }
@@ -593,6 +612,10 @@ impl BatchWriter {
     /// The rows of a batch that stayed small, staged the general way in a
     /// scratch file made now.
     pub(crate) async fn stage_held(&mut self, held: Vec<QueuedRow>) -> Result<(), StoreError> {
+        if self.store.backend == Backend::Postgres {
+            let rows: Vec<StagedRow> = held.into_iter().map(|q| q.row).collect();
+            return self.copy_rows(&rows).await;
+        }
         let path = self.store.scratch_file(self.batch_row_id).ok_or_else(|| {
             StoreError::Invalid("a batch written as read needs a database file".into())
         })?;
@@ -608,8 +631,10 @@ impl BatchWriter {
     /// after its turn, before the batch is marked failed and what it wrote
     /// is discarded.
     pub(crate) async fn abandon_first_load(&mut self) {
-        if let Stage::Writing(load) = std::mem::replace(&mut self.first_load, Stage::General) {
-            load.abandon().await;
+        match std::mem::replace(&mut self.first_load, Stage::General) {
+            Stage::Writing(load) => load.abandon().await,
+            Stage::Direct(load) => Self::abandon_pg_first_load(load).await,
+            _ => {}
         }
     }
 

@@ -26,6 +26,7 @@ mod migrations;
 mod open_accounts;
 mod open_plans;
 mod pg_beside;
+mod pg_first_load;
 mod portal;
 mod records;
 mod registry;
@@ -115,6 +116,8 @@ pub struct Store {
     /// `beside`). PostgreSQL: how many changes a batch must have for its
     /// change log to be written beside its rows (see `log_aside`).
     turn_rows: i64,
+    /// Blocks in each batch's filter of seen keys (see `seen_keys`).
+    seen_key_blocks: usize,
     /// Work that goes on after a call has answered (removing a table a
     /// batch's final step put aside); [`Store::close`] waits for it.
     background: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
@@ -210,6 +213,7 @@ impl Store {
             checkpointer,
             registry_memory_mib: RegistryRun::DEFAULT_MEMORY_MIB,
             turn_rows: beside::DEFAULT_TURN_ROWS,
+            seen_key_blocks: seen_keys::BLOCKS,
             background: Arc::default(),
         })
     }
@@ -242,6 +246,15 @@ impl Store {
     /// turns; `i64::MAX` applies every batch in one step).
     pub fn with_turn_rows(mut self, rows: i64) -> Self {
         self.turn_rows = rows.max(1);
+        self
+    }
+
+    /// The same store, each batch's filter of seen keys cut to `blocks`
+    /// blocks: with one, nearly every key is a suspect, which tests use to
+    /// see suspects that repeat nothing handled as the rare ones are.
+    #[doc(hidden)]
+    pub fn with_seen_key_blocks(mut self, blocks: usize) -> Self {
+        self.seen_key_blocks = blocks.max(1);
         self
     }
 

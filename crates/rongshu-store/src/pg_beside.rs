@@ -11,16 +11,18 @@
 //! shuffled). The row ids, and so the change log the rows keep (see
 //! `table_log`), follow the file's lines.
 //!
-//! The batch makes its table, empty, once its rows are staged and compared.
-//! The final step's transaction fills and indexes it, then drops the
-//! resource's table (empty all along: only this batch loads into it), and
-//! the batch's table, its indexes and its row-id sequence take its names. The
-//! rows must go in in that transaction: PostgreSQL finds a table by its name
-//! as it is now, not as a reader's snapshot saw it, so a reader whose
-//! snapshot is older than the swap, and who reads the table after it, would
-//! see rows inserted before the swap beside a count that does not have them.
-//! Readers of the resource wait only for the swap itself; those of other
-//! resources, and the audit, not at all. A column added to the resource
+//! The batch makes its table, empty, once its rows are staged and compared
+//! (or, written as they are read, as soon as it has more than a first
+//! turn's: see `pg_first_load`). The final step's transaction fills and
+//! indexes it, then drops the resource's table (empty all along: only this
+//! batch loads into it), and the batch's table, its indexes and its row-id
+//! sequence take its names. PostgreSQL finds a table by its name as it is
+//! now, not as a reader's snapshot saw it, so a reader whose snapshot is
+//! older than the swap, and who reads the table after it, could see rows
+//! inserted before the swap beside a count that does not have them; the one
+//! read that takes both in one snapshot locks the table before its snapshot
+//! is taken (see `query_records_counted`). Readers of the resource wait only
+//! for the swap itself; those of other resources, and the audit, not at all. A column added to the resource
 //! meanwhile (an item added to the catalog) is added to the batch's table
 //! first.
 //!
@@ -64,6 +66,10 @@ pub(crate) struct PgBeside {
     /// Rows staged to go in: every one an insert.
     pub(crate) rows: i64,
     pub(crate) lines: ChangedLines,
+    /// Rows a first load wrote into the table as it read them, numbered
+    /// from `first_seq`; `None` when the final step fills it (see
+    /// `pg_first_load`).
+    pub(crate) written_straight: Option<i64>,
 }
 
 /// What stamps a batch's heartbeat while its final step fills its table.
@@ -143,6 +149,16 @@ impl PgShadow {
                 quote_ident(&self.live)
             ),
         ]
+    }
+
+    /// The `COPY` that writes rows straight into the batch's table: the row
+    /// id, the batch, then `items` (quoted).
+    pub(crate) fn copy_in(&self, items: &[String]) -> String {
+        format!(
+            "COPY {} (_row_id, _batch_id, {}) FROM STDIN",
+            self.table(),
+            items.join(", ")
+        )
     }
 
     /// Build the batch's indexes, named as the resource's are but after the
@@ -292,6 +308,23 @@ impl StageSql {
         format!(
             "INSERT INTO {table} (_row_id, _batch_id, {}) SELECT $2 + {place}, $1, {} \
              FROM {} AS s WHERE s._op = 'insert'",
+            self.items.join(", "),
+            values.join(", "),
+            self.stage
+        )
+    }
+
+    /// A first load written straight into its table (see `pg_first_load`):
+    /// the staged rows that were held back from it (suspected repeats that
+    /// were not, which alone carry no empty record), numbered after the
+    /// rows written: `$1` the batch, `$2` the first sequence number after
+    /// them.
+    pub(crate) fn fill_held_back(&self, table: &str) -> String {
+        let values: Vec<String> = self.items.iter().map(|c| format!("s.{c}")).collect();
+        format!(
+            "INSERT INTO {table} (_row_id, _batch_id, {}) \
+             SELECT $2 + ROW_NUMBER() OVER (ORDER BY s._line) - 1, $1, {} \
+             FROM {} AS s WHERE s._op = 'insert' AND s._record IS NULL",
             self.items.join(", "),
             values.join(", "),
             self.stage

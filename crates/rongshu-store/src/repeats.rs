@@ -231,7 +231,8 @@ impl BatchWriter {
             self.staged_span = crate::batches::StagedSpan::Unknown;
             self.rows_staged = self
                 .count(&format!("SELECT COUNT(*) AS n FROM {stage}"))
-                .await?;
+                .await?
+                + self.claims_held_aside();
         }
         if found.changed() {
             found.first_failures = self.first_failures(inline).await?;
@@ -274,6 +275,8 @@ impl BatchWriter {
             Some(Verdict::Suspects(list)) => Some(list.to_vec()),
             Some(Verdict::Unknown) | None => None,
         };
+        // A key may repeat: every row must claim its key in the table.
+        self.stage_claims_held_aside().await?;
         let rows = match suspects {
             Some(list) => {
                 self.stage_suspects(&list).await?;

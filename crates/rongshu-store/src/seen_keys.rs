@@ -28,7 +28,7 @@ type Block = [u64; 8];
 /// Blocks in the filter: 2^28 bits, 32 MiB, of which a small file touches
 /// only the pages it sets bits in. Ten million keys leave an expected
 /// handful of suspects; at tens of millions they grow to thousands.
-const BLOCKS: usize = 1 << 19;
+pub(crate) const BLOCKS: usize = 1 << 19;
 
 /// Bits set per key, each chosen by 9 bits of the digest.
 const BITS_PER_KEY: u32 = 7;
@@ -57,10 +57,17 @@ pub(crate) struct SeenKeys {
 }
 
 impl SeenKeys {
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
+        Self::with_blocks(BLOCKS)
+    }
+
+    /// A filter of `blocks` blocks (at least one): fewer make more
+    /// suspects, which tests use to see them handled.
+    pub(crate) fn with_blocks(blocks: usize) -> Self {
         Self {
             // All zero: allocated untouched, so the pages come as used.
-            blocks: vec![[0; 8]; BLOCKS],
+            blocks: vec![[0; 8]; blocks.max(1)],
             suspects: Vec::new(),
             overflowed: false,
             spill: tempfile::tempfile()
@@ -77,7 +84,7 @@ impl SeenKeys {
         {
             self.spill = None;
         }
-        let block_index = ((digest >> 64) as usize) % BLOCKS;
+        let block_index = ((digest >> 64) as usize) % self.blocks.len();
         let mut bits = digest as u64;
         let mut seen = true;
         if let Some(block) = self.blocks.get_mut(block_index) {

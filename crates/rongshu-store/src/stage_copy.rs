@@ -113,6 +113,29 @@ pub(crate) fn encode_row(
     unique_rules: usize,
     item_types: &[ItemType],
 ) {
+    encode_meta(out, row, record, unique_rules);
+    for (i, item_type) in item_types.iter().enumerate() {
+        out.push(b'\t');
+        push_cell(out, *item_type, row.cells.get(i).and_then(Option::as_ref));
+    }
+    out.push(b'\n');
+}
+
+/// Append a row written straight into a first load's table as `encode_row`
+/// would, but with the empty record that marks it so (see `pg_first_load`)
+/// and none of its `items` cells: it is staged to claim its key, and to name
+/// it should a later row repeat it.
+pub(crate) fn encode_claim(out: &mut Vec<u8>, row: &StagedRow, unique_rules: usize, items: usize) {
+    encode_meta(out, row, Some(""), unique_rules);
+    for _ in 0..items {
+        out.push(b'\t');
+        push_null(out);
+    }
+    out.push(b'\n');
+}
+
+/// The columns of a staged row before its items.
+fn encode_meta(out: &mut Vec<u8>, row: &StagedRow, record: Option<&str>, unique_rules: usize) {
     push_int(out, row.line as i64);
     out.push(b'\t');
     match record {
@@ -147,6 +170,21 @@ pub(crate) fn encode_row(
             }
         }
     }
+}
+
+/// Append one row of a first load as the resource's table stores it (see
+/// `pg_first_load`): its row id, the batch, then the items as typed, in the
+/// order of `StageSql::copy_rows_direct`'s columns.
+pub(crate) fn encode_resource_row(
+    out: &mut Vec<u8>,
+    row_id: i64,
+    batch_row_id: i64,
+    row: &StagedRow,
+    item_types: &[ItemType],
+) {
+    push_int(out, row_id);
+    out.push(b'\t');
+    push_int(out, batch_row_id);
     for (i, item_type) in item_types.iter().enumerate() {
         out.push(b'\t');
         push_cell(out, *item_type, row.cells.get(i).and_then(Option::as_ref));

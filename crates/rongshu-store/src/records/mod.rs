@@ -283,6 +283,19 @@ impl Store {
             Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         };
         let mut tx = self.pool.begin_with(begin).await?;
+        if self.backend == Backend::Postgres {
+            // Before the snapshot is taken, which the first query does:
+            // PostgreSQL finds the table by its name as it is now, so a
+            // snapshot taken before a first load's table was swapped in
+            // would read its rows, committed before the swap, beside a
+            // count without them (see `pg_first_load`). Held, the lock
+            // waits for a swap under way, and keeps one from starting.
+            let lock = format!(
+                "LOCK TABLE {} IN ACCESS SHARE MODE",
+                quote_ident(&resource.table_name)
+            );
+            sqlx::query(AssertSqlSafe(lock)).execute(&mut *tx).await?;
+        }
         let page = plan.run_on(&mut *tx).await?;
         let total = self.count_on(&mut *tx, resource, &query.filters).await?;
         tx.commit().await?;
