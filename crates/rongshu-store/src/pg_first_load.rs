@@ -41,15 +41,21 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
+use rongshu_core::quality::RowDigests;
+
 use crate::StoreError;
 use crate::batches::BatchWriter;
 use crate::first_load::{QueuedRow, Stage};
 use crate::pg_beside::PgShadow;
-use crate::repeats::StreamStatus;
+use crate::repeats::{StagedRow, StreamStatus};
 use crate::stage_copy::{CopyStream, encode_claim, encode_resource_row};
 
-/// Bytes of held claims sent to the staging table at a time.
-const CLAIMS_RUN: usize = 1 << 20;
+/// A held claim: the line, the key digest and whether the row was warned,
+/// in that many bytes.
+const CLAIM_BYTES: usize = 8 + 16 + 1;
+
+/// Held claims staged at a time.
+const CLAIMS_RUN: usize = 20_000;
 
 /// A first load being written straight into its table.
 pub(crate) struct PgFirstLoad {
@@ -70,11 +76,11 @@ pub(crate) struct PgWritten {
     claims: Option<HeldClaims>,
 }
 
-/// The claims of the rows written straight in, as the staging `COPY` takes
-/// them, in an unnamed temporary file. They are needed only if a key may
-/// really repeat (see `seen_keys`), which in most files none does: staged
-/// as they came, they cost PostgreSQL a row each (a fifth of a load's time
-/// on the staging connection) for nothing.
+/// The claims of the rows written straight in, [`CLAIM_BYTES`] each, in an
+/// unnamed temporary file (250 MB for ten million rows). They are needed
+/// only if a key may really repeat (see `seen_keys`), which in most files
+/// none does: staged as they came, they cost PostgreSQL a row each (a fifth
+/// of a load's time on the staging connection) for nothing.
 #[derive(Debug)]
 struct HeldClaims {
     file: BufWriter<File>,
@@ -139,14 +145,15 @@ impl BatchWriter {
             }
             let row_id = load.written.first_seq + load.written.rows;
             encode_resource_row(&mut straight, row_id, self.batch_row_id, row, items);
-            let claimed = match load.written.claims.as_mut() {
+            match load.written.claims.as_mut() {
                 Some(held) => {
                     held.rows += 1;
-                    &mut claims
+                    claims.extend_from_slice(&row.line.to_le_bytes());
+                    claims.extend_from_slice(&row.digests.key.to_le_bytes());
+                    claims.push(u8::from(row.status == StreamStatus::Warned));
                 }
-                None => &mut staged,
-            };
-            encode_claim(claimed, row, self.sql.unique_rules, items.len());
+                None => encode_claim(&mut staged, row, self.sql.unique_rules, items.len()),
+            }
             load.written.rows += 1;
         }
         if !straight.is_empty() {
@@ -214,16 +221,21 @@ impl BatchWriter {
         file.seek(SeekFrom::Start(0)).map_err(kept_aside)?;
         let conn = PgConnection::connect_with(&options).await?;
         let mut copy = CopyStream::start(conn, self.sql.copy_rows());
-        loop {
-            let mut run = Vec::with_capacity(CLAIMS_RUN);
-            (&mut file)
-                .take(CLAIMS_RUN as u64)
-                .read_to_end(&mut run)
-                .map_err(kept_aside)?;
-            if run.is_empty() {
-                break;
+        let mut claims = std::io::BufReader::with_capacity(1 << 16, file);
+        let mut record = [0u8; CLAIM_BYTES];
+        let mut left = held.rows;
+        while left > 0 {
+            let mut run = Vec::with_capacity(CLAIMS_RUN * 64);
+            for _ in 0..CLAIMS_RUN.min(left as usize) {
+                claims.read_exact(&mut record).map_err(kept_aside)?;
+                encode_claim(
+                    &mut run,
+                    &held_claim(&record),
+                    self.sql.unique_rules,
+                    self.sql.items.len(),
+                );
+                left -= 1;
             }
-            // A run ends inside a line; the `COPY` stream joins them.
             copy.send(run).await?;
         }
         copy.finish().await
@@ -233,5 +245,28 @@ impl BatchWriter {
     /// table can be dropped with the batch.
     pub(crate) async fn abandon_pg_first_load(load: PgFirstLoad) {
         load.stream.abandon().await;
+    }
+}
+
+/// A claim read back from its file, as the row it stands for is staged:
+/// without its key as written or its cells.
+fn held_claim(record: &[u8; CLAIM_BYTES]) -> StagedRow {
+    let mut line = [0u8; 8];
+    line.copy_from_slice(&record[..8]);
+    let mut digest = [0u8; 16];
+    digest.copy_from_slice(&record[8..24]);
+    StagedRow {
+        line: u64::from_le_bytes(line),
+        status: if record[24] == 1 {
+            StreamStatus::Warned
+        } else {
+            StreamStatus::Clean
+        },
+        key: None,
+        digests: RowDigests {
+            key: u128::from_le_bytes(digest),
+            unique: Vec::new(),
+        },
+        cells: Vec::new(),
     }
 }
