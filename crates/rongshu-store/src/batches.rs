@@ -93,8 +93,9 @@ pub struct BatchWriter {
     pending: Vec<StagedRow>,
     /// Whether each pending row's key is a suspect (see `seen_keys`).
     pending_suspects: Vec<bool>,
-    /// SQLite: a large first load is written as it is read (see
-    /// `first_load`); other batches are staged the general way.
+    /// A large first load is written as it is read (see `first_load` on
+    /// SQLite, `pg_first_load` on PostgreSQL); other batches are staged
+    /// the general way.
     pub(crate) first_load: first_load::Stage,
     /// Repeated keys a first load written as read handed back, kept in
     /// [`first_load::DIRECT_REPEATS`].

@@ -123,8 +123,7 @@ pub(crate) fn encode_row(
 
 /// Append a row written straight into a first load's table as `encode_row`
 /// would, but with the empty record that marks it so (see `pg_first_load`)
-/// and none of its `items` cells: it is staged to claim its key, and to name
-/// it should a later row repeat it.
+/// and none of its `items` cells: it is staged only to claim its key.
 pub(crate) fn encode_claim(out: &mut Vec<u8>, row: &StagedRow, unique_rules: usize, items: usize) {
     encode_meta(out, row, Some(""), unique_rules);
     for _ in 0..items {
@@ -174,7 +173,7 @@ fn encode_meta(out: &mut Vec<u8>, row: &StagedRow, record: Option<&str>, unique_
 
 /// Append one row of a first load as the resource's table stores it (see
 /// `pg_first_load`): its row id, the batch, then the items as typed, in the
-/// order of `StageSql::copy_rows_direct`'s columns.
+/// order of `PgShadow::copy_in`'s columns.
 pub(crate) fn encode_resource_row(
     out: &mut Vec<u8>,
     row_id: i64,
