@@ -1300,10 +1300,11 @@ impl BatchWriter {
         .is_some())
     }
 
-    /// PostgreSQL: make the table a first load fills beside the resource's
-    /// (see `pg_beside`). `None` when the resource's table has indexes of
-    /// another kind, for the rows to go into it in one step.
-    async fn make_beside(&mut self, found: &Comparison) -> Result<Option<PgBeside>, StoreError> {
+    /// PostgreSQL: make the empty table a first load fills beside the
+    /// resource's, and return it with the sequence number of its first row;
+    /// `None`, with nothing made, when the resource's table has indexes of
+    /// another kind.
+    pub(crate) async fn make_pg_shadow(&mut self) -> Result<Option<(PgShadow, i64)>, StoreError> {
         if !PgShadow::fits(&mut self.conn, &self.resource.table_name).await? {
             return Ok(None);
         }
@@ -1315,6 +1316,16 @@ impl BatchWriter {
                 .execute(&mut *self.conn)
                 .await?;
         }
+        Ok(Some((shadow, first_seq)))
+    }
+
+    /// PostgreSQL: make the table a first load fills beside the resource's
+    /// (see `pg_beside`). `None` when the resource's table has indexes of
+    /// another kind, for the rows to go into it in one step.
+    async fn make_beside(&mut self, found: &Comparison) -> Result<Option<PgBeside>, StoreError> {
+        let Some((shadow, first_seq)) = self.make_pg_shadow().await? else {
+            return Ok(None);
+        };
         Ok(Some(PgBeside {
             shadow,
             first_seq,

@@ -36,7 +36,7 @@
 //! indexes the catalog gives it. Any other first load is staged the general
 //! way.
 
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::{Connection, PgConnection};
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -94,17 +94,9 @@ impl BatchWriter {
         let Some(options) = self.store.pg_copy.clone() else {
             return Ok(false);
         };
-        if !PgShadow::fits(&mut self.conn, &self.resource.table_name).await? {
+        let Some((shadow, first_seq)) = self.make_pg_shadow().await? else {
             return Ok(false);
-        }
-        let first_seq = self.first_seq_beside().await?;
-        // Marked failed, the batch drops it with its staged rows.
-        let shadow = PgShadow::new(&self.resource.table_name, self.batch_row_id);
-        for statement in shadow.create() {
-            sqlx::query(AssertSqlSafe(statement))
-                .execute(&mut *self.conn)
-                .await?;
-        }
+        };
         let conn = PgConnection::connect_with(&options).await?;
         let stream = CopyStream::start(conn, shadow.copy_in(&self.sql.items));
         self.first_load = Stage::Direct(PgFirstLoad {

@@ -973,21 +973,11 @@ async fn a_checked_first_load_goes_in_as_read_and_reports_what_the_general_way_d
         |log: &[Value]| -> Vec<i64> { log.iter().map(|c| c[0].as_i64().unwrap()).collect() };
     let logged = one_step_shuffled.3.len() as i64;
     assert_eq!(by_seq(&sorted_in.3), (1..=logged).collect::<Vec<_>>());
-    let without_seq = |log: &[Value]| {
-        let mut changes: Vec<String> = log
-            .iter()
-            .map(|c| format!("{} {} {}", c[1], c[2], c[3]))
-            .collect();
-        changes.sort();
-        changes
-    };
-    assert_eq!(without_seq(&sorted_in.3), without_seq(&one_step_shuffled.3));
-    let mut rows = sorted_in.4.clone();
-    let mut expected = one_step_shuffled.4.clone();
-    let key = |r: &Value| r["id_number"].to_string();
-    rows.sort_by_key(key);
-    expected.sort_by_key(key);
-    assert_eq!(rows, expected);
+    assert_eq!(
+        changes_in_any_order(&sorted_in.3),
+        changes_in_any_order(&one_step_shuffled.3)
+    );
+    assert_eq!(rows_by_key(&sorted_in.4), rows_by_key(&one_step_shuffled.4));
 
     // A large first load goes in the order of its keys on SQLite; on
     // PostgreSQL, which indexes the rows once they are all in, and in one
@@ -1060,20 +1050,25 @@ async fn a_first_load_whose_every_key_is_suspected_loads_what_the_general_way_do
     let seqs: std::collections::BTreeSet<i64> =
         log.iter().map(|c| c[0].as_i64().unwrap()).collect();
     assert_eq!(seqs, (1..=295).collect());
-    let without_seq = |log: &[Value]| {
-        let mut changes: Vec<String> = log
-            .iter()
-            .map(|c| format!("{} {} {}", c[1], c[2], c[3]))
-            .collect();
-        changes.sort();
-        changes
-    };
-    assert_eq!(without_seq(log), without_seq(&one_step.3));
-    let key = |r: &Value| r["id_number"].to_string();
-    let (mut rows, mut expected) = (rows.clone(), one_step.4.clone());
-    rows.sort_by_key(key);
-    expected.sort_by_key(key);
-    assert_eq!(rows, expected);
+    assert_eq!(changes_in_any_order(log), changes_in_any_order(&one_step.3));
+    assert_eq!(rows_by_key(rows), rows_by_key(&one_step.4));
+}
+
+/// A change log's entries without their sequence numbers, sorted.
+fn changes_in_any_order(log: &[Value]) -> Vec<String> {
+    let mut changes: Vec<String> = log
+        .iter()
+        .map(|c| format!("{} {} {}", c[1], c[2], c[3]))
+        .collect();
+    changes.sort();
+    changes
+}
+
+/// Rows sorted by their ID numbers.
+fn rows_by_key(rows: &[Value]) -> Vec<Value> {
+    let mut rows = rows.to_vec();
+    rows.sort_by_key(|r| r["id_number"].to_string());
+    rows
 }
 
 /// A large first load whose faults are refused rows but no repeated key
